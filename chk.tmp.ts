@@ -1,0 +1,18 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './shared/tf/backend.js';
+import { layerNorm, plainLayerNorm, gelu, plainGelu, tiedSoftmaxCrossEntropy, plainTiedSoftmaxCrossEntropy } from './shared/model/ops.js';
+await initBackend((process.env.BK as 'wasm') ?? 'cpu');
+const x = tf.randomNormal([6, 8], 0, 1, 'float32', 1), g = tf.randomNormal([8], 1, 0.1, 'float32', 2), b = tf.randomNormal([8], 0, 0.1, 'float32', 3);
+const w = tf.randomNormal([6, 8], 0, 1, 'float32', 4);
+const d = (f: any, a: any) => { const ga = tf.grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), w.slice([0,0],[ (f(...[x,g,b]) as tf.Tensor).shape[0] as number, -1]))))(a); return ga; };
+const A = tf.grads((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(x, g, b), w)))([x, g, b]);
+const P = tf.grads((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plainLayerNorm(x as tf.Tensor2D, g, b), w)))([x, g, b]);
+A.forEach((a, i) => console.log('ln', i, tf.max(tf.abs(tf.sub(a, P[i]!))).dataSync()[0]));
+const G1 = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gelu(x), w)))(x), G2 = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(plainGelu(x), w)))(x);
+console.log('gelu', tf.max(tf.abs(tf.sub(G1, G2))).dataSync()[0]);
+const E = tf.randomNormal([11, 8], 0, 1, 'float32', 5), bias = tf.randomNormal([11], 0, 1, 'float32', 6), t = tf.tensor1d([1, 3, 10, 0, 5, 5], 'int32');
+const f1 = (h: tf.Tensor, e: tf.Tensor, bb: tf.Tensor) => tiedSoftmaxCrossEntropy(h as tf.Tensor2D, e as tf.Tensor2D, bb as tf.Tensor1D, t);
+const f2 = (h: tf.Tensor, e: tf.Tensor, bb: tf.Tensor) => plainTiedSoftmaxCrossEntropy(h as tf.Tensor2D, e as tf.Tensor2D, bb as tf.Tensor1D, t);
+console.log('ce', f1(x, E, bias).dataSync()[0], f2(x, E, bias).dataSync()[0]);
+const C1 = tf.grads(f1)([x, E, bias]), C2 = tf.grads(f2)([x, E, bias]);
+C1.forEach((a, i) => console.log('ce', i, tf.max(tf.abs(tf.sub(a, C2[i]!))).dataSync()[0]));

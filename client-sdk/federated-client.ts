@@ -1,0 +1,290 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import type { ClientAggregationSession, Outbound } from '../shared/aggregation/seam.js';
+import { FedProfileError } from '../shared/errors.js';
+import type { ModelConfig } from '../shared/model/config.js';
+import {
+  ServerMessageSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
+} from '../shared/protocol/messages.js';
+import { frameSocket, type FramedPeer } from '../shared/protocol/transport.js';
+import { PROTOCOL_VERSION } from '../shared/protocol/version.js';
+import type { IdentityKeyPair } from '../shared/secagg/keys.js';
+import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/training/types.js';
+import { createClientAggregator } from './aggregators.js';
+import { loadOrCreateIdentity, signAuth } from './identity.js';
+import { ModelCache, type CachedModel } from './model-cache.js';
+
+export interface FederatedClientOptions {
+  coordinatorUrl: string;
+  token: string;
+  /** The local trainer, or a factory given the federation's model config once the coordinator told it. */
+  trainer: LocalTrainer | ((modelConfig: ModelConfig) => LocalTrainer | Promise<LocalTrainer>);
+  /** Holds the identity key and the model cache. */
+  workDir: string;
+  name?: string;
+  logger?: Logger;
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Largest message accepted from the coordinator (default 2 GiB). */
+  maxMessageBytes?: number;
+  /** Sees every message this client emits (for audits such as the privacy test); must not throw. */
+  onSend?: (message: ClientMessage, bytes: number) => void;
+}
+
+export interface FederatedClientEvents {
+  connected: [{ clientId: string; federationId: string }];
+  disconnected: [{ reason: string }];
+  'round-started': [{ round: number; config: FitConfig }];
+  progress: [TrainingProgress & { round: number }];
+  'update-sent': [{ round: number; numExamples: number; trainMs: number; bytes: number }];
+  'round-finished': [{ round: number; status: 'completed' | 'failed'; reason?: string; modelHash?: string }];
+  evaluated: [{ round: number; numExamples: number; metrics: Record<string, number> }];
+  'server-error': [{ code: string; message: string }];
+}
+
+interface ActiveRound { round: number; session: ClientAggregationSession; abandoned: boolean }
+
+/**
+ * A merchant's client node: connects with its enrolment token, trains the global model on local data when
+ * selected (through the LocalTrainer, normally a worker thread), and sends back only what the aggregator
+ * asks for (the weight delta, plain or masked), the example count and metrics.
+ */
+export class FederatedClient extends EventEmitter<FederatedClientEvents> {
+  private socket: Socket | undefined;
+  private peer: FramedPeer | undefined;
+  private identity: IdentityKeyPair | undefined;
+  private trainer: LocalTrainer | undefined;
+  private trainerPromise: Promise<LocalTrainer> | undefined;
+  private readonly cache: ModelCache;
+  private readonly modelWaiters = new Map<string, Array<{ resolve: (m: CachedModel) => void; reject: (e: Error) => void }>>();
+  private active: ActiveRound | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private _clientId: string | undefined;
+  private _federationId: string | undefined;
+  private bytesSent = 0;
+  private bytesReceived = 0;
+
+  constructor(private readonly opts: FederatedClientOptions) {
+    super();
+    this.cache = new ModelCache(opts.workDir);
+  }
+
+  get clientId(): string | undefined { return this._clientId; }
+  get federationId(): string | undefined { return this._federationId; }
+  get traffic(): { sent: number; received: number } { return { sent: this.bytesSent, received: this.bytesReceived }; }
+
+  /** Connects and resolves once the coordinator accepted this client; rejects if it refuses the token. */
+  async start(): Promise<{ clientId: string; federationId: string }> {
+    this.identity = await loadOrCreateIdentity(this.opts.workDir);
+    const identity = this.identity;
+    const socket = io(this.opts.coordinatorUrl, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: this.opts.reconnect?.initialDelayMs ?? 500,
+      reconnectionDelayMax: this.opts.reconnect?.maxDelayMs ?? 10_000,
+      randomizationFactor: 0.5,
+      // Re-signed on every (re)connect so the handshake timestamp stays fresh.
+      auth: (cb) => {
+        const signedAt = Date.now();
+        cb({
+          protocolVersion: PROTOCOL_VERSION, token: this.opts.token, name: this.opts.name, signedAt,
+          identityPublicKey: Buffer.from(identity.publicKey).toString('base64'),
+          signature: signAuth(identity, authChallenge(signedAt)),
+        });
+      },
+    });
+    this.socket = socket;
+    this.peer = frameSocket(socket, {
+      maxMessageBytes: this.opts.maxMessageBytes ?? 2 ** 31,
+      onMessage: (m, bytes) => { this.bytesReceived += bytes; this.onMessage(m); },
+      onReject: (e) => this.log('warn', { code: e.code }, `dropped a message from the coordinator: ${e.message}`),
+    });
+    socket.on('disconnect', (reason) => {
+      this.log('warn', { reason }, 'disconnected from coordinator; reconnecting');
+      this.abandonRound('disconnected');
+      this.emit('disconnected', { reason });
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error & { data?: { code?: string; message?: string } }): void => {
+        if (!err.data?.code) return; // transport trouble: socket.io keeps retrying with backoff
+        socket.off('connect_error', onError);
+        this.off('connected', onConnected);
+        socket.disconnect();
+        reject(new FedProfileError(err.data.code as FedProfileError['code'], `coordinator refused the connection: ${err.data.message ?? err.message}`));
+      };
+      const onConnected = (c: { clientId: string; federationId: string }): void => {
+        socket.off('connect_error', onError);
+        resolve(c);
+      };
+      socket.on('connect_error', onError);
+      this.once('connected', onConnected);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abandonRound('client stopped');
+    this.socket?.disconnect();
+    await this.queue.catch(() => undefined);
+    await this.trainer?.close();
+  }
+
+  // ---- incoming ----
+
+  private onMessage(raw: unknown): void {
+    const parsed = ServerMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.log('warn', {}, `ignored an invalid coordinator message: ${describeZodError(parsed.error)}`);
+      return;
+    }
+    const m = parsed.data;
+    switch (m.type) {
+      case 'welcome':
+        this._clientId = m.clientId;
+        this._federationId = m.federationId;
+        this.ensureTrainer(m.modelConfig);
+        this.log('info', { clientId: m.clientId, federation: m.federationId }, 'enrolled with coordinator');
+        this.emit('connected', { clientId: m.clientId, federationId: m.federationId });
+        break;
+      case 'model': {
+        const waiters = this.modelWaiters.get(m.hash) ?? [];
+        this.modelWaiters.delete(m.hash);
+        this.cache.put(m.hash, m.manifest, m.weights).then(
+          (model) => waiters.forEach((w) => w.resolve(model)),
+          (e: Error) => waiters.forEach((w) => w.reject(e)),
+        );
+        break;
+      }
+      case 'fit':
+        this.onFit(m);
+        break;
+      case 'agg': {
+        const a = this.active;
+        if (!a || a.round !== m.round || a.abandoned) { this.log('warn', { round: m.round }, 'aggregation message for a round this client is not in'); break; }
+        try {
+          this.sendOutbound(m.round, a.session.handle(m.aggType, m.payload));
+        } catch (e) {
+          this.log('warn', { round: m.round, err: (e as Error).message }, 'aggregation message rejected');
+        }
+        break;
+      }
+      case 'evaluate':
+        this.enqueue(() => this.runEvaluation(m.round, m.modelHash));
+        break;
+      case 'round-end':
+        if (this.active?.round === m.round) {
+          if (m.status === 'failed') this.active.abandoned = true;
+          this.active = undefined;
+        }
+        this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
+        break;
+      case 'error':
+        this.log('warn', { code: m.code }, `coordinator: ${m.message}`);
+        this.emit('server-error', { code: m.code, message: m.message });
+        break;
+    }
+  }
+
+  private onFit(m: Extract<ServerMessage, { type: 'fit' }>): void {
+    this.abandonRound('a new round started');
+    let session: ClientAggregationSession;
+    try {
+      session = createClientAggregator(m.aggregation.kind, {
+        federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
+        identity: this.identity!, vectorLength: 0,
+      });
+    } catch (e) {
+      this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message });
+      return;
+    }
+    const active: ActiveRound = { round: m.round, session, abandoned: false };
+    this.active = active;
+    this.emit('round-started', { round: m.round, config: m.config });
+    this.enqueue(async () => {
+      if (active.abandoned) return;
+      const t0 = performance.now();
+      try {
+        const [model, trainer] = await Promise.all([this.model(m.modelHash), this.ensureTrainer()]);
+        const result = await trainer.fit(model.values, model.manifest, m.config, (p) => this.emit('progress', { ...p, round: m.round }));
+        if (active.abandoned) return;
+        const trainMs = performance.now() - t0;
+        const before = this.bytesSent;
+        this.send({ type: 'fit-meta', round: m.round, numExamples: result.numExamples, metrics: finiteOnly(result.metrics), trainMs });
+        this.sendOutbound(m.round, session.submit(result.delta, result.numExamples));
+        this.emit('update-sent', { round: m.round, numExamples: result.numExamples, trainMs, bytes: this.bytesSent - before });
+      } catch (e) {
+        if (active.abandoned) return;
+        this.log('error', { round: m.round, err: (e as Error).message }, 'local training failed');
+        this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message.slice(0, 1000) });
+      }
+    });
+  }
+
+  private async runEvaluation(round: number, modelHash: string): Promise<void> {
+    try {
+      const [model, trainer] = await Promise.all([this.model(modelHash), this.ensureTrainer()]);
+      const r = await trainer.evaluate(model.values, model.manifest);
+      const metrics = finiteOnly(r.metrics);
+      this.send({ type: 'eval-result', round, numExamples: r.numExamples, metrics });
+      this.emit('evaluated', { round, numExamples: r.numExamples, metrics });
+    } catch (e) {
+      this.log('warn', { round, err: (e as Error).message }, 'local evaluation failed');
+    }
+  }
+
+  // ---- helpers ----
+
+  /** The global model with this hash: from the cache, or downloaded once. */
+  private async model(hash: string): Promise<CachedModel> {
+    const cached = await this.cache.get(hash);
+    if (cached) return cached;
+    return new Promise((resolve, reject) => {
+      const list = this.modelWaiters.get(hash);
+      if (list) { list.push({ resolve, reject }); return; }
+      this.modelWaiters.set(hash, [{ resolve, reject }]);
+      this.send({ type: 'model-get', hash });
+    });
+  }
+
+  private ensureTrainer(modelConfig?: ModelConfig): Promise<LocalTrainer> {
+    if (this.trainerPromise) return this.trainerPromise;
+    const t = this.opts.trainer;
+    if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
+    else if (modelConfig) this.trainerPromise = Promise.resolve(t(modelConfig));
+    else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));
+    this.trainerPromise.then((tr) => { this.trainer = tr; }, () => undefined);
+    return this.trainerPromise;
+  }
+
+  private sendOutbound(round: number, msgs: Outbound[]): void {
+    for (const o of msgs) this.send({ type: 'agg', round, aggType: o.type, payload: o.payload });
+  }
+
+  private send(message: ClientMessage): void {
+    if (!this.peer || this.stopped) return;
+    const bytes = this.peer.send(message);
+    this.bytesSent += bytes;
+    this.opts.onSend?.(message, bytes);
+  }
+
+  private abandonRound(reason: string): void {
+    if (this.active) {
+      this.log('info', { round: this.active.round, reason }, 'leaving the current round');
+      this.active.abandoned = true;
+      this.active = undefined;
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task, task);
+  }
+
+  private log(level: 'info' | 'warn' | 'error', data: Record<string, unknown>, msg: string): void {
+    this.opts.logger?.[level](data, msg);
+  }
+}
+
+function finiteOnly(m: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)).slice(0, 64));
+}

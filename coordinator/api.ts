@@ -1,0 +1,138 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { FedProfileError } from '../shared/errors.js';
+import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
+import type { CheckpointStore } from './checkpoints.js';
+import { FederationConfigSchema } from './federation-config.js';
+import { fromZod } from './http-errors.js';
+import { openApiDocument } from './openapi.js';
+import type { FederationRuntime } from './runtime/federation-runtime.js';
+import type { CoordinatorStore } from './store/store.js';
+
+export interface ApiDeps {
+  store: CoordinatorStore;
+  checkpoints: CheckpointStore;
+  adminToken: string;
+  runtime(id: string): FederationRuntime | undefined;
+  createFederation(config: unknown): Promise<FederationRuntime>;
+  isOnline(clientId: string): boolean;
+}
+
+const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Bearer admin token check: 401 when missing, 403 when wrong (compared in constant time). */
+function requireAdmin(adminToken: string) {
+  const expected = sha(adminToken);
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const h = req.get('authorization');
+    if (!h) return next(new FedProfileError('UNAUTHORIZED', 'missing "Authorization: Bearer <admin token>" header'));
+    const m = /^Bearer\s+(.+)$/i.exec(h);
+    if (!m) return next(new FedProfileError('UNAUTHORIZED', 'the Authorization header must be "Bearer <admin token>"'));
+    if (!timingSafeEqual(sha(m[1]!.trim()), expected)) return next(new FedProfileError('FORBIDDEN', 'the admin token is not valid'));
+    next();
+  };
+}
+
+const TokenRequestSchema = z.strictObject({ label: z.string().max(200).optional() });
+
+export function apiRouter(deps: ApiDeps): Router {
+  const r = express.Router();
+  r.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  r.use(requireAdmin(deps.adminToken));
+
+  const fed = (req: Request): FederationRuntime => {
+    const rt = deps.runtime(String(req.params.id));
+    if (!rt) throw new FedProfileError('NOT_FOUND', `no federation with id "${String(req.params.id)}"`);
+    return rt;
+  };
+  const describe = (rt: FederationRuntime) => {
+    const row = deps.store.getFederation(rt.id)!;
+    return {
+      id: row.id, name: row.name, status: row.status, config: row.config, completedRounds: row.completedRounds,
+      lastRound: row.lastRound, modelHash: row.modelHash, parameters: rt.model.manifest.totalSize,
+      live: rt.snapshot(), createdAt: row.createdAt, updatedAt: row.updatedAt,
+    };
+  };
+
+  r.post('/federations', async (req, res) => {
+    const parsed = FederationConfigSchema.safeParse(req.body);
+    if (!parsed.success) throw fromZod(parsed.error, 'federation config');
+    const rt = await deps.createFederation(req.body);
+    res.status(201).json(describe(rt));
+  });
+  r.get('/federations', (_req, res) => {
+    res.json({ federations: deps.store.listFederations().map((f) => deps.runtime(f.id)).filter((x): x is FederationRuntime => !!x).map(describe) });
+  });
+  r.get('/federations/:id', (req, res) => { res.json(describe(fed(req))); });
+  for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
+    r.post(`/federations/:id/${action}`, (req, res) => {
+      const rt = fed(req);
+      const before = rt.snapshot().status;
+      rt.event({ type: action });
+      const after = rt.snapshot().status;
+      if (before === after && !(action === 'start' && after === 'running')) {
+        throw new FedProfileError('CONFLICT', `cannot ${action} a federation that is ${before}`);
+      }
+      deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      res.json(describe(rt));
+    });
+  }
+  r.get('/federations/:id/rounds', (req, res) => { res.json({ rounds: deps.store.listRounds(fed(req).id) }); });
+
+  const roundOf = (req: Request, rt: FederationRuntime): number => {
+    const raw = String(req.params.round);
+    if (raw === 'latest') return rt.model.round;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new FedProfileError('BAD_INPUT', `round must be a non-negative integer or "latest", got "${raw}"`);
+    return n;
+  };
+  r.get('/federations/:id/rounds/:round', (req, res) => {
+    const rt = fed(req);
+    const row = deps.store.getRound(rt.id, roundOf(req, rt));
+    if (!row) throw new FedProfileError('NOT_FOUND', `federation ${rt.id} has no round ${String(req.params.round)}`);
+    res.json(row);
+  });
+  for (const file of [MODEL_JSON, WEIGHTS_BIN]) {
+    r.get(`/federations/:id/rounds/:round/${file}`, async (req, res) => {
+      const rt = fed(req);
+      const round = roundOf(req, rt);
+      const row = round === 0 ? undefined : deps.store.getRound(rt.id, round);
+      if (round !== 0 && row?.status !== 'completed') {
+        throw new FedProfileError('NOT_FOUND', `round ${round} of ${rt.id} has no checkpoint (it is ${row?.status ?? 'unknown'})`);
+      }
+      const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
+        throw new FedProfileError('NOT_FOUND', `checkpoint file ${file} of round ${round} is missing`);
+      });
+      res.type(file === MODEL_JSON ? 'application/json' : 'application/octet-stream').send(bytes);
+    });
+  }
+
+  r.post('/federations/:id/tokens', (req, res) => {
+    const rt = fed(req);
+    const parsed = TokenRequestSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw fromZod(parsed.error, 'token request');
+    const t = deps.store.issueToken(rt.id, parsed.data.label);
+    deps.store.audit('admin', 'token.issue', rt.id, { tokenId: t.id, label: parsed.data.label });
+    res.status(201).json({ id: t.id, token: t.token, federationId: rt.id, label: parsed.data.label ?? null });
+  });
+  r.get('/federations/:id/tokens', (req, res) => { res.json({ tokens: deps.store.listTokens(fed(req).id) }); });
+  r.delete('/federations/:id/tokens/:tokenId', (req, res) => {
+    const rt = fed(req);
+    if (!deps.store.revokeToken(rt.id, String(req.params.tokenId))) {
+      throw new FedProfileError('NOT_FOUND', `no active token "${String(req.params.tokenId)}" in federation ${rt.id}`);
+    }
+    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId });
+    res.json({ revoked: true });
+  });
+  r.get('/federations/:id/clients', (req, res) => {
+    res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id) })) });
+  });
+  r.get('/audit', (req, res) => {
+    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
+    res.json({ entries: deps.store.listAudit(limit) });
+  });
+  return r;
+}

@@ -1,0 +1,33 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { startCoordinator } from './server.js';
+
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535');
+  return n;
+};
+
+/** `fedprofile coordinator`: serves the operator API and the client socket until SIGINT/SIGTERM. */
+export function coordinatorCommand(): Command {
+  return new Command('coordinator')
+    .description('run a federation coordinator (REST API + client socket) on one port')
+    .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
+    .option('--host <host>', 'interface to bind (0.0.0.0 for all)', '127.0.0.1')
+    .requiredOption('--data-dir <dir>', 'directory for the SQLite store and checkpoints (created if missing)')
+    .option('--admin-token <token>', 'bearer token for the operator API (or FEDPROFILE_ADMIN_TOKEN)', process.env.FEDPROFILE_ADMIN_TOKEN)
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .action(async (o: { port: number; host: string; dataDir: string; adminToken?: string; tlsCert?: string; tlsKey?: string }) => {
+      if (!o.adminToken) throw new InvalidArgumentError('--admin-token (or FEDPROFILE_ADMIN_TOKEN) is required');
+      if (!!o.tlsCert !== !!o.tlsKey) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+      const c = await startCoordinator({
+        port: o.port, host: o.host, dataDir: o.dataDir, adminToken: o.adminToken,
+        tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined, collectProcessMetrics: true,
+      });
+      // Machine-readable line for scripts and tests that start the coordinator on port 0.
+      process.stdout.write(`${JSON.stringify({ event: 'listening', url: c.url, port: c.port })}\n`);
+      const shutdown = (): void => { void c.close().then(() => process.exit(0)); };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}

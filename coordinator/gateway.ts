@@ -1,0 +1,180 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import { Server as IoServer, type Socket } from 'socket.io';
+import { FedProfileError } from '../shared/errors.js';
+import {
+  ClientMessageSchema, HandshakeSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
+} from '../shared/protocol/messages.js';
+import { frameSocket, type FramedPeer } from '../shared/protocol/transport.js';
+import { MAX_HTTP_BUFFER_BYTES, PROTOCOL_VERSION } from '../shared/protocol/version.js';
+import { verifySignature } from '../shared/secagg/keys.js';
+import type { CoordinatorMetrics } from './metrics.js';
+import type { FederationRuntime } from './runtime/federation-runtime.js';
+import type { CoordinatorStore } from './store/store.js';
+
+/** Handshake timestamps further than this from the server clock are refused (replayed handshakes). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+interface Peer { socket: Socket; framed: FramedPeer; federationId: string }
+
+function authError(code: FedProfileError['code'], message: string): Error {
+  const e = new Error(`${code}: ${message}`) as Error & { data: { code: string; message: string } };
+  e.data = { code, message };
+  return e;
+}
+
+/**
+ * The socket.io side of the coordinator: authenticates clients with enrolment tokens, frames and validates
+ * every message, and routes them to their federation's runtime. Rejections are answered and counted; the
+ * socket stays open.
+ */
+export class SocketGateway {
+  readonly io: IoServer;
+  private readonly peers = new Map<string, Peer>();
+
+  constructor(
+    http: HttpServer,
+    private readonly deps: {
+      store: CoordinatorStore;
+      metrics: CoordinatorMetrics;
+      logger: Logger;
+      runtime(federationId: string): FederationRuntime | undefined;
+    },
+  ) {
+    this.io = new IoServer(http, { maxHttpBufferSize: MAX_HTTP_BUFFER_BYTES, serveClient: false, cors: { origin: false } });
+    this.io.use((socket, next) => {
+      try {
+        this.authenticate(socket);
+        next();
+      } catch (e) {
+        const err = e instanceof FedProfileError ? e : new FedProfileError('INTERNAL', String(e));
+        this.deps.metrics.authFailures.inc({ reason: err.code.toLowerCase() });
+        this.deps.logger.warn({ code: err.code, address: socket.handshake.address }, `handshake refused: ${err.message}`);
+        next(authError(err.code, err.message));
+      }
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /** Sends to a connected client; returns false when it is not connected. */
+  send(clientId: string, message: ServerMessage): boolean {
+    const peer = this.peers.get(clientId);
+    if (!peer) return false;
+    const bytes = peer.framed.send(message);
+    this.deps.metrics.bytesOut.inc(bytes);
+    return true;
+  }
+
+  isOnline(clientId: string): boolean { return this.peers.has(clientId); }
+
+  onlineIn(federationId: string): string[] {
+    return [...this.peers].filter(([, p]) => p.federationId === federationId).map(([id]) => id);
+  }
+
+  async close(): Promise<void> {
+    this.io.disconnectSockets(true);
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
+
+  private authenticate(socket: Socket): void {
+    const parsed = HandshakeSchema.safeParse(socket.handshake.auth);
+    if (!parsed.success) throw new FedProfileError('BAD_INPUT', `malformed handshake: ${describeZodError(parsed.error)}`);
+    const h = parsed.data;
+    if (h.protocolVersion !== PROTOCOL_VERSION) {
+      throw new FedProfileError('PROTOCOL', `protocol version ${h.protocolVersion} is not supported; this coordinator speaks ${PROTOCOL_VERSION} (upgrade the client)`);
+    }
+    if (Math.abs(Date.now() - h.signedAt) > MAX_CLOCK_SKEW_MS) {
+      throw new FedProfileError('UNAUTHORIZED', 'handshake timestamp is more than 5 minutes off the coordinator clock; fix the client clock');
+    }
+    const token = this.deps.store.findToken(h.token);
+    if (!token) throw new FedProfileError('UNAUTHORIZED', 'unknown enrolment token; ask the operator for a valid one');
+    if (token.revoked) throw new FedProfileError('FORBIDDEN', 'this enrolment token was revoked');
+    const pk = Buffer.from(h.identityPublicKey, 'base64');
+    if (!verifySignature(Buffer.from(authChallenge(h.signedAt)), Buffer.from(h.signature, 'base64'), pk)) {
+      throw new FedProfileError('UNAUTHORIZED', 'handshake signature does not verify with the presented identity key');
+    }
+    const runtime = this.deps.runtime(token.federationId);
+    if (!runtime) throw new FedProfileError('NOT_FOUND', `federation ${token.federationId} is not loaded on this coordinator`);
+    const client = this.deps.store.enrolClient(token.id, h.identityPublicKey, h.name);
+    socket.data.clientId = client.id;
+    socket.data.federationId = token.federationId;
+  }
+
+  private onConnection(socket: Socket): void {
+    const clientId = socket.data.clientId as string;
+    const federationId = socket.data.federationId as string;
+    const runtime = this.deps.runtime(federationId)!;
+    const { metrics, logger } = this.deps;
+    const maxMessageBytes = runtime.model.manifest.totalSize * 8 + (1 << 20);
+    const reject = (err: FedProfileError, reason: string): void => {
+      metrics.rejected.inc({ reason });
+      logger.warn({ clientId, code: err.code, reason }, `message rejected: ${err.message}`);
+      this.send(clientId, { type: 'error', code: err.code, message: err.message });
+    };
+    const framed = frameSocket(socket, {
+      maxMessageBytes,
+      onReject: (err, bytes) => {
+        metrics.bytesIn.inc(bytes);
+        reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');
+      },
+      onMessage: (raw, bytes) => {
+        metrics.bytesIn.inc(bytes);
+        const parsed = ClientMessageSchema.safeParse(raw);
+        if (!parsed.success) {
+          reject(new FedProfileError('PROTOCOL', `invalid message: ${describeZodError(parsed.error)}`), 'malformed');
+          return;
+        }
+        try {
+          this.dispatch(clientId, runtime, parsed.data);
+        } catch (e) {
+          reject(e instanceof FedProfileError ? e : new FedProfileError('INTERNAL', String(e)), 'internal');
+        }
+      },
+    });
+    const previous = this.peers.get(clientId);
+    if (previous) {
+      // The same identity reconnected (e.g. after a network change): the old socket is stale.
+      this.peers.delete(clientId);
+      previous.socket.disconnect(true);
+      runtime.event({ type: 'client-offline', clientId });
+    }
+    this.peers.set(clientId, { socket, framed, federationId });
+    metrics.clientsOnline.inc({ federation: federationId });
+    this.deps.store.audit(clientId, 'client.connect', federationId);
+    this.send(clientId, {
+      type: 'welcome', protocolVersion: PROTOCOL_VERSION, clientId, federationId,
+      federationStatus: runtime.snapshot().status, modelHash: runtime.model.hash, modelConfig: runtime.config.model,
+    });
+    runtime.event({ type: 'client-online', clientId });
+    socket.on('disconnect', () => {
+      if (this.peers.get(clientId)?.socket !== socket) return;
+      this.peers.delete(clientId);
+      metrics.clientsOnline.dec({ federation: federationId });
+      this.deps.store.touchClient(clientId);
+      runtime.event({ type: 'client-offline', clientId });
+    });
+  }
+
+  private dispatch(clientId: string, runtime: FederationRuntime, m: ClientMessage): void {
+    switch (m.type) {
+      case 'model-get': {
+        const g = runtime.model;
+        if (g.hash !== m.hash) throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`);
+        this.send(clientId, { type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values as Float32Array<ArrayBuffer> });
+        break;
+      }
+      case 'agg':
+        runtime.event({ type: 'agg-message', from: clientId, round: m.round, aggType: m.aggType, payload: m.payload });
+        break;
+      case 'fit-meta':
+        runtime.event({ type: 'fit-meta', from: clientId, round: m.round, numExamples: m.numExamples, metrics: m.metrics, trainMs: m.trainMs });
+        break;
+      case 'fit-failed':
+        runtime.event({ type: 'fit-failed', from: clientId, round: m.round, reason: m.reason });
+        break;
+      case 'eval-result':
+        runtime.event({ type: 'eval-result', from: clientId, round: m.round, numExamples: m.numExamples, metrics: m.metrics });
+        break;
+    }
+  }
+}

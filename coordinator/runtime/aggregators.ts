@@ -1,0 +1,39 @@
+import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
+import type { ServerAggregationSession } from '../../shared/aggregation/seam.js';
+import { FedProfileError } from '../../shared/errors.js';
+
+export interface ServerAggregatorArgs {
+  federationId: string;
+  round: number;
+  participants: readonly string[];
+  minResults: number;
+  targetResults: number;
+  vectorLength: number;
+  maxWeight?: number;
+  /** Enrolled Ed25519 identity public keys of the participants (SecAgg+ verifies signatures with them). */
+  identityKeys: ReadonlyMap<string, Uint8Array>;
+  /** The federation's `secureAggregation` options, passed through untouched. */
+  options?: Record<string, unknown>;
+}
+
+export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggregationSession;
+
+/**
+ * Aggregators by kind. 'secagg' is registered by the secure-aggregation module (registerServerAggregator)
+ * so the runtime never imports it directly; a federation asking for it without it fails loudly.
+ */
+const factories = new Map<string, ServerAggregatorFactory>([
+  ['plain', (a) => new PlainServerSession({
+    vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
+  })],
+]);
+
+export function registerServerAggregator(kind: 'plain' | 'secagg', factory: ServerAggregatorFactory): void {
+  factories.set(kind, factory);
+}
+
+export function createServerAggregator(kind: 'plain' | 'secagg', args: ServerAggregatorArgs): ServerAggregationSession {
+  const f = factories.get(kind);
+  if (!f) throw new FedProfileError('BAD_CONFIG', `aggregator "${kind}" is not available in this build`);
+  return f(args);
+}

@@ -1,0 +1,186 @@
+import type { Logger } from 'pino';
+import { createStrategy, type Strategy } from '../../shared/aggregation/strategy.js';
+import { FedProfileError } from '../../shared/errors.js';
+import type { ModelConfig } from '../../shared/model/config.js';
+import type { ServerMessage } from '../../shared/protocol/messages.js';
+import type { WeightManifest } from '../../shared/weights/manifest.js';
+import type { CheckpointStore } from '../checkpoints.js';
+import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
+import type { CoordinatorMetrics } from '../metrics.js';
+import { RoundOrchestrator } from '../orchestrator/orchestrator.js';
+import type { OrchestratorCommand, OrchestratorEvent } from '../orchestrator/types.js';
+import type { CoordinatorStore, FederationRow } from '../store/store.js';
+import { createServerAggregator } from './aggregators.js';
+import { plannerFromStrategy } from './strategy-planner.js';
+
+export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
+
+export type InitModel = (cfg: ModelConfig, seed: number) => Promise<{ manifest: WeightManifest; values: Float32Array }>;
+
+export interface RuntimeDeps {
+  store: CoordinatorStore;
+  checkpoints: CheckpointStore;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  /** Delivers a message to a connected client (no-op if it is gone). */
+  send(clientId: string, message: ServerMessage): void;
+  now?: () => number;
+}
+
+type EventInput = OrchestratorEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
+
+/**
+ * The imperative shell around one federation's RoundOrchestrator: feeds it socket events and timer ticks,
+ * and carries out its commands (messages, SQLite rows, checkpoints, strategy step, metrics).
+ */
+export class FederationRuntime {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+  private closed = false;
+  private readonly now: () => number;
+
+  private constructor(
+    readonly id: string,
+    readonly config: FederationConfig,
+    private readonly deps: RuntimeDeps,
+    private readonly strategy: Strategy,
+    private global: GlobalModel,
+    private readonly orchestrator: RoundOrchestrator,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Validates the config, builds round 0's model, checkpoints it, then records the federation. */
+  static async create(input: unknown, deps: RuntimeDeps, initModel: InitModel, id?: string): Promise<FederationRuntime> {
+    const config = FederationConfigSchema.parse(input);
+    createStrategy(config.strategy); // fail before writing anything
+    const { manifest, values } = await initModel(config.model, config.seed);
+    const fedId = id ?? `fed_${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`;
+    const hash = await deps.checkpoints.save(fedId, 0, { modelConfig: config.model, manifest, values });
+    deps.store.createFederation({ id: fedId, name: config.name, config, modelHash: hash });
+    deps.store.audit('admin', 'federation.create', fedId, { name: config.name, modelHash: hash, parameters: manifest.totalSize });
+    return FederationRuntime.open(deps.store.getFederation(fedId)!, deps);
+  }
+
+  /** Rebuilds the runtime from the store and the last completed round's checkpoint (crash recovery too). */
+  static async open(row: FederationRow, deps: RuntimeDeps): Promise<FederationRuntime> {
+    const config = FederationConfigSchema.parse(row.config);
+    const strategy = createStrategy(config.strategy);
+    if (row.strategyState) strategy.restore(row.strategyState);
+    const lastCompleted = deps.store.listRounds(row.id).filter((r) => r.status === 'completed').at(-1)?.round ?? 0;
+    const saved = await deps.checkpoints.load(row.id, lastCompleted);
+    if (saved.hash !== row.modelHash) {
+      throw new FedProfileError('INTEGRITY', `federation ${row.id}: checkpoint of round ${lastCompleted} has hash ${saved.hash}, the store expects ${row.modelHash}`);
+    }
+    const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
+    const aggregation = { kind: config.secureAggregation ? 'secagg' as const : 'plain' as const, params: config.secureAggregation ?? {} };
+    let runtime: FederationRuntime | undefined;
+    const orchestrator = new RoundOrchestrator(
+      {
+        federationId: row.id, seed: config.seed, rounds: config.rounds,
+        minClients: config.minClients ?? strategy.config.minFitClients, deadlines: config.deadlines, aggregation,
+      },
+      plannerFromStrategy(strategy),
+      ({ round, participants, minResults, targetResults }) => createServerAggregator(aggregation.kind, {
+        federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
+        maxWeight: strategy.config.maxExamples, options: config.secureAggregation,
+        identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
+      }),
+      { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
+    );
+    runtime = new FederationRuntime(row.id, config, deps, strategy, global, orchestrator);
+    return runtime;
+  }
+
+  get model(): GlobalModel { return this.global; }
+  snapshot(): ReturnType<RoundOrchestrator['snapshot']> { return this.orchestrator.snapshot(); }
+
+  event(ev: EventInput): void {
+    if (this.closed) return;
+    const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
+    for (const c of cmds) this.execute(c);
+  }
+
+  /** Stops timers and waits for an in-flight commit, so a clean shutdown never leaves half a round. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private execute(c: OrchestratorCommand): void {
+    const { store, metrics, logger } = this.deps;
+    switch (c.type) {
+      case 'send':
+        this.deps.send(c.to, c.message);
+        break;
+      case 'timer':
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = undefined;
+        if (c.at !== null) this.timer = setTimeout(() => this.event({ type: 'tick' }), Math.max(0, c.at - this.now()) + 1);
+        break;
+      case 'round-started':
+        store.startRound(this.id, c.round, c.participants, c.at);
+        logger.info({ federation: this.id, round: c.round, participants: c.participants.length }, 'round started');
+        break;
+      case 'round-failed':
+        store.failRound(this.id, c.round, c.reason, c.at);
+        metrics.roundsTotal.inc({ federation: this.id, status: 'failed' });
+        logger.warn({ federation: this.id, round: c.round, reason: c.reason }, 'round failed');
+        break;
+      case 'round-evaluated':
+        store.setEvalMetrics(this.id, c.round, c.metrics);
+        logger.info({ federation: this.id, round: c.round, metrics: c.metrics }, 'round evaluated');
+        break;
+      case 'status':
+        store.setFederationStatus(this.id, c.status);
+        break;
+      case 'reject':
+        metrics.rejected.inc({ reason: c.reason });
+        this.deps.send(c.clientId, { type: 'error', code: c.code, message: c.message });
+        logger.warn({ federation: this.id, clientId: c.clientId, reason: c.reason }, c.message);
+        break;
+      case 'log':
+        logger[c.level]({ federation: this.id, ...c.data }, c.msg);
+        break;
+      case 'commit': {
+        const p = this.commit(c).finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+        break;
+      }
+    }
+  }
+
+  private async commit(c: Extract<OrchestratorCommand, { type: 'commit' }>): Promise<void> {
+    const { summary, outcome } = c;
+    const round = summary.round;
+    try {
+      const result = this.strategy.aggregateFit(round, this.global.values, outcome.mean, {
+        contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
+        failures: summary.participants.length - outcome.contributors.length,
+      });
+      const hash = await this.deps.checkpoints.save(this.id, round, {
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
+      });
+      if (this.closed) return;
+      const durationMs = this.now() - summary.startedAt;
+      const metrics: Record<string, number> = { ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length };
+      for (const [k, v] of Object.entries(result.metrics)) metrics[`server.${k}`] = v;
+      const finished = this.orchestrator.snapshot().completedRounds + 1 >= this.config.rounds;
+      this.deps.store.completeRound({
+        federationId: this.id, round, contributors: summary.contributors, modelHash: hash, metrics,
+        strategyState: this.strategy.state(), status: finished ? 'completed' : undefined,
+      });
+      this.global = { manifest: this.global.manifest, values: result.weights, hash, round };
+      this.deps.metrics.roundsTotal.inc({ federation: this.id, status: 'completed' });
+      this.deps.metrics.roundDuration.observe({ federation: this.id }, durationMs / 1000);
+      this.deps.logger.info({ federation: this.id, round, contributors: summary.contributors.length, durationMs, hash }, 'round committed');
+      for (const id of summary.participants) this.deps.send(id, { type: 'round-end', round, status: 'completed', modelHash: hash });
+      this.event({ type: 'committed', round, modelHash: hash });
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      this.deps.logger.error({ federation: this.id, round, err: reason }, 'round commit failed');
+      this.event({ type: 'commit-failed', round, reason });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { pino, type Logger } from 'pino';
+import { FedProfileError } from '../shared/errors.js';
+import { apiRouter } from './api.js';
+import { CheckpointStore } from './checkpoints.js';
+import { SocketGateway } from './gateway.js';
+import { errorHandler } from './http-errors.js';
+import { CoordinatorMetrics } from './metrics.js';
+import { FederationRuntime, type InitModel } from './runtime/federation-runtime.js';
+import { CoordinatorStore } from './store/store.js';
+
+export interface CoordinatorOptions {
+  port: number;
+  host?: string;
+  dataDir: string;
+  adminToken: string;
+  tls?: { cert: string; key: string };
+  logger?: Logger;
+  /** Builds a federation's round-0 weights; defaults to the profile model's initialiser. */
+  initModel?: InitModel;
+  collectProcessMetrics?: boolean;
+}
+
+export interface RunningCoordinator {
+  url: string;
+  port: number;
+  store: CoordinatorStore;
+  metrics: CoordinatorMetrics;
+  runtime(id: string): FederationRuntime | undefined;
+  close(): Promise<void>;
+}
+
+const defaultInitModel: InitModel = async (cfg, seed) => {
+  const { initialGlobalWeights } = await import('../shared/model/init.js');
+  return initialGlobalWeights(cfg, seed);
+};
+
+/**
+ * Opens the data dir (migrating it), reloads every federation from its last completed round, then serves
+ * the operator API and the client socket on one port.
+ */
+export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
+  if (opts.adminToken.length < 16) throw new FedProfileError('BAD_CONFIG', 'the admin token must be at least 16 characters');
+  const logger = opts.logger ?? pino({ name: 'fedprofile-coordinator' });
+  const store = new CoordinatorStore(opts.dataDir);
+  const checkpoints = new CheckpointStore(opts.dataDir);
+  const metrics = new CoordinatorMetrics(opts.collectProcessMetrics ?? false);
+  const runtimes = new Map<string, FederationRuntime>();
+  let gateway: SocketGateway | undefined;
+  const runtimeDeps = {
+    store, checkpoints, metrics, logger,
+    send: (clientId: string, message: Parameters<SocketGateway['send']>[1]) => { gateway?.send(clientId, message); },
+  };
+
+  const interrupted = store.markInterruptedRounds();
+  if (interrupted > 0) logger.warn({ rounds: interrupted }, 'rounds interrupted by a restart; they will be run again');
+  for (const row of store.listFederations()) {
+    runtimes.set(row.id, await FederationRuntime.open(row, runtimeDeps));
+    logger.info({ federation: row.id, status: row.status, completedRounds: row.completedRounds }, 'federation loaded');
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '1mb' }));
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok', federations: runtimes.size }); });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use('/api/v1', apiRouter({
+    store, checkpoints, adminToken: opts.adminToken,
+    runtime: (id) => runtimes.get(id),
+    isOnline: (id) => gateway?.isOnline(id) ?? false,
+    createFederation: async (config) => {
+      const rt = await FederationRuntime.create(config, runtimeDeps, opts.initModel ?? defaultInitModel);
+      runtimes.set(rt.id, rt);
+      return rt;
+    },
+  }));
+  app.use((_req, _res, next) => next(new FedProfileError('NOT_FOUND', 'no such endpoint; see /api/v1/openapi.json')));
+  app.use(errorHandler((e) => logger.error({ err: e }, 'unhandled API error')));
+
+  const http: HttpServer = opts.tls
+    ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
+    : createHttpServer(app);
+  gateway = new SocketGateway(http, { store, metrics, logger, runtime: (id) => runtimes.get(id) });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host ?? '127.0.0.1', () => { http.off('error', reject); resolve(); });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
+  const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, dataDir: opts.dataDir }, 'coordinator listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url, port, store, metrics,
+    runtime: (id) => runtimes.get(id),
+    close: () => {
+      closing ??= (async () => {
+        await Promise.all([...runtimes.values()].map((r) => r.close()));
+        await gateway!.close();
+        await new Promise<void>((resolve) => { http.closeAllConnections?.(); http.close(() => resolve()); });
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}

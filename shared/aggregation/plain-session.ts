@@ -1,0 +1,137 @@
+import { FedProfileError } from '../errors.js';
+import { MeanAccumulator } from './mean.js';
+import type {
+  AggregationOutcome, ClientAggregationSession, Outbound, ServerAggregationSession,
+} from './seam.js';
+
+/**
+ * Plain (unmasked) FedAvg behind the Aggregator seam: each participant sends its update and weight in one
+ * 'plain/update' message; the server keeps a running weighted sum (float64), so memory is O(m) whatever
+ * the number of clients, and each message costs one pass over the vector.
+ */
+export const PLAIN_UPDATE = 'plain/update';
+
+export interface PlainSessionOptions {
+  /** Length every update must have. */
+  vectorLength: number;
+  /** Quorum: fewer contributions than this at the deadline aborts the round. */
+  minResults: number;
+  /** Stop collecting once this many updates arrived (over-selection: the rest are stragglers). */
+  targetResults?: number;
+  /** Per-client weight cap (e.g. maxExamples), so one big client cannot dominate. */
+  maxWeight?: number;
+}
+
+interface PlainUpdatePayload { update: Float32Array; weight: number }
+
+function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayload {
+  const p = payload as Partial<PlainUpdatePayload> | null;
+  if (!p || typeof p !== 'object') throw new FedProfileError('PROTOCOL', 'plain/update payload must be an object');
+  if (!(p.update instanceof Float32Array)) throw new FedProfileError('PROTOCOL', 'plain/update.update must be a Float32Array');
+  if (p.update.length !== vectorLength) {
+    throw new FedProfileError('BAD_INPUT', `plain/update has ${p.update.length} values, expected ${vectorLength}`,
+      { length: p.update.length, expected: vectorLength });
+  }
+  if (typeof p.weight !== 'number' || !Number.isFinite(p.weight) || p.weight <= 0) {
+    throw new FedProfileError('BAD_INPUT', `plain/update.weight must be a positive number, got ${String(p.weight)}`);
+  }
+  for (let i = 0; i < p.update.length; i++) {
+    if (!Number.isFinite(p.update[i]!)) {
+      throw new FedProfileError('BAD_INPUT', `plain/update has a non-finite value at index ${i}`, { index: i });
+    }
+  }
+  return { update: p.update, weight: p.weight };
+}
+
+export class PlainServerSession implements ServerAggregationSession {
+  private readonly acc: MeanAccumulator;
+  private readonly pending = new Set<string>();
+  private readonly participants = new Set<string>();
+  private readonly contributors: string[] = [];
+  private bytesIn = 0;
+  private result: AggregationOutcome = { status: 'pending' };
+  private _stage: 'idle' | 'collect' | 'done' | 'aborted' = 'idle';
+
+  constructor(private readonly opts: PlainSessionOptions) {
+    if (!Number.isInteger(opts.vectorLength) || opts.vectorLength < 0) {
+      throw new FedProfileError('BAD_CONFIG', `vectorLength must be a non-negative integer, got ${opts.vectorLength}`);
+    }
+    if (!Number.isInteger(opts.minResults) || opts.minResults < 1) {
+      throw new FedProfileError('BAD_CONFIG', `minResults must be a positive integer, got ${opts.minResults}`);
+    }
+    this.acc = new MeanAccumulator(opts.vectorLength);
+  }
+
+  get stage(): string { return this._stage; }
+
+  begin(participants: readonly string[]): Outbound[] {
+    if (this._stage !== 'idle') throw new FedProfileError('PROTOCOL', 'plain session already begun');
+    for (const p of participants) { this.pending.add(p); this.participants.add(p); }
+    this._stage = 'collect';
+    this.settleIfNothingPending();
+    return [];
+  }
+
+  handle(from: string, type: string, payload: unknown): Outbound[] {
+    if (type !== PLAIN_UPDATE) throw new FedProfileError('PROTOCOL', `plain aggregation does not accept "${type}"`);
+    if (!this.participants.has(from)) throw new FedProfileError('PROTOCOL', `client ${from} is not a participant of this round`);
+    if (this._stage !== 'collect') {
+      throw new FedProfileError('DEADLINE', `update from ${from} arrived after aggregation closed (${this._stage})`);
+    }
+    if (!this.pending.has(from)) throw new FedProfileError('REPLAY', `client ${from} already sent its update or was dropped`);
+    const { update, weight } = parsePayload(payload, this.opts.vectorLength);
+    const w = this.opts.maxWeight !== undefined ? Math.min(weight, this.opts.maxWeight) : weight;
+    this.acc.add(update, w);
+    this.bytesIn += update.byteLength;
+    this.pending.delete(from);
+    this.contributors.push(from);
+    if (this.opts.targetResults !== undefined && this.contributors.length >= this.opts.targetResults) this.finish();
+    else this.settleIfNothingPending();
+    return [];
+  }
+
+  dropped(clientId: string): Outbound[] {
+    if (this.pending.delete(clientId)) this.settleIfNothingPending();
+    return [];
+  }
+
+  expire(): Outbound[] {
+    if (this._stage !== 'collect') return [];
+    if (this.contributors.length >= this.opts.minResults) this.finish();
+    else this.abort(`quorum not reached: ${this.contributors.length} of ${this.opts.minResults} required updates before the deadline`);
+    return [];
+  }
+
+  outcome(): AggregationOutcome { return this.result; }
+
+  private settleIfNothingPending(): void {
+    if (this._stage !== 'collect' || this.pending.size > 0) return;
+    if (this.contributors.length >= this.opts.minResults) this.finish();
+    else this.abort(`quorum not reached: ${this.contributors.length} of ${this.opts.minResults} required updates (the others dropped)`);
+  }
+
+  private finish(): void {
+    this._stage = 'done';
+    this.result = {
+      status: 'done', mean: this.acc.result(), totalWeight: this.acc.totalWeight, contributors: [...this.contributors],
+      metrics: { contributors: this.contributors.length, stragglers: this.pending.size, bytesIn: this.bytesIn },
+    };
+  }
+
+  private abort(reason: string): void {
+    this._stage = 'aborted';
+    this.result = { status: 'aborted', reason };
+  }
+}
+
+export class PlainClientSession implements ClientAggregationSession {
+  private submitted = false;
+  submit(update: Float32Array, weight: number): Outbound[] {
+    if (this.submitted) throw new FedProfileError('PROTOCOL', 'this round\'s update was already submitted');
+    this.submitted = true;
+    return [{ to: 'server', type: PLAIN_UPDATE, payload: { update, weight } }];
+  }
+  handle(type: string): Outbound[] {
+    throw new FedProfileError('PROTOCOL', `plain aggregation sends no "${type}" messages to clients`);
+  }
+}

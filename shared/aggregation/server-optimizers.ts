@@ -1,0 +1,147 @@
+import { FedProfileError } from '../errors.js';
+import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../weights/bytes.js';
+
+/**
+ * Server-side optimisers that treat the round's weighted mean client delta Δ as a pseudo-gradient step
+ * (Reddi et al. 2021, "Adaptive Federated Optimization", Algorithm 2; FedAvgM from Hsu et al. 2019):
+ *   FedAvg:     x ← x + η·Δ
+ *   FedAvgM:    v ← μ·v + Δ;                              x ← x + η·v
+ *   FedAdagrad: m ← β1·m + (1−β1)·Δ;  v ← v + Δ²;          x ← x + η·m/(√v + τ)
+ *   FedAdam:    m ← β1·m + (1−β1)·Δ;  v ← β2·v + (1−β2)·Δ²; x ← x + η·m/(√v + τ)
+ *   FedYogi:    m ← β1·m + (1−β1)·Δ;  v ← v − (1−β2)·Δ²·sign(v − Δ²); x ← x + η·m/(√v + τ)
+ * with m₀ = 0 and, as in the paper, v₀ = τ² for the adaptive methods (no bias correction).
+ * Every step is pure: it returns new weights and a new state and never mutates its inputs.
+ */
+export type ServerOptimizerName = 'fedavg' | 'fedavgm' | 'fedadagrad' | 'fedadam' | 'fedyogi';
+
+export interface ServerOptimizerConfig {
+  name: ServerOptimizerName;
+  /** η, the server learning rate. */
+  learningRate: number;
+  /** μ, FedAvgM's server momentum. */
+  momentum: number;
+  beta1: number;
+  beta2: number;
+  /** τ, the adaptivity (numerical stability) constant. */
+  tau: number;
+}
+
+export interface ServerOptimizerState {
+  name: ServerOptimizerName;
+  /** Number of steps taken. */
+  step: number;
+  /** First moment (FedAvgM: the momentum buffer); null before the first step or when unused. */
+  m: Float32Array | null;
+  /** Second moment; null before the first step or when unused. */
+  v: Float32Array | null;
+}
+
+export interface ServerOptimizer {
+  readonly config: Readonly<ServerOptimizerConfig>;
+  initialState(): ServerOptimizerState;
+  step(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState): { weights: Float32Array; state: ServerOptimizerState };
+}
+
+export const SERVER_OPTIMIZER_DEFAULTS: Record<ServerOptimizerName, Omit<ServerOptimizerConfig, 'name'>> = {
+  fedavg: { learningRate: 1, momentum: 0, beta1: 0, beta2: 0, tau: 0 },
+  fedavgm: { learningRate: 1, momentum: 0.9, beta1: 0, beta2: 0, tau: 0 },
+  fedadagrad: { learningRate: 0.1, momentum: 0, beta1: 0.9, beta2: 0, tau: 1e-3 },
+  fedadam: { learningRate: 0.01, momentum: 0, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
+  fedyogi: { learningRate: 0.01, momentum: 0, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
+};
+
+function checkLengths(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState): void {
+  if (global.length !== meanDelta.length) {
+    throw new FedProfileError('BAD_INPUT', `server step: global has ${global.length} elements, delta has ${meanDelta.length}`);
+  }
+  for (const [key, arr] of [['m', state.m], ['v', state.v]] as const) {
+    if (arr && arr.length !== global.length) {
+      throw new FedProfileError('BAD_INPUT', `server optimiser state ${key} has ${arr.length} elements, model has ${global.length}`);
+    }
+  }
+}
+
+export function createServerOptimizer(partial: Partial<ServerOptimizerConfig> & { name: ServerOptimizerName }): ServerOptimizer {
+  const defaults = SERVER_OPTIMIZER_DEFAULTS[partial.name];
+  if (!defaults) throw new FedProfileError('BAD_CONFIG', `unknown server optimiser "${String(partial.name)}"`);
+  const config: ServerOptimizerConfig = { ...defaults, ...partial };
+  for (const k of ['learningRate', 'momentum', 'beta1', 'beta2', 'tau'] as const) {
+    if (!Number.isFinite(config[k]) || config[k] < 0) throw new FedProfileError('BAD_CONFIG', `server optimiser ${k} must be finite and ≥ 0, got ${config[k]}`);
+  }
+  const { name, learningRate: eta, momentum: mu, beta1: b1, beta2: b2, tau } = config;
+
+  const initialState = (): ServerOptimizerState => ({ name, step: 0, m: null, v: null });
+
+  const step = (global: Float32Array, delta: Float32Array, state: ServerOptimizerState) => {
+    if (state.name !== name) throw new FedProfileError('BAD_INPUT', `server optimiser state is for ${state.name}, not ${name}`);
+    checkLengths(global, delta, state);
+    const n = global.length;
+    const weights = new Float32Array(n);
+    if (name === 'fedavg') {
+      for (let i = 0; i < n; i++) weights[i] = global[i]! + eta * delta[i]!;
+      return { weights, state: { name, step: state.step + 1, m: null, v: null } };
+    }
+    if (name === 'fedavgm') {
+      const m = new Float32Array(n);
+      const prev = state.m;
+      for (let i = 0; i < n; i++) {
+        const mi = (prev ? mu * prev[i]! : 0) + delta[i]!;
+        m[i] = mi;
+        weights[i] = global[i]! + eta * m[i]!;
+      }
+      return { weights, state: { name, step: state.step + 1, m, v: null } };
+    }
+    const m = new Float32Array(n);
+    const v = new Float32Array(n);
+    const prevM = state.m;
+    const prevV = state.v;
+    const v0 = tau * tau;
+    for (let i = 0; i < n; i++) {
+      const d = delta[i]!;
+      const d2 = d * d;
+      const mi = b1 * (prevM ? prevM[i]! : 0) + (1 - b1) * d;
+      const vPrev = prevV ? prevV[i]! : v0;
+      let vi: number;
+      if (name === 'fedadam') vi = b2 * vPrev + (1 - b2) * d2;
+      else if (name === 'fedyogi') vi = vPrev - (1 - b2) * d2 * Math.sign(vPrev - d2);
+      else vi = vPrev + d2;
+      m[i] = mi;
+      v[i] = vi;
+      // Use the stored (float32) moments so a resumed run takes exactly the same step.
+      weights[i] = global[i]! + (eta * m[i]!) / (Math.sqrt(v[i]!) + tau);
+    }
+    return { weights, state: { name, step: state.step + 1, m, v } };
+  };
+
+  return { config, initialState, step };
+}
+
+/** JSON-safe form of the state: moments as base64 little-endian float32, so resume is bit-exact. */
+export interface SerializedServerOptimizerState {
+  name: ServerOptimizerName;
+  step: number;
+  m: string | null;
+  v: string | null;
+}
+
+const encode = (a: Float32Array | null): string | null => (a ? Buffer.from(float32ToLittleEndianBytes(a)).toString('base64') : null);
+
+export function serializeServerOptimizerState(state: ServerOptimizerState): SerializedServerOptimizerState {
+  return { name: state.name, step: state.step, m: encode(state.m), v: encode(state.v) };
+}
+
+export function deserializeServerOptimizerState(input: unknown): ServerOptimizerState {
+  const s = input as Partial<SerializedServerOptimizerState> | null;
+  if (!s || typeof s !== 'object' || typeof s.name !== 'string' || !(s.name in SERVER_OPTIMIZER_DEFAULTS) || !Number.isInteger(s.step) || (s.step as number) < 0) {
+    throw new FedProfileError('INTEGRITY', 'server optimiser state is malformed (needs name, step, m, v)');
+  }
+  const decode = (key: 'm' | 'v'): Float32Array | null => {
+    const b64 = s[key];
+    if (b64 === null || b64 === undefined) return null;
+    if (typeof b64 !== 'string') throw new FedProfileError('INTEGRITY', `server optimiser state ${key} must be base64 or null`);
+    const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
+    if (bytes.length % 4 !== 0) throw new FedProfileError('INTEGRITY', `server optimiser state ${key} is not whole float32 values`);
+    return float32FromLittleEndianBytes(bytes, 0, bytes.length / 4);
+  };
+  return { name: s.name as ServerOptimizerName, step: s.step as number, m: decode('m'), v: decode('v') };
+}

@@ -1,0 +1,202 @@
+import { FedProfileError } from '../errors.js';
+import type { FitConfig } from '../training/types.js';
+import { l2Norm } from '../weights/delta.js';
+import {
+  createServerOptimizer, deserializeServerOptimizerState, serializeServerOptimizerState,
+  type SerializedServerOptimizerState, type ServerOptimizer, type ServerOptimizerName, type ServerOptimizerState,
+} from './server-optimizers.js';
+import { parseStrategyConfig, phaseForRound, serverLearningRateOf, type StrategyConfig, type StrategyName } from './strategy-config.js';
+import { drawSeed, overSelectedCount, sampleIds } from './sampling.js';
+
+export { StrategyConfigSchema, parseStrategyConfig, STRATEGY_NAMES, type StrategyConfig, type StrategyConfigInput, type StrategyName } from './strategy-config.js';
+
+/**
+ * Flower-style strategy hooks, shared by the coordinator's round orchestrator and the simulation runner.
+ * The mean delta handed to aggregateFit comes from the Aggregator seam (plain or SecAgg+), so a strategy
+ * never sees an individual client's update.
+ */
+export interface ClientProxy {
+  id: string;
+  numExamples?: number;
+}
+
+export interface FitInstruction {
+  clientId: string;
+  config: FitConfig;
+}
+
+export interface FitAggregationInfo {
+  contributors: number;
+  totalWeight: number;
+  failures: number;
+}
+
+export interface EvaluateReport {
+  clientId: string;
+  numExamples: number;
+  metrics: Record<string, number>;
+}
+
+export interface Strategy {
+  readonly name: StrategyName;
+  readonly config: Readonly<StrategyConfig>;
+  configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[];
+  aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> };
+  configureEvaluate(round: number, available: readonly ClientProxy[], rng: () => number): { clientId: string }[];
+  aggregateEvaluate(round: number, results: readonly EvaluateReport[]): Record<string, number>;
+  minFitResults(): number;
+  state(): StrategyState;
+  restore(state: unknown): void;
+}
+
+/** JSON-safe strategy state for crash-safe resume. */
+export interface StrategyState {
+  name: StrategyName;
+  /** Last round whose aggregateFit completed; 0 before the first. */
+  lastRound: number;
+  optimizer: SerializedServerOptimizerState;
+}
+
+const SERVER_OPTIMIZER_OF: Record<StrategyName, ServerOptimizerName> = {
+  fedavg: 'fedavg', fedprox: 'fedavg', fedavgm: 'fedavgm', fedadam: 'fedadam', fedyogi: 'fedyogi',
+};
+
+function checkRound(round: number): void {
+  if (!Number.isInteger(round) || round < 1) throw new FedProfileError('BAD_INPUT', `round must be an integer ≥ 1, got ${round}`);
+}
+
+class ConfiguredStrategy implements Strategy {
+  readonly name: StrategyName;
+  readonly config: Readonly<StrategyConfig>;
+  private readonly optimizer: ServerOptimizer;
+  private optimizerState: ServerOptimizerState;
+  private lastRound = 0;
+
+  constructor(config: StrategyConfig) {
+    this.config = Object.freeze({ ...config });
+    this.name = config.name;
+    this.optimizer = createServerOptimizer({
+      name: SERVER_OPTIMIZER_OF[config.name],
+      learningRate: serverLearningRateOf(config),
+      momentum: config.serverMomentum,
+      beta1: config.beta1,
+      beta2: config.beta2,
+      tau: config.tau,
+    });
+    this.optimizerState = this.optimizer.initialState();
+  }
+
+  minFitResults(): number {
+    return this.config.minFitClients;
+  }
+
+  configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[] {
+    checkRound(round);
+    const c = this.config;
+    // Not enough clients to ever reach quorum: ask for nobody and let the orchestrator wait.
+    if (available.length < c.minFitClients) return [];
+    const count = overSelectedCount(c.clientsPerRound, c.overSelection, available.length);
+    const chosen = sampleIds(available.map((a) => a.id), count, rng);
+    const phase = phaseForRound(c, round);
+    return chosen.map((clientId) => {
+      const config: FitConfig = {
+        round, phase, localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: c.learningRate,
+        optimizer: c.optimizer, seed: drawSeed(rng),
+      };
+      if (this.name === 'fedprox') config.proximalMu = c.proximalMu;
+      if (c.maxExamples !== undefined) config.maxExamples = c.maxExamples;
+      return { clientId, config };
+    });
+  }
+
+  aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> } {
+    checkRound(round);
+    if (info.contributors < this.config.minFitClients) {
+      throw new FedProfileError('QUORUM', `round ${round}: ${info.contributors} result(s), quorum is ${this.config.minFitClients}`, {
+        round, contributors: info.contributors, quorum: this.config.minFitClients,
+      });
+    }
+    const { weights, state } = this.optimizer.step(global, meanDelta, this.optimizerState);
+    let step2 = 0;
+    for (let i = 0; i < weights.length; i++) {
+      const d = weights[i]! - global[i]!;
+      step2 += d * d;
+    }
+    this.optimizerState = state;
+    this.lastRound = round;
+    return {
+      weights,
+      metrics: {
+        contributors: info.contributors,
+        failures: info.failures,
+        totalWeight: info.totalWeight,
+        meanDeltaNorm: l2Norm(meanDelta),
+        serverStepNorm: Math.sqrt(step2),
+        serverStep: state.step,
+      },
+    };
+  }
+
+  configureEvaluate(round: number, available: readonly ClientProxy[], rng: () => number): { clientId: string }[] {
+    checkRound(round);
+    const c = this.config;
+    if (c.evaluateEvery === 0 || round % c.evaluateEvery !== 0 || available.length === 0) return [];
+    const wanted = Math.max(c.minEvaluateClients, Math.ceil(c.fractionEvaluate * available.length - 1e-9));
+    return sampleIds(available.map((a) => a.id), Math.min(wanted, available.length), rng).map((clientId) => ({ clientId }));
+  }
+
+  aggregateEvaluate(round: number, results: readonly EvaluateReport[]): Record<string, number> {
+    checkRound(round);
+    const sums = new Map<string, { weighted: number; weight: number }>();
+    let examples = 0;
+    let clients = 0;
+    let dropped = 0;
+    for (const r of results) {
+      if (!Number.isFinite(r.numExamples) || r.numExamples <= 0) {
+        dropped++;
+        continue;
+      }
+      clients++;
+      examples += r.numExamples;
+      for (const [key, value] of Object.entries(r.metrics)) {
+        // One client's undefined metric (e.g. AUC with a single class) must not erase everyone else's.
+        if (!Number.isFinite(value)) {
+          dropped++;
+          continue;
+        }
+        const s = sums.get(key) ?? { weighted: 0, weight: 0 };
+        s.weighted += value * r.numExamples;
+        s.weight += r.numExamples;
+        sums.set(key, s);
+      }
+    }
+    const out: Record<string, number> = {};
+    for (const [key, s] of [...sums.entries()].sort(([a], [b]) => a.localeCompare(b))) out[key] = s.weighted / s.weight;
+    out.evalClients = clients;
+    out.evalExamples = examples;
+    out.evalDropped = dropped;
+    return out;
+  }
+
+  state(): StrategyState {
+    return { name: this.name, lastRound: this.lastRound, optimizer: serializeServerOptimizerState(this.optimizerState) };
+  }
+
+  restore(input: unknown): void {
+    const s = input as Partial<StrategyState> | null;
+    if (!s || typeof s !== 'object' || s.name !== this.name || !Number.isInteger(s.lastRound) || (s.lastRound as number) < 0) {
+      throw new FedProfileError('INTEGRITY', `cannot restore strategy "${this.name}" from ${JSON.stringify(s?.name ?? null)} state`);
+    }
+    const optimizerState = deserializeServerOptimizerState(s.optimizer);
+    if (optimizerState.name !== SERVER_OPTIMIZER_OF[this.name]) {
+      throw new FedProfileError('INTEGRITY', `strategy state holds a ${optimizerState.name} optimiser, expected ${SERVER_OPTIMIZER_OF[this.name]}`);
+    }
+    this.optimizerState = optimizerState;
+    this.lastRound = s.lastRound as number;
+  }
+}
+
+/** Builds a strategy from raw (e.g. REST or JSON file) settings; bad settings throw a ConfigError naming each field. */
+export function createStrategy(cfg: unknown): Strategy {
+  return new ConfiguredStrategy(parseStrategyConfig(cfg));
+}

@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Fused building blocks of the profile model with hand-written gradients. Autodiff of the composite
+ * formulas records 2-3x more kernels per step than these; each kernel launch costs on the wasm backend.
+ * The `plain*` twins are the textbook compositions, kept to test the fused versions and to measure them.
+ */
+
+type Saver = (tensors: tf.Tensor[]) => void;
+type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+type Body = (...args: (tf.Tensor | Saver)[]) => { value: tf.Tensor; gradFunc: GradFn };
+
+function custom<T extends tf.Tensor>(body: Body): (...inputs: tf.Tensor[]) => T {
+  const f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (...inputs: tf.Tensor[]) => f(...inputs) as T;
+}
+
+export const LN_EPS = 1e-5;
+
+/** LayerNorm over the last axis of x [N,d] (PyTorch eps 1e-5). */
+export const layerNorm = custom<tf.Tensor2D>((x, gamma, beta, save) => {
+  const xs = x as tf.Tensor2D;
+  const [xhat, rstd] = tf.tidy(() => {
+    const mean = tf.mean(xs, -1, true);
+    const xc = tf.sub(xs, mean);
+    const variance = tf.mean(tf.square(xc), -1, true);
+    const r = tf.rsqrt(tf.add(variance, LN_EPS));
+    return [tf.mul(xc, r), r];
+  });
+  (save as Saver)([xhat!, rstd!, gamma as tf.Tensor]);
+  const value = tf.add(tf.mul(xhat!, gamma as tf.Tensor), beta as tf.Tensor);
+  return {
+    value,
+    gradFunc: (dy, [xh, rs, g]) => {
+      const dxhat = tf.mul(dy, g!);
+      const dgamma = tf.sum(tf.mul(dy, xh!), 0);
+      const dbeta = tf.sum(dy, 0);
+      const m1 = tf.mean(dxhat, -1, true);
+      const m2 = tf.mean(tf.mul(dxhat, xh!), -1, true);
+      const dx = tf.mul(rs!, tf.sub(tf.sub(dxhat, m1), tf.mul(xh!, m2)));
+      return [dx, dgamma, dbeta];
+    },
+  };
+});
+
+export function plainLayerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, LN_EPS))), gamma), beta);
+}
+
+const INV_SQRT2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Exact (erf) GELU, as torch.nn.functional.gelu. */
+export const gelu = custom<tf.Tensor>((x, save) => {
+  const xs = x as tf.Tensor;
+  const cdf = tf.tidy(() => tf.mul(tf.add(tf.erf(tf.mul(xs, INV_SQRT2)), 1), 0.5));
+  (save as Saver)([xs, cdf]);
+  return {
+    value: tf.mul(xs, cdf),
+    gradFunc: (dy, [xv, c]) => {
+      // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xv!), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(c!, tf.mul(xv!, pdf)))];
+    },
+  };
+});
+
+export function plainGelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1));
+}
+
+/**
+ * Mean cross-entropy of the tied output projection logits = h·Eᵀ + bias against `targets`, fused with the
+ * projection so the [M,V] gradient is formed once and the table gradient comes out as (hᵀ·g)ᵀ: that
+ * transposes a [d,V] block instead of the [M,V] logits gradient. targets are int32 [M].
+ */
+export function tiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, bias: tf.Tensor1D, targets: tf.Tensor1D): tf.Scalar {
+  const f = custom<tf.Scalar>((hIn, eIn, bIn, save) => {
+    const hh = hIn as tf.Tensor2D;
+    const ee = eIn as tf.Tensor2D;
+    const bb = bIn as tf.Tensor1D;
+    const m = hh.shape[0];
+    const v = ee.shape[0];
+    const [expShifted, sumExp, loss] = tf.tidy(() => {
+      const logits = tf.fused.matMul({ a: hh, b: tf.transpose(ee), bias: bb });
+      const max = tf.max(logits, 1, true);
+      const e = tf.exp(tf.sub(logits, max));
+      const s = tf.sum(e, 1, true);
+      const flatIdx = tf.add(tf.mul(tf.range(0, m, 1, 'int32'), tf.scalar(v, 'int32')), targets);
+      const picked = tf.gather(tf.reshape(logits, [-1]), flatIdx);
+      const lse = tf.add(tf.log(tf.reshape(s, [-1])), tf.reshape(max, [-1]));
+      return [e, s, tf.mean(tf.sub(lse, picked))];
+    });
+    (save as Saver)([hh, ee, expShifted!, sumExp!]);
+    return {
+      value: loss!,
+      gradFunc: (dy, [hs, es, e, s]) => {
+        const scale = tf.div(dy, m);
+        const g = tf.sub(tf.mul(e!, tf.div(scale, s!)), tf.mul(tf.oneHot(targets, v, 1, 0, 'float32'), scale)) as tf.Tensor2D;
+        const dh = tf.matMul(g, es!);
+        const dE = tf.transpose(tf.matMul(tf.transpose(hs!), g));
+        const db = tf.sum(g, 0);
+        return [dh, dE, db];
+      },
+    };
+  });
+  return f(h, table, bias);
+}
+
+export function plainTiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, bias: tf.Tensor1D, targets: tf.Tensor1D): tf.Scalar {
+  const logits = tf.add(tf.matMul(h, table, false, true), bias);
+  return tf.losses.softmaxCrossEntropy(tf.oneHot(targets, table.shape[0]), logits) as tf.Scalar;
+}

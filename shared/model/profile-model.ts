@@ -1,0 +1,315 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, FedProfileError } from '../errors.js';
+import { ACTIONS } from '../data/events.js';
+import type { ModelBatch } from './batch.js';
+import { ModelConfigSchema, type ModelConfig } from './config.js';
+import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy } from './ops.js';
+
+export interface NamedWeight { name: string; variable: tf.Variable }
+
+export interface FinetuneTargets {
+  /** float 0/1 [B] */
+  purchased: tf.Tensor1D;
+  /** multi-hot [B, categoryVocab] */
+  interests: tf.Tensor2D;
+  /** int32 [B] */
+  tier: tf.Tensor1D;
+}
+
+export interface ProfileModelOptions {
+  /**
+   * Use the fused kernels with hand-written gradients (default). false = textbook compositions with plain
+   * autodiff: same math, slower; kept for equivalence tests and the stock benchmark.
+   */
+  fusedOps?: boolean;
+}
+
+/** Which embedding fields a config turns on. One category carries no information, so it is off too. */
+export function enabledFields(cfg: ModelConfig): { category: boolean; action: boolean; price: boolean; gap: boolean; text: boolean } {
+  return {
+    category: cfg.categoryVocab > 2,
+    action: cfg.useActions,
+    price: cfg.priceBuckets > 0,
+    gap: cfg.gapBuckets > 0,
+    text: cfg.textVocab > 0 && cfg.textTokens > 0,
+  };
+}
+
+type Init = 'embedding' | 'kernel' | 'zeros' | 'ones';
+interface Spec { name: string; shape: number[]; init: Init }
+
+/** The fixed weight order and names of a config (the flat-vector layout every client shares). */
+export function weightSpecs(cfg: ModelConfig): Spec[] {
+  const d = cfg.dModel;
+  const f = enabledFields(cfg);
+  const s: Spec[] = [{ name: 'embed/item', shape: [cfg.itemVocab, d], init: 'embedding' }];
+  if (f.category) s.push({ name: 'embed/category', shape: [cfg.categoryVocab, d], init: 'embedding' });
+  if (f.action) s.push({ name: 'embed/action', shape: [ACTIONS.length + 1, d], init: 'embedding' });
+  if (f.price) s.push({ name: 'embed/price', shape: [cfg.priceBuckets, d], init: 'embedding' });
+  if (f.gap) s.push({ name: 'embed/gap', shape: [cfg.gapBuckets, d], init: 'embedding' });
+  if (f.text) s.push({ name: 'embed/text', shape: [cfg.textVocab, d], init: 'embedding' });
+  s.push({ name: 'embed/position', shape: [cfg.maxLen, d], init: 'embedding' });
+  s.push({ name: 'embed/ln/gamma', shape: [d], init: 'ones' }, { name: 'embed/ln/beta', shape: [d], init: 'zeros' });
+  for (let i = 0; i < cfg.layers; i++) {
+    const p = `block${i}`;
+    s.push(
+      { name: `${p}/attn/qkv/kernel`, shape: [d, 3 * d], init: 'kernel' },
+      { name: `${p}/attn/qkv/bias`, shape: [3 * d], init: 'zeros' },
+      { name: `${p}/attn/out/kernel`, shape: [d, d], init: 'kernel' },
+      { name: `${p}/attn/out/bias`, shape: [d], init: 'zeros' },
+      { name: `${p}/ln1/gamma`, shape: [d], init: 'ones' },
+      { name: `${p}/ln1/beta`, shape: [d], init: 'zeros' },
+      { name: `${p}/ffn/in/kernel`, shape: [d, cfg.ffDim], init: 'kernel' },
+      { name: `${p}/ffn/in/bias`, shape: [cfg.ffDim], init: 'zeros' },
+      { name: `${p}/ffn/out/kernel`, shape: [cfg.ffDim, d], init: 'kernel' },
+      { name: `${p}/ffn/out/bias`, shape: [d], init: 'zeros' },
+      { name: `${p}/ln2/gamma`, shape: [d], init: 'ones' },
+      { name: `${p}/ln2/beta`, shape: [d], init: 'zeros' },
+    );
+  }
+  s.push(
+    { name: 'head/item/bias', shape: [cfg.itemVocab], init: 'zeros' },
+    { name: 'head/propensity/kernel', shape: [d, 1], init: 'kernel' },
+    { name: 'head/propensity/bias', shape: [1], init: 'zeros' },
+    { name: 'head/interests/kernel', shape: [d, cfg.categoryVocab], init: 'kernel' },
+    { name: 'head/interests/bias', shape: [cfg.categoryVocab], init: 'zeros' },
+    { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'kernel' },
+    { name: 'head/tier/bias', shape: [cfg.numTiers], init: 'zeros' },
+  );
+  return s;
+}
+
+function initTensor(spec: Spec, seed: number): tf.Tensor {
+  switch (spec.init) {
+    case 'embedding': return tf.randomNormal(spec.shape, 0, 0.02, 'float32', seed);
+    case 'kernel': return tf.truncatedNormal(spec.shape, 0, 0.02, 'float32', seed);
+    case 'zeros': return tf.zeros(spec.shape);
+    case 'ones': return tf.ones(spec.shape);
+  }
+}
+
+/** Distinct, reproducible seed per weight / dropout site (randomNormal seeds are plain numbers). */
+function subSeed(seed: number, k: number): number {
+  return ((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b)) >>> 0) % 2147483647;
+}
+
+interface Block {
+  qkvK: tf.Variable; qkvB: tf.Variable; outK: tf.Variable; outB: tf.Variable; ln1G: tf.Variable; ln1B: tf.Variable;
+  ffInK: tf.Variable; ffInB: tf.Variable; ffOutK: tf.Variable; ffOutB: tf.Variable; ln2G: tf.Variable; ln2B: tf.Variable;
+}
+
+interface ForwardOut { hidden: tf.Tensor3D; lastAttention?: tf.Tensor4D }
+
+/**
+ * The one profile model: a BERT4Rec-style post-LN Transformer over multi-field event tokens, with a tied
+ * item output projection and profile heads. All methods are pure tensor functions of (weights, inputs):
+ * call them inside tf.tidy / optimizer.minimize.
+ */
+export class ProfileModel {
+  readonly config: ModelConfig;
+  readonly weights: readonly NamedWeight[];
+  private readonly byName: Map<string, tf.Variable>;
+  private readonly fused: boolean;
+  private readonly fields: ReturnType<typeof enabledFields>;
+  private readonly blocks: Block[];
+
+  private constructor(cfg: ModelConfig, weights: NamedWeight[], opts: ProfileModelOptions) {
+    this.config = cfg;
+    this.weights = weights;
+    this.byName = new Map(weights.map((w) => [w.name, w.variable]));
+    this.fused = opts.fusedOps ?? true;
+    this.fields = enabledFields(cfg);
+    this.blocks = [...Array(cfg.layers).keys()].map((i) => {
+      const w = (n: string) => this.w(`block${i}/${n}`);
+      return {
+        qkvK: w('attn/qkv/kernel'), qkvB: w('attn/qkv/bias'), outK: w('attn/out/kernel'), outB: w('attn/out/bias'),
+        ln1G: w('ln1/gamma'), ln1B: w('ln1/beta'), ffInK: w('ffn/in/kernel'), ffInB: w('ffn/in/bias'),
+        ffOutK: w('ffn/out/kernel'), ffOutB: w('ffn/out/bias'), ln2G: w('ln2/gamma'), ln2B: w('ln2/beta'),
+      };
+    });
+  }
+
+  /** Deterministic initialisation: the same config and seed give the same weights, bit for bit. */
+  static create(cfg: ModelConfig, seed: number, opts: ProfileModelOptions = {}): ProfileModel {
+    const parsed = ModelConfigSchema.safeParse(cfg);
+    if (!parsed.success) {
+      throw new ConfigError(`Invalid model config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    if (!Number.isInteger(seed)) throw new ConfigError(`Model seed must be an integer, got ${seed}.`);
+    const weights = weightSpecs(cfg).map((spec, k) => {
+      const init = initTensor(spec, subSeed(seed, k));
+      const variable = tf.variable(init, true);
+      init.dispose();
+      return { name: spec.name, variable };
+    });
+    return new ProfileModel(cfg, weights, opts);
+  }
+
+  private w(name: string): tf.Variable {
+    const v = this.byName.get(name);
+    if (v === undefined) throw new FedProfileError('INTERNAL', `Model has no weight "${name}".`);
+    return v;
+  }
+
+  getWeightTensors(): tf.Tensor[] {
+    return this.weights.map((w) => w.variable.clone());
+  }
+
+  setWeights(values: readonly tf.Tensor[]): void {
+    if (values.length !== this.weights.length) {
+      throw new FedProfileError('BAD_INPUT', `setWeights: got ${values.length} tensors, the model has ${this.weights.length} weights.`);
+    }
+    values.forEach((v, i) => {
+      const w = this.weights[i]!;
+      if (!tf.util.arraysEqual(v.shape, w.variable.shape)) {
+        throw new FedProfileError('BAD_INPUT', `setWeights: "${w.name}" expects shape [${w.variable.shape}], got [${v.shape}].`);
+      }
+    });
+    values.forEach((v, i) => this.weights[i]!.variable.assign(v.dtype === 'float32' ? v : tf.cast(v, 'float32')));
+  }
+
+  private ln(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+    return this.fused ? layerNorm(x, g, b) : plainLayerNorm(x, g, b);
+  }
+
+  private dropout<T extends tf.Tensor>(x: T, training: boolean, seed: number | undefined, site: number): T {
+    const rate = this.config.dropout;
+    if (!training || rate <= 0) return x;
+    return tf.dropout(x, rate, undefined, subSeed(seed ?? 0, 1000 + site)) as T;
+  }
+
+  /** Sum of the enabled field embeddings + positions, LayerNorm: [B*L, d]. */
+  private embed(batch: ModelBatch): tf.Tensor2D {
+    const cfg = this.config;
+    const [B, L] = batch.item.shape;
+    const d = cfg.dModel;
+    const N = B * L;
+    const flat = (t: tf.Tensor2D) => tf.reshape(t, [N]) as tf.Tensor1D;
+    let x = tf.gather(this.w('embed/item'), flat(batch.item)) as tf.Tensor2D;
+    const add = (name: string, ids: tf.Tensor2D) => { x = tf.add(x, tf.gather(this.w(name), flat(ids))); };
+    if (this.fields.category) add('embed/category', batch.category);
+    if (this.fields.action) add('embed/action', batch.action);
+    if (this.fields.price) add('embed/price', batch.price);
+    if (this.fields.gap) add('embed/gap', batch.gap);
+    if (this.fields.text) {
+      const T = cfg.textTokens;
+      const ids = tf.reshape(batch.text, [N * T]) as tf.Tensor1D;
+      const pieces = tf.reshape(tf.gather(this.w('embed/text'), ids), [N, T, d]);
+      const present = tf.reshape(tf.cast(tf.greater(ids, 0), 'float32'), [N, T, 1]);
+      const count = tf.maximum(tf.sum(present, 1), 1);
+      x = tf.add(x, tf.div(tf.sum(tf.mul(pieces, present), 1), count));
+    }
+    const pos = this.w('embed/position');
+    const withPos = tf.reshape(tf.add(tf.reshape(x, [B, L, d]), pos), [N, d]) as tf.Tensor2D;
+    return this.ln(withPos, this.w('embed/ln/gamma'), this.w('embed/ln/beta'));
+  }
+
+  private forward(batch: ModelBatch, training: boolean, dropoutSeed: number | undefined, keepAttention: boolean): ForwardOut {
+    const cfg = this.config;
+    const [B, L] = batch.item.shape;
+    const d = cfg.dModel;
+    const H = cfg.heads;
+    const dh = d / H;
+    const N = B * L;
+    if (L !== cfg.maxLen) throw new FedProfileError('BAD_INPUT', `Batch length ${L} differs from the model's maxLen ${cfg.maxLen}.`);
+    // Additive key-padding mask, [B,1,1,L]: 0 for real events (incl. MASK), -1e9 for PAD.
+    const padBias = tf.reshape(tf.mul(tf.cast(tf.equal(batch.item, 0), 'float32'), -1e9), [B, 1, 1, L]);
+    const scale = 1 / Math.sqrt(dh);
+    let x = this.dropout(this.embed(batch), training, dropoutSeed, 0);
+    let lastAttention: tf.Tensor4D | undefined;
+    this.blocks.forEach((blk, i) => {
+      const qkv = tf.fused.matMul({ a: x, b: blk.qkvK, bias: blk.qkvB });
+      // [N,3d] -> [B,L,3H,dh] -> [B,3H,L,dh]: one transpose gives q, k and v in attention layout.
+      const heads = tf.transpose(tf.reshape(qkv, [B, L, 3 * H, dh]), [0, 2, 1, 3]);
+      const [q, k, v] = tf.split(heads, 3, 1) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const scores = tf.add(tf.matMul(tf.mul(q!, scale), k!, false, true), padBias);
+      const probs = tf.softmax(scores) as tf.Tensor4D;
+      if (keepAttention && i === this.blocks.length - 1) lastAttention = probs;
+      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v!), [0, 2, 1, 3]), [N, d]) as tf.Tensor2D;
+      const attnOut = this.dropout(tf.fused.matMul({ a: ctx, b: blk.outK, bias: blk.outB }), training, dropoutSeed, 1 + 2 * i);
+      x = this.ln(tf.add(x, attnOut), blk.ln1G, blk.ln1B);
+      const inner = tf.fused.matMul({ a: x, b: blk.ffInK, bias: blk.ffInB });
+      const act = (this.fused ? gelu(inner) : plainGelu(inner)) as tf.Tensor2D;
+      const ffOut = this.dropout(tf.fused.matMul({ a: act, b: blk.ffOutK, bias: blk.ffOutB }), training, dropoutSeed, 2 + 2 * i);
+      x = this.ln(tf.add(x, ffOut), blk.ln2G, blk.ln2B);
+    });
+    return { hidden: tf.reshape(x, [B, L, d]) as tf.Tensor3D, lastAttention };
+  }
+
+  /** Contextual hidden states [B,L,d]. */
+  encode(batch: ModelBatch, training: boolean, dropoutSeed?: number): tf.Tensor3D {
+    return this.forward(batch, training, dropoutSeed, false).hidden;
+  }
+
+  /** Masked mean of the hidden states of the real (non-PAD) positions: [B,d]. */
+  userEmbedding(hidden: tf.Tensor3D, batch: ModelBatch): tf.Tensor2D {
+    const mask = tf.expandDims(tf.cast(tf.notEqual(batch.item, 0), 'float32'), 2);
+    const count = tf.maximum(tf.sum(mask, 1), 1);
+    return tf.div(tf.sum(tf.mul(hidden, mask), 1), count) as tf.Tensor2D;
+  }
+
+  /** Scores over the item vocabulary for hidden states h [N,d]: tied item embedding + output bias. */
+  itemLogits(h: tf.Tensor2D): tf.Tensor2D {
+    return tf.fused.matMul({ a: h, b: tf.transpose(this.w('embed/item')) as tf.Tensor2D, bias: this.w('head/item/bias') }) as tf.Tensor2D;
+  }
+
+  headLogits(userEmb: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
+    const lin = (name: string) => tf.fused.matMul({ a: userEmb, b: this.w(`head/${name}/kernel`) as tf.Tensor2D, bias: this.w(`head/${name}/bias`) }) as tf.Tensor2D;
+    return {
+      propensity: tf.reshape(lin('propensity'), [-1]) as tf.Tensor1D,
+      interests: lin('interests'),
+      tier: lin('tier'),
+    };
+  }
+
+  /**
+   * Cloze loss: mean cross-entropy over the full item vocabulary, computed for the masked positions only.
+   * positions are flat indices b*L + l, targets the original item ids.
+   */
+  clozeLoss(batch: ModelBatch, positions: tf.Tensor1D | Int32Array, targets: tf.Tensor1D | Int32Array, training: boolean, dropoutSeed?: number): tf.Scalar {
+    const pos = positions instanceof Int32Array ? tf.tensor1d(positions, 'int32') : positions;
+    const tgt = targets instanceof Int32Array ? tf.tensor1d(targets, 'int32') : targets;
+    if (pos.shape[0] === 0) throw new FedProfileError('BAD_INPUT', 'clozeLoss: no masked positions in the batch.');
+    const hidden = this.encode(batch, training, dropoutSeed);
+    const d = this.config.dModel;
+    const h = tf.gather(tf.reshape(hidden, [-1, d]) as tf.Tensor2D, pos);
+    const ce = this.fused ? tiedSoftmaxCrossEntropy : plainTiedSoftmaxCrossEntropy;
+    return ce(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt);
+  }
+
+  /** BCE(propensity) + BCE(interests, mean over categories) + CE(tier), each averaged over the batch. */
+  finetuneLoss(batch: ModelBatch, t: FinetuneTargets, training: boolean, dropoutSeed?: number): tf.Scalar {
+    const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
+    const logits = this.headLogits(user);
+    const prop = tf.losses.sigmoidCrossEntropy(t.purchased, logits.propensity);
+    const interests = tf.losses.sigmoidCrossEntropy(t.interests, logits.interests);
+    const tier = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, this.config.numTiers), logits.tier);
+    return tf.addN([prop, interests, tier]) as tf.Scalar;
+  }
+
+  /**
+   * Which events weighed most: attention the last layer's real positions pay to each event, averaged over
+   * heads and normalised to sum 1 over the real events of each sequence. [B,L], 0 at PAD.
+   */
+  eventSaliency(batch: ModelBatch): tf.Tensor2D {
+    return tf.tidy(() => {
+      const { lastAttention } = this.forward(batch, false, undefined, true);
+      const att = tf.mean(lastAttention!, 1) as tf.Tensor3D; // [B,Lq,Lk]
+      const real = tf.cast(tf.notEqual(batch.item, 0), 'float32') as tf.Tensor2D;
+      const received = tf.squeeze(tf.matMul(tf.expandDims(real, 1), att), [1]); // sum over real queries
+      const masked = tf.mul(received, real);
+      return tf.div(masked, tf.maximum(tf.sum(masked, 1, true), 1e-12)) as tf.Tensor2D;
+    });
+  }
+
+  /** Number of weights (all, or only the ones a Cloze step trains: everything but the profile heads). */
+  paramCount(which: 'all' | 'cloze' = 'all'): number {
+    return this.weights
+      .filter((w) => which === 'all' || !w.name.startsWith('head/') || w.name === 'head/item/bias')
+      .reduce((n, w) => n + w.variable.size, 0);
+  }
+
+  dispose(): void {
+    this.weights.forEach((w) => w.variable.dispose());
+  }
+}

@@ -1,0 +1,88 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { FedProfileError } from '../errors.js';
+
+/**
+ * Splitting one encoded message into frames that fit under socket.io's maxHttpBufferSize, and putting it
+ * back together with a SHA-256 check. Every frame repeats the header so a receiver can reject an
+ * oversize or inconsistent transfer at its first frame, before buffering anything.
+ */
+export const ChunkFrameSchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  index: z.number().int().min(0),
+  count: z.number().int().min(1),
+  totalBytes: z.number().int().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  data: z.instanceof(Uint8Array),
+});
+export type ChunkFrame = z.infer<typeof ChunkFrameSchema>;
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function splitIntoFrames(bytes: Uint8Array, chunkBytes: number): ChunkFrame[] {
+  const count = Math.max(1, Math.ceil(bytes.byteLength / chunkBytes));
+  const id = randomUUID();
+  const sha256 = sha256Hex(bytes);
+  const frames: ChunkFrame[] = [];
+  for (let i = 0; i < count; i++) {
+    frames.push({
+      id, index: i, count, totalBytes: bytes.byteLength, sha256,
+      data: bytes.subarray(i * chunkBytes, Math.min(bytes.byteLength, (i + 1) * chunkBytes)) as Uint8Array<ArrayBuffer>,
+    });
+  }
+  return frames;
+}
+
+interface Pending { frame0: ChunkFrame; parts: Uint8Array[]; received: number; bytes: number }
+
+/** Reassembles frames of one peer. Throws PAYLOAD_TOO_LARGE / PROTOCOL / INTEGRITY; stays usable after. */
+export class FrameAssembler {
+  private readonly pending = new Map<string, Pending>();
+  constructor(private readonly maxMessageBytes: number, private readonly maxConcurrent = 4) {}
+
+  /** Returns the complete message bytes when the last frame arrives, otherwise undefined. */
+  accept(raw: unknown): Uint8Array | undefined {
+    const parsed = ChunkFrameSchema.safeParse(raw);
+    if (!parsed.success) throw new FedProfileError('PROTOCOL', `malformed chunk frame: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const f = parsed.data;
+    if (f.totalBytes > this.maxMessageBytes) {
+      this.pending.delete(f.id);
+      throw new FedProfileError('PAYLOAD_TOO_LARGE',
+        `message of ${f.totalBytes} bytes exceeds the limit of ${this.maxMessageBytes} bytes`,
+        { totalBytes: f.totalBytes, limit: this.maxMessageBytes });
+    }
+    let p = this.pending.get(f.id);
+    if (!p) {
+      if (f.index !== 0) throw new FedProfileError('PROTOCOL', `chunk ${f.index} of an unknown transfer ${f.id}`);
+      if (this.pending.size >= this.maxConcurrent) {
+        throw new FedProfileError('PROTOCOL', `more than ${this.maxConcurrent} chunked transfers in flight`);
+      }
+      p = { frame0: f, parts: [], received: 0, bytes: 0 };
+      this.pending.set(f.id, p);
+    }
+    const h = p.frame0;
+    if (f.index !== p.received || f.count !== h.count || f.totalBytes !== h.totalBytes || f.sha256 !== h.sha256) {
+      this.pending.delete(f.id);
+      throw new FedProfileError('PROTOCOL', `chunk ${f.index} of transfer ${f.id} is out of order or inconsistent`);
+    }
+    p.bytes += f.data.byteLength;
+    if (p.bytes > h.totalBytes) {
+      this.pending.delete(f.id);
+      throw new FedProfileError('PAYLOAD_TOO_LARGE', `transfer ${f.id} sent more bytes than it declared`);
+    }
+    p.parts.push(f.data);
+    p.received++;
+    if (p.received < h.count) return undefined;
+    this.pending.delete(f.id);
+    if (p.bytes !== h.totalBytes) throw new FedProfileError('PROTOCOL', `transfer ${f.id} is ${p.bytes} bytes, declared ${h.totalBytes}`);
+    const out = new Uint8Array(h.totalBytes);
+    let at = 0;
+    for (const part of p.parts) { out.set(part, at); at += part.byteLength; }
+    if (sha256Hex(out) !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
+    return out;
+  }
+
+  clear(): void { this.pending.clear(); }
+}

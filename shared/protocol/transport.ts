@@ -1,0 +1,73 @@
+import { FedProfileError } from '../errors.js';
+import { encodeMessage, decodeMessage } from './codec.js';
+import { FrameAssembler, splitIntoFrames } from './chunks.js';
+import { CHUNK_BYTES, CHUNK_EVENT, MESSAGE_EVENT } from './version.js';
+
+/**
+ * The part of a socket.io socket (server or client side) the framing needs, so both ends share it.
+ */
+export interface FrameSocket {
+  emit(event: string, ...args: unknown[]): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+export interface FramedPeer {
+  /** Encodes, chunks if needed, emits. Returns the bytes put on the wire. */
+  send(message: unknown): number;
+}
+
+/**
+ * Wires message framing onto a socket: decoded messages (or the error that rejected them) are handed to
+ * `onMessage` / `onReject`, along with the number of bytes received, so the caller can validate and count.
+ */
+export function frameSocket(
+  socket: FrameSocket,
+  opts: {
+    maxMessageBytes: number;
+    onMessage: (message: unknown, bytes: number) => void;
+    onReject: (error: FedProfileError, bytes: number) => void;
+    chunkBytes?: number;
+  },
+): FramedPeer {
+  const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
+  const assembler = new FrameAssembler(opts.maxMessageBytes);
+  const handleBytes = (bytes: Uint8Array, wire: number): void => {
+    let msg: unknown;
+    try { msg = decodeMessage(bytes); } catch (e) { opts.onReject(asFedError(e), wire); return; }
+    opts.onMessage(msg, wire);
+  };
+  socket.on(MESSAGE_EVENT, (raw: unknown) => {
+    if (!(raw instanceof Uint8Array)) {
+      opts.onReject(new FedProfileError('PROTOCOL', 'malformed message: expected a binary fedprofile frame'), 0);
+      return;
+    }
+    if (raw.byteLength > opts.maxMessageBytes) {
+      opts.onReject(new FedProfileError('PAYLOAD_TOO_LARGE', `message of ${raw.byteLength} bytes exceeds the limit of ${opts.maxMessageBytes} bytes`), raw.byteLength);
+      return;
+    }
+    handleBytes(raw, raw.byteLength);
+  });
+  socket.on(CHUNK_EVENT, (raw: unknown) => {
+    const wire = raw && typeof raw === 'object' && (raw as { data?: unknown }).data instanceof Uint8Array
+      ? ((raw as { data: Uint8Array }).data.byteLength) : 0;
+    let whole: Uint8Array | undefined;
+    try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
+    if (whole) handleBytes(whole, wire);
+  });
+  return {
+    send(message: unknown): number {
+      const bytes = encodeMessage(message);
+      if (bytes.byteLength <= chunkBytes) {
+        socket.emit(MESSAGE_EVENT, bytes);
+      } else {
+        for (const frame of splitIntoFrames(bytes, chunkBytes)) socket.emit(CHUNK_EVENT, frame);
+      }
+      return bytes.byteLength;
+    },
+  };
+}
+
+export function asFedError(e: unknown): FedProfileError {
+  if (e instanceof FedProfileError) return e;
+  return new FedProfileError('INTERNAL', e instanceof Error ? e.message : String(e));
+}

@@ -1,0 +1,183 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Kernels that fill the gaps of @tensorflow/tfjs-backend-wasm 4.22: they run on the wasm heap directly, so no
+ * data leaves wasm memory. Registered (and unregistered, for "stock" measurements) by shared/tf/backend.ts.
+ */
+
+interface WasmTensorData { memoryOffset: number }
+/** The part of BackendWasm these kernels touch (the class is not exported with typings we can rely on). */
+export interface WasmBackendLike {
+  dataIdMap: { get(dataId: object): WasmTensorData | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type KernelResult = tf.TensorInfo | tf.TensorInfo[];
+type KernelFunc = (args: KernelArgs) => KernelResult;
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** UnsortedSegmentSum: out[seg[i], ...] += x[i, ...]. Needed by the gradient of tf.gather (embeddings). */
+export function unsortedSegmentSumWasm(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const x = args.inputs.x;
+  const segmentIds = args.inputs.segmentIds;
+  const numSegments = Number(args.attrs?.numSegments);
+  if (x === undefined || segmentIds === undefined) throw new Error('UnsortedSegmentSum: missing inputs');
+  const idsRank = segmentIds.shape.length;
+  const inner = sizeOf(x.shape.slice(idsRank));
+  const outShape = [numSegments, ...x.shape.slice(idsRank)];
+  const out = backend.makeOutput(outShape, x.dtype);
+  const dst = backend.typedArrayFromHeap(out);
+  dst.fill(0);
+  const src = backend.typedArrayFromHeap(x);
+  const seg = backend.typedArrayFromHeap(segmentIds);
+  const n = seg.length;
+  for (let i = 0; i < n; i++) {
+    const s = seg[i]!;
+    if (s < 0 || s >= numSegments) continue; // TF semantics: out-of-range segment ids are dropped
+    const so = i * inner;
+    const d = s * inner;
+    for (let j = 0; j < inner; j++) dst[d + j]! += src[so + j]!;
+  }
+  return out;
+}
+
+interface WasmModuleLike {
+  cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
+  tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
+}
+interface WasmBackendInternals extends WasmBackendLike { wasm: WasmModuleLike; dataIdNextNumber: number }
+
+let rawMatMul: ((...args: unknown[]) => void) | undefined;
+
+const shapeBytes = (shape: readonly number[]) => new Uint8Array(new Int32Array(shape).buffer);
+
+/**
+ * out[i] = a[i] · b[i] for i < batch, each slice through XNNPACK. The wasm kernel only uses XNNPACK when the
+ * batch is 1 and otherwise runs a scalar triple loop, so attention ([B·H, L, dh] batches) is slow. The
+ * slices are zero-copy views of the heap registered under fresh tensor ids (unregistered right after, which
+ * also drops the operator XNNPACK cached for that id).
+ */
+function slicedMatMul(backend: WasmBackendInternals, a: tf.TensorInfo, b: tf.TensorInfo, batch: number, m: number, k: number, n: number): tf.TensorInfo {
+  rawMatMul ??= backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+  const out = backend.makeOutput([batch, m, n], 'float32');
+  const aOff = backend.dataIdMap.get(a.dataId)!.memoryOffset;
+  const bOff = backend.dataIdMap.get(b.dataId)!.memoryOffset;
+  const oOff = backend.dataIdMap.get(out.dataId)!.memoryOffset;
+  const aShape = shapeBytes([1, m, k]);
+  const bShape = shapeBytes([1, k, n]);
+  const reg = backend.wasm.tfjs;
+  for (let i = 0; i < batch; i++) {
+    const ia = backend.dataIdNextNumber++;
+    const ib = backend.dataIdNextNumber++;
+    const io = backend.dataIdNextNumber++;
+    reg.registerTensor(ia, m * k, aOff + i * m * k * 4);
+    reg.registerTensor(ib, k * n, bOff + i * k * n * 4);
+    reg.registerTensor(io, m * n, oOff + i * m * n * 4);
+    rawMatMul(ia, aShape, 3, ib, bShape, 3, 0, 0, io);
+    reg.disposeData(ia);
+    reg.disposeData(ib);
+    reg.disposeData(io);
+  }
+  return out;
+}
+
+/**
+ * BatchMatMul that always ends on XNNPACK: transposed operands are transposed explicitly first (the stock
+ * kernel runs transposeA/transposeB through a slow scalar loop), and batched products go slice by slice.
+ */
+export function makeFastBatchMatMul(original: KernelFunc, transpose: KernelFunc): KernelFunc {
+  return (args: KernelArgs): KernelResult => {
+    const transposeA = Boolean(args.attrs?.transposeA);
+    const transposeB = Boolean(args.attrs?.transposeB);
+    const a = args.inputs.a!;
+    const b = args.inputs.b!;
+    const batchA = sizeOf(a.shape.slice(0, -2));
+    const batchB = sizeOf(b.shape.slice(0, -2));
+    if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original(args);
+    const backend = args.backend as WasmBackendInternals;
+    const swapLast = (t: tf.TensorInfo): tf.TensorInfo => {
+      const r = t.shape.length;
+      const perm = [...Array(r).keys()];
+      perm[r - 1] = r - 2;
+      perm[r - 2] = r - 1;
+      return transpose({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
+    };
+    const ta = transposeA ? swapLast(a) : a;
+    const tb = transposeB ? swapLast(b) : b;
+    try {
+      if (batchA === batchB && batchA > 1 && a.dtype === 'float32' && b.dtype === 'float32') {
+        const m = ta.shape[ta.shape.length - 2]!;
+        const k = ta.shape[ta.shape.length - 1]!;
+        const n = tb.shape[tb.shape.length - 1]!;
+        if (k !== tb.shape[tb.shape.length - 2]) throw new Error(`matMul: inner shapes ${k} and ${tb.shape[tb.shape.length - 2]} differ`);
+        const out = slicedMatMul(backend, ta, tb, batchA, m, k, n);
+        out.shape = [...ta.shape.slice(0, -2), m, n];
+        return out;
+      }
+      return original({ inputs: { a: ta, b: tb }, backend: args.backend, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+    } finally {
+      if (ta !== a) backend.disposeData(ta.dataId);
+      if (tb !== b) backend.disposeData(tb.dataId);
+    }
+  };
+}
+
+/**
+ * OneHot: the stock wasm kernel ignores the requested dtype and writes int32 bit patterns into float32
+ * outputs (1 reads back as 1.4e-45). This one honours dtype, onValue and offValue.
+ */
+export function oneHotWasm(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const indices = args.inputs.indices;
+  if (indices === undefined) throw new Error('OneHot: missing indices');
+  const depth = Number(args.attrs?.depth);
+  const onValue = Number(args.attrs?.onValue ?? 1);
+  const offValue = Number(args.attrs?.offValue ?? 0);
+  const dtype = (args.attrs?.dtype ?? 'int32') as tf.DataType;
+  const out = backend.makeOutput([...indices.shape, depth], dtype);
+  const dst = backend.typedArrayFromHeap(out);
+  dst.fill(offValue);
+  const idx = backend.typedArrayFromHeap(indices);
+  for (let i = 0; i < idx.length; i++) {
+    const k = idx[i]!;
+    if (k >= 0 && k < depth) dst[i * depth + k] = onValue;
+  }
+  return out;
+}
+
+/**
+ * Sum over the leading axes (bias gradients: column sums of [N,k]). The stock kernel transposes the whole
+ * input so the reduced axes come last; a row-by-row accumulation on the heap needs no copy at all.
+ * Other reductions go to the original kernel.
+ */
+export function makeColumnSum(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs): KernelResult => {
+    const x = args.inputs.x!;
+    const r = x.shape.length;
+    const raw = args.attrs?.axis as number | number[] | undefined;
+    const axes = (raw === undefined ? [...Array(r).keys()] : Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + r : a)).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < r && axes.every((a, i) => a === i);
+    if (!leading || x.dtype !== 'float32') return original(args);
+    const backend = args.backend as WasmBackendLike;
+    const rows = sizeOf(x.shape.slice(0, axes.length));
+    const inner = sizeOf(x.shape.slice(axes.length));
+    const keepDims = Boolean(args.attrs?.keepDims);
+    const outShape = keepDims ? x.shape.map((s, i) => (i < axes.length ? 1 : s)) : x.shape.slice(axes.length);
+    const out = backend.makeOutput(outShape, 'float32');
+    const dst = backend.typedArrayFromHeap(out) as Float32Array;
+    const src = backend.typedArrayFromHeap(x) as Float32Array;
+    // Accumulate in float64 like the stock kernel's pairwise-ish accuracy would need; rows are short enough.
+    const acc = new Float64Array(inner);
+    for (let i = 0; i < rows; i++) {
+      const o = i * inner;
+      for (let j = 0; j < inner; j++) acc[j]! += src[o + j]!;
+    }
+    for (let j = 0; j < inner; j++) dst[j] = acc[j]!;
+    return out;
+  };
+}

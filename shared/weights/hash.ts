@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import type { WeightManifest } from './manifest.js';
+import { assertVectorMatches } from './layout.js';
+import { float32ToLittleEndianBytes } from './bytes.js';
+
+/**
+ * Canonical JSON of a manifest: fixed key order, no whitespace, so equal manifests hash equally whatever
+ * object they were built from.
+ */
+export function canonicalManifestJson(manifest: WeightManifest): string {
+  const specs = manifest.specs.map((s) => `{"name":${JSON.stringify(s.name)},"shape":[${s.shape.join(',')}],"dtype":"${s.dtype}"}`);
+  return `{"specs":[${specs.join(',')}],"totalSize":${manifest.totalSize}}`;
+}
+
+/**
+ * Content address of a model version: SHA-256 (hex) over the canonical manifest JSON, a NUL separator and
+ * the values as little-endian float32 bytes. Same weights and layout ⇒ same hash on every host.
+ */
+export function weightsHash(manifest: WeightManifest, values: Float32Array): string {
+  assertVectorMatches(manifest, values);
+  const h = createHash('sha256');
+  h.update(canonicalManifestJson(manifest), 'utf8');
+  h.update(new Uint8Array([0]));
+  h.update(float32ToLittleEndianBytes(values));
+  return h.digest('hex');
+}

@@ -1,0 +1,2 @@
+import { simulateCommand } from './cli.js';
+await simulateCommand().parseAsync(process.argv);

@@ -1,0 +1,300 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../shared/errors.js';
+import { ModelConfigSchema, PROFILE_SMALL, type ModelConfig } from '../shared/model/config.js';
+
+/**
+ * The experiment file of `fedprofile simulate`. Every object is strict, so a misspelt key is an error
+ * rather than a silently ignored setting; every number has a range, so a typo cannot start a week-long run.
+ */
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const rate = z.number().min(0).max(1);
+
+const SyntheticDataSchema = z.strictObject({
+  source: z.literal('synthetic'),
+  users: int(2, 1_000_000).default(600),
+  merchants: int(1, 10_000).default(20),
+  categories: int(2, 1_000).default(16),
+  itemsPerCategory: int(1, 100_000).default(60),
+  /** Length of the simulated period; with sessionsPerWeek it sets how many events a user has. */
+  days: z.number().positive().max(3650).default(30),
+  sessionsPerWeek: z.number().positive().max(100).default(2),
+  viewsPerSession: z.number().positive().max(100).default(6),
+  /** Dirichlet concentration of each merchant's category mix (smaller = more skewed merchants). */
+  merchantAlpha: z.number().positive().max(1e6).default(0.5),
+  /** Concentration of a user's interests around their merchant's mix (smaller = more focused users). */
+  userConcentration: z.number().positive().max(1e6).default(1.5),
+  /** Seed of the generated world; defaults to the experiment seed. */
+  seed: int(0, 2 ** 31 - 1).optional(),
+});
+
+const pathField = z.string().min(1, 'must be a non-empty path');
+
+const DataSchema = z.discriminatedUnion('source', [
+  SyntheticDataSchema,
+  z.strictObject({ source: z.literal('movielens'), path: pathField }),
+  z.strictObject({ source: z.literal('events'), path: pathField, format: z.enum(['jsonl', 'csv']).optional() }),
+  z.strictObject({ source: z.literal('retailrocket'), path: pathField }),
+  z.strictObject({ source: z.literal('taobao'), path: pathField }),
+]);
+
+/**
+ * `dirichlet` follows Hsu et al. 2019 ("Measuring the effects of non-identical data distribution"):
+ * each client c draws category proportions q_c ~ Dir(alpha * p), p being the global category prior, and is
+ * then filled one user at a time with users of a category drawn from q_c. A user's category is the one most
+ * of their events belong to. Small alpha: each client is dominated by a few categories; alpha -> infinity: iid.
+ */
+const PartitionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('natural') }),
+  z.strictObject({ type: z.literal('iid') }),
+  z.strictObject({ type: z.literal('dirichlet'), alpha: z.number().positive().max(1e6) }),
+  /** Client sizes proportional to LogNormal(0, sigma) draws; every client still gets at least one user. */
+  z.strictObject({ type: z.literal('quantity-skew'), sigma: z.number().min(0).max(5).default(1) }),
+  z.strictObject({ type: z.literal('per-user') }),
+]);
+
+const modelShape = ModelConfigSchema.shape;
+type ModelShape = typeof modelShape;
+const ModelOverridesSchema = z.strictObject(
+  Object.fromEntries(Object.entries(modelShape).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof ModelShape]: z.ZodOptional<ModelShape[K]>;
+  },
+);
+
+const lr = z.number().positive().max(10);
+const StrategySchema = z.discriminatedUnion('name', [
+  z.strictObject({ name: z.literal('centralized') }),
+  z.strictObject({ name: z.literal('local') }),
+  z.strictObject({ name: z.literal('fedavg') }),
+  z.strictObject({ name: z.literal('fedprox'), mu: z.number().min(0).max(100).default(0.01) }),
+  z.strictObject({
+    name: z.literal('fedavgm'),
+    serverLearningRate: lr.default(1),
+    serverMomentum: z.number().min(0).max(0.999).default(0.9),
+  }),
+  z.strictObject({
+    name: z.literal('fedadam'),
+    serverLearningRate: lr.default(0.01),
+    beta1: z.number().min(0).max(0.999).default(0.9),
+    beta2: z.number().min(0).max(0.9999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+  }),
+]);
+export type StrategySpec = z.infer<typeof StrategySchema>;
+export type StrategyName = StrategySpec['name'];
+
+const TrainingSchema = z.strictObject({
+  /** Masked-behaviour (Cloze) pre-training rounds, run before the fine-tuning rounds. */
+  pretrainRounds: int(0, 10_000).default(0),
+  /** Fine-tuning rounds (profile heads + Cloze auxiliary). */
+  rounds: int(1, 10_000).default(10),
+  /** Clients sampled per round; defaults to all clients. */
+  clientsPerRound: int(1, 1_000_000).optional(),
+  localEpochs: int(1, 1_000).default(1),
+  batchSize: int(1, 4_096).default(32),
+  learningRate: lr.default(1e-3),
+  pretrainLearningRate: lr.optional(),
+  optimizer: z.enum(['adam', 'sgd']).default('adam'),
+  /** Cap on examples a client trains on per round; also the SecAgg+ maximum weight. */
+  maxExamplesPerClient: int(1, 10_000_000).default(10_000),
+});
+
+const SecureAggregationSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Neighbours k per client in the SecAgg+ graph; by default derived from n and the dropout rate (O(log n)). */
+  neighbors: int(2, 254).optional(),
+  /** Shares needed to unmask (t > k/2); by default the smallest such t. */
+  threshold: int(2, 254).optional(),
+  /** Each coordinate of an update is clipped to [-clip, clip] before fixed-point encoding. */
+  clip: z.number().positive().max(1e6).default(1),
+});
+
+const StragglersSchema = z.strictObject({
+  /** Fraction of a round's participants that answer after the deadline and are left out. */
+  rate: rate.default(0),
+});
+
+const DpSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  clipNorm: z.number().positive().max(1e6).default(1),
+  noiseMultiplier: z.number().min(0).max(100).default(1),
+  delta: z.number().gt(0).lt(1).default(1e-5),
+});
+
+const ExamplesSchema = z.strictObject({
+  /** Users with fewer events are dropped (and counted) before partitioning. */
+  minEvents: int(2, 100_000).default(5),
+  /** Longer histories keep their most recent events only. */
+  maxEventsPerUser: int(2, 1_000_000).default(200),
+  validationFraction: z.number().min(0).max(0.5).default(0.1),
+  testFraction: z.number().gt(0).max(0.5).default(0.2),
+});
+
+export const SimulationConfigSchema = z
+  .strictObject({
+    name: z.string().min(1).max(200).optional(),
+    description: z.string().max(5_000).optional(),
+    seed: int(0, 2 ** 31 - 1).default(42),
+    data: DataSchema,
+    examples: ExamplesSchema.default(ExamplesSchema.parse({})),
+    partition: PartitionSchema,
+    /** Number of clients; required for iid / dirichlet / quantity-skew. For natural it keeps the largest
+     * merchants, for per-user it samples that many users. */
+    clients: int(1, 1_000_000).optional(),
+    emptyClient: z.enum(['skip', 'reject']).default('skip'),
+    model: ModelOverridesSchema.default({}),
+    strategies: z.array(StrategySchema).min(1, 'list at least one strategy'),
+    training: TrainingSchema.default(TrainingSchema.parse({})),
+    secureAggregation: SecureAggregationSchema.default(SecureAggregationSchema.parse({})),
+    /** Fraction of a round's participants that disconnect after being selected. */
+    dropout: z.number().min(0).max(0.9).default(0),
+    stragglers: StragglersSchema.default(StragglersSchema.parse({})),
+    dp: DpSchema.optional(),
+    /** Cap on worker threads; defaults to one per core. */
+    workers: int(1, 256).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const needsCount = c.partition.type === 'iid' || c.partition.type === 'dirichlet' || c.partition.type === 'quantity-skew';
+    if (needsCount && c.clients === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clients'], message: `required for partition.type "${c.partition.type}" (an integer >= 1)` });
+    }
+    const names = c.strategies.map((s) => s.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['strategies'], message: `strategy "${dup}" is listed twice` });
+    const sa = c.secureAggregation;
+    if (sa.neighbors !== undefined && sa.threshold !== undefined && 2 * sa.threshold <= sa.neighbors) {
+      ctx.addIssue({ code: 'custom', path: ['secureAggregation', 'threshold'], message: `must be > neighbors / 2 (${sa.neighbors / 2}), got ${sa.threshold}` });
+    }
+    if (c.dp?.enabled) {
+      ctx.addIssue({ code: 'custom', path: ['dp', 'enabled'], message: 'differential privacy is not applied by the simulator yet; set it to false' });
+    }
+  });
+
+export type SimulationConfigInput = z.input<typeof SimulationConfigSchema>;
+type ParsedConfig = z.infer<typeof SimulationConfigSchema>;
+export type SimulationConfig = Omit<ParsedConfig, 'model'> & { model: ModelConfig };
+export type DataSpec = SimulationConfig['data'];
+export type PartitionSpec = SimulationConfig['partition'];
+
+export interface ConfigOverrides {
+  seed?: number;
+  /** Replaces data.path (for file sources); resolved against the working directory. */
+  dataPath?: string;
+}
+
+/** "training.rounds" / "strategies[2].mu" / "(root)". */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(root)';
+}
+
+const DISCRIMINATOR_VALUES: Record<string, string> = {
+  source: '"synthetic", "movielens", "events", "retailrocket", "taobao"',
+  type: '"natural", "iid", "dirichlet", "quantity-skew", "per-user"',
+  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam"',
+};
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const where = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const at = issue.path.length ? `${where}: ` : '';
+    return `${at}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  }
+  const got = valueAt(input, issue.path);
+  let msg = issue.message;
+  if (issue.code === 'too_big') msg = `must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
+  if (issue.code === 'too_small') {
+    msg = issue.origin === 'array' || issue.origin === 'string'
+      ? `must have at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'entry' : 'character'}${Number(issue.minimum) === 1 ? '' : 's'}`
+      : `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+  }
+  if (issue.code === 'invalid_value') msg = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+    const allowed = DISCRIMINATOR_VALUES[String(issue.discriminator)];
+    msg = `unknown or missing "${String(issue.discriminator)}"${allowed ? `; expected one of ${allowed}` : ''}`;
+  }
+  if (issue.code === 'invalid_type' && got === undefined) msg = `is required (${issue.expected})`;
+  const shown = got !== undefined && issue.code !== 'custom' ? ` (got ${JSON.stringify(got)})` : '';
+  return `${where}: ${msg}${shown}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return typeof v === 'object' && v !== null ? undefined : v;
+}
+
+/** Validates a parsed JSON value; throws one ConfigError listing every problem with its field path. */
+export function parseSimulationConfig(input: unknown, source = 'config'): SimulationConfig {
+  const r = SimulationConfigSchema.safeParse(input);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => describeIssue(i, input));
+    throw new ConfigError(`${source}: ${problems.join('; ')}`, { problems, fields: r.error.issues.map((i) => formatPath(i.path)) });
+  }
+  const model = ModelConfigSchema.safeParse({ ...PROFILE_SMALL, ...r.data.model });
+  if (!model.success) {
+    const problems = model.error.issues.map((i) => describeIssue({ ...i, path: ['model', ...i.path] }, input));
+    throw new ConfigError(`${source}: ${problems.join('; ')}`, { problems, fields: problems.map((p) => p.split(':')[0]) });
+  }
+  const data = r.data.data;
+  if (data.source === 'synthetic' && data.categories + 1 > model.data.categoryVocab) {
+    throw new ConfigError(`${source}: model.categoryVocab: must be > data.categories (${data.categories}) so every category gets its own id (got ${model.data.categoryVocab})`, { field: 'model.categoryVocab' });
+  }
+  return { ...r.data, model: model.data };
+}
+
+/** Reads, validates and applies command-line overrides; relative data paths resolve against the file. */
+export function loadSimulationConfig(file: string, overrides: ConfigOverrides = {}): SimulationConfig {
+  if (!existsSync(file)) throw new ConfigError(`--config: file not found: ${file}`, { field: 'config', file });
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`, { file });
+  }
+  const cfg = parseSimulationConfig(json, file);
+  return applyOverrides(cfg, overrides, dirname(resolve(file)));
+}
+
+export function applyOverrides(cfg: SimulationConfig, o: ConfigOverrides, baseDir = process.cwd()): SimulationConfig {
+  let data = cfg.data;
+  if (o.dataPath !== undefined) {
+    if (data.source === 'synthetic') {
+      throw new ConfigError('--data-path: data.source is "synthetic", which reads no files', { field: 'data.path' });
+    }
+    data = { ...data, path: resolve(o.dataPath) };
+  } else if (data.source !== 'synthetic' && !isAbsolute(data.path)) {
+    data = { ...data, path: resolve(baseDir, data.path) };
+  }
+  const out: SimulationConfig = { ...cfg, data, seed: o.seed ?? cfg.seed };
+  checkDataPaths(out.data);
+  return out;
+}
+
+/** The files a data source needs exist, so a run fails in its first second instead of after setup. */
+export function checkDataPaths(data: DataSpec): void {
+  if (data.source === 'synthetic') return;
+  if (data.path.includes('${')) {
+    throw new ConfigError(`data.path: "${data.path}" is a placeholder; pass the real location with --data-path`, { field: 'data.path' });
+  }
+  if (!existsSync(data.path)) {
+    throw new ConfigError(`data.path: not found: ${data.path}`, { field: 'data.path', file: data.path });
+  }
+  if (data.source === 'movielens') {
+    if (!statSync(data.path).isDirectory()) {
+      throw new ConfigError(`data.path: a MovieLens source is a folder holding ratings.csv and movies.csv, got a file: ${data.path}`, { field: 'data.path' });
+    }
+    for (const f of ['ratings.csv', 'movies.csv']) {
+      const p = join(data.path, f);
+      if (!existsSync(p)) throw new ConfigError(`data.path: MovieLens folder ${data.path} has no ${f}`, { field: 'data.path', file: p });
+    }
+  } else if (data.source === 'events' && statSync(data.path).isDirectory()) {
+    throw new ConfigError(`data.path: expected a file for source "${data.source}", got a folder: ${data.path}`, { field: 'data.path' });
+  }
+}

@@ -1,0 +1,31 @@
+import type { Chart } from './plots.js';
+import type { Summary } from './types.js';
+
+const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const mb = (b: number) => (b / 1e6).toFixed(2);
+
+export function reportMarkdown(summary: Summary, charts: readonly Chart[], title: string): string {
+  const names = Object.keys(summary.strategies);
+  const central = summary.strategies['centralized'];
+  const lines: string[] = [`# ${title}`, ''];
+  if (summary.interrupted) lines.push('> The run was interrupted: results cover the rounds that finished.', '');
+  lines.push(`Backend: \`${summary.backend}\`${summary.wallSeconds !== undefined ? `, wall time ${summary.wallSeconds.toFixed(1)} s` : ''}.`, '');
+  lines.push('| strategy | NDCG@10 | HR@10 | AUC | interest P@3 | tier acc. | rounds | seconds | MB up | MB down | NDCG vs central | rounds to 90% |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const n of names) {
+    const s = summary.strategies[n]!;
+    const rel = central && central.ndcg10 > 0 ? `${((100 * s.ndcg10) / central.ndcg10).toFixed(1)}%` : '';
+    const r90 = s.roundsTo90pctCentralizedNdcg === undefined ? '' : s.roundsTo90pctCentralizedNdcg === null ? 'never' : String(s.roundsTo90pctCentralizedNdcg);
+    lines.push(`| ${n} | ${f(s.ndcg10)} | ${f(s.hr10)} | ${f(s.auc)} | ${f(s.interestP3)} | ${f(s.tierAcc)} | ${s.rounds} | ${s.seconds.toFixed(1)} | ${mb(s.bytesUp)} | ${mb(s.bytesDown)} | ${rel} | ${r90} |`);
+  }
+  lines.push('');
+  if (summary.partition) {
+    lines.push('## Partition', '', '```json', JSON.stringify(summary.partition, null, 2), '```', '');
+  }
+  if (charts.length) {
+    lines.push('## Plots', '');
+    for (const c of charts) lines.push(`### ${c.title}`, '', `![${c.title}](plots/${c.name}.png)`, '', `[SVG](plots/${c.name}.svg)`, '');
+  }
+  lines.push('## Config', '', '```json', JSON.stringify(summary.config, null, 2), '```', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,57 @@
+/** One line of metrics.jsonl: one strategy after one round (local and centralized too, round = epoch block). */
+export interface RoundRecord {
+  strategy: string;
+  round: number;
+  phase: 'pretrain' | 'finetune';
+  /** Evaluation on the held-out test users of every client (local: each client's own model, weighted). */
+  loss: number;
+  ndcg10: number;
+  hr10: number;
+  auc: number;
+  interestP3: number;
+  tierAcc: number;
+  /** Wall time of this round, and since the strategy started. */
+  seconds: number;
+  totalSeconds: number;
+  /** Bytes of this round (server -> clients is down), and cumulative. */
+  bytesUp: number;
+  bytesDown: number;
+  totalBytesUp: number;
+  totalBytesDown: number;
+  clientsSelected: number;
+  clientsCompleted: number;
+  clientsDropped: number;
+  /** Where the round's time went (training, secure aggregation crypto, evaluation), seconds. */
+  timing?: Record<string, number>;
+  /** Aggregator numbers (e.g. clippedFraction, bitWidth). */
+  aggregation?: Record<string, number>;
+}
+
+export const METRICS = ['ndcg10', 'hr10', 'auc', 'interestP3', 'tierAcc'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export interface StrategySummary {
+  ndcg10: number;
+  hr10: number;
+  auc: number;
+  interestP3: number;
+  tierAcc: number;
+  rounds: number;
+  seconds: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** First fine-tuning round reaching 90% of centralized NDCG@10 (null when never, absent without centralized). */
+  roundsTo90pctCentralizedNdcg?: number | null;
+  /** Rounds each client completed, for the participation histogram. */
+  participation?: Record<string, number>;
+}
+
+export interface Summary {
+  strategies: Record<string, StrategySummary>;
+  config: unknown;
+  backend: string;
+  data?: unknown;
+  partition?: unknown;
+  interrupted?: boolean;
+  wallSeconds?: number;
+}

@@ -1,0 +1,100 @@
+import { availableParallelism } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initialGlobalWeights } from '../shared/model/init.js';
+import { encodeMessage } from '../shared/protocol/codec.js';
+import { initBackend } from '../shared/tf/backend.js';
+import { buildClientData } from './client-data.js';
+import type { SimulationConfig } from './config.js';
+import { InterruptedError, type RunContext } from './context.js';
+import { loadSimulationData } from './data-source.js';
+import { partitionUnits, summariseUnits } from './partition/index.js';
+import { WorkerPool } from './pool/pool.js';
+import { createProgress } from './progress.js';
+import { MetricsLog, summariseStrategies, writeReport, type Summary, type WrittenReport } from './report/index.js';
+import { runCentralized } from './strategies/centralized.js';
+import { runFederated } from './strategies/federated.js';
+import { runLocal } from './strategies/local.js';
+
+export interface RunOptions {
+  outDir: string;
+  /** Progress bars (TTY) or log lines; off in tests. */
+  progress?: boolean;
+  /** Aborting stops after the results already written; summary, plots and report still get written. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  summary: Summary;
+  report: WrittenReport;
+  interrupted: boolean;
+  metricsPath: string;
+}
+
+/**
+ * Runs one experiment: data -> partition -> client examples -> every listed strategy on a shared worker
+ * pool -> metrics.jsonl (live), summary.json, plots and report.md in `outDir`.
+ */
+export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const signal = opts.signal ?? new AbortController().signal;
+  mkdirSync(opts.outDir, { recursive: true });
+  writeFileSync(join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  const progress = createProgress(opts.progress ?? false);
+
+  const data = await loadSimulationData(cfg);
+  const partition = partitionUnits(summariseUnits(data.units), {
+    spec: cfg.partition, ...(cfg.clients !== undefined ? { clients: cfg.clients } : {}), seed: cfg.seed, emptyClient: cfg.emptyClient,
+  });
+  const clientData = buildClientData(cfg, data, partition.clients);
+  const partitionReport = {
+    ...partition.stats,
+    emptyClients: partition.stats.emptyClients.length,
+    clientsWithoutTrainingData: clientData.report.clientsWithoutTrainingData.length,
+    clientsUsed: clientData.clientIds.length,
+    examples: { train: clientData.report.train, validation: clientData.report.validation, test: clientData.report.test },
+  };
+  progress.note(`data: ${data.report.users} users, ${data.report.events} events -> ${clientData.clientIds.length} clients `
+    + `(${clientData.report.train} train / ${clientData.report.test} test examples), category divergence ${partition.stats.categoryDivergence.toFixed(3)}`);
+
+  const backendInfo = await initBackend();
+  const { manifest, values: initial } = await initialGlobalWeights(cfg.model, cfg.seed);
+  const workers = Math.max(1, Math.min(cfg.workers ?? availableParallelism(), clientData.clientIds.length + 1));
+  const pool = await WorkerPool.create(workers, {
+    modelConfig: cfg.model, manifest, seed: cfg.seed, training: {},
+    clients: clientData.clients, ...(clientData.interestTruth ? { interestTruth: clientData.interestTruth } : {}),
+  });
+  const log = new MetricsLog(join(opts.outDir, 'metrics.jsonl'));
+  const ctx: RunContext = {
+    cfg, pool, manifest, initial, clientIds: clientData.clientIds,
+    trainSizes: new Map(clientData.clientIds.map((id) => [id, clientData.clients[id]!.train.length])),
+    log, progress, signal, modelBytes: encodeMessage({ type: 'global', payload: initial }).byteLength, participation: {},
+  };
+  let interrupted = false;
+  try {
+    for (const spec of cfg.strategies) {
+      if (spec.name === 'centralized') await runCentralized(ctx);
+      else if (spec.name === 'local') await runLocal(ctx);
+      else await runFederated(ctx, spec);
+    }
+  } catch (e) {
+    if (!(e instanceof InterruptedError)) throw e;
+    interrupted = true;
+  } finally {
+    progress.stop();
+    log.close();
+    await pool.close();
+  }
+  const summary: Summary = {
+    strategies: summariseStrategies(log.records, ctx.participation),
+    config: cfg,
+    backend: pool.backend === backendInfo.name ? backendInfo.name : `${pool.backend} (workers), ${backendInfo.name} (main)`,
+    data: data.report,
+    partition: partitionReport,
+    ...(interrupted ? { interrupted } : {}),
+    wallSeconds: (performance.now() - started) / 1000,
+  };
+  const title = `fedprofile simulation${cfg.name ? `: ${cfg.name}` : ''}`;
+  const report = await writeReport(opts.outDir, summary, log.records, ctx.participation, title);
+  return { summary, report, interrupted, metricsPath: log.path };
+}
