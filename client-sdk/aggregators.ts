@@ -2,6 +2,7 @@ import { PlainClientSession } from '../shared/aggregation/plain-session.js';
 import type { ClientAggregationSession } from '../shared/aggregation/seam.js';
 import { FedProfileError } from '../shared/errors.js';
 import type { IdentityKeyPair } from '../shared/secagg/keys.js';
+import { SecAggClientSession } from '../shared/secagg/client.js';
 
 export interface ClientAggregatorArgs {
   federationId: string;
@@ -15,8 +16,14 @@ export interface ClientAggregatorArgs {
 
 export type ClientAggregatorFactory = (args: ClientAggregatorArgs) => ClientAggregationSession;
 
-/** Client-side aggregators by kind; 'secagg' is registered by the secure-aggregation module. */
-const factories = new Map<string, ClientAggregatorFactory>([['plain', () => new PlainClientSession()]]);
+/** Client-side aggregators by kind, matching the coordinator's. */
+const factories = new Map<string, ClientAggregatorFactory>([
+  ['plain', () => new PlainClientSession()],
+  ['secagg', (a) => new SecAggClientSession({
+    clientId: a.clientId, identity: a.identity,
+    params: { ...a.params, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
+  })],
+]);
 
 export function registerClientAggregator(kind: 'plain' | 'secagg', factory: ClientAggregatorFactory): void {
   factories.set(kind, factory);

@@ -174,7 +174,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         break;
       case 'round-end':
         if (this.active?.round === m.round) {
-          if (m.status === 'failed') this.active.abandoned = true;
+          // Over either way: a straggler's result would only be rejected as late.
+          this.active.abandoned = true;
           this.active = undefined;
         }
         this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
@@ -192,7 +193,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     try {
       session = createClientAggregator(m.aggregation.kind, {
         federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
-        identity: this.identity!, vectorLength: 0,
+        identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
       });
     } catch (e) {
       this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message });

@@ -42,6 +42,7 @@ export function buildClientData(cfg: SimulationConfig, data: SimulationData, sha
     for (const id of shard.unitIds) events.set(id, data.units.get(id)!);
     const sets = buildExamples(events, hasher, m, {
       split: { testFraction: cfg.examples.testFraction, validationFraction: cfg.examples.validationFraction },
+      slidingPrefixes: cfg.examples.slidingPrefixes, maxPrefixesPerUser: cfg.examples.maxPrefixesPerUser,
     });
     report.usersWithoutTest += sets.report.usersWithoutTest;
     if (sets.train.length === 0) { without.push(shard.clientId); continue; }

@@ -130,6 +130,9 @@ const ExamplesSchema = z.strictObject({
   maxEventsPerUser: int(2, 1_000_000).default(200),
   validationFraction: z.number().min(0).max(0.5).default(0.1),
   testFraction: z.number().gt(0).max(0.5).default(0.2),
+  /** Extra training examples from earlier cut points of each user's history (more, shorter examples). */
+  slidingPrefixes: z.boolean().default(true),
+  maxPrefixesPerUser: int(1, 1_000).default(8),
 });
 
 export const SimulationConfigSchema = z
@@ -269,6 +272,8 @@ export function applyOverrides(cfg: SimulationConfig, o: ConfigOverrides, baseDi
       throw new ConfigError('--data-path: data.source is "synthetic", which reads no files', { field: 'data.path' });
     }
     data = { ...data, path: resolve(o.dataPath) };
+  } else if (data.source !== 'synthetic' && data.path.includes('${')) {
+    throw new ConfigError(`data.path: "${data.path}" is a placeholder; pass the real location with --data-path`, { field: 'data.path' });
   } else if (data.source !== 'synthetic' && !isAbsolute(data.path)) {
     data = { ...data, path: resolve(baseDir, data.path) };
   }
@@ -280,9 +285,6 @@ export function applyOverrides(cfg: SimulationConfig, o: ConfigOverrides, baseDi
 /** The files a data source needs exist, so a run fails in its first second instead of after setup. */
 export function checkDataPaths(data: DataSpec): void {
   if (data.source === 'synthetic') return;
-  if (data.path.includes('${')) {
-    throw new ConfigError(`data.path: "${data.path}" is a placeholder; pass the real location with --data-path`, { field: 'data.path' });
-  }
   if (!existsSync(data.path)) {
     throw new ConfigError(`data.path: not found: ${data.path}`, { field: 'data.path', file: data.path });
   }

@@ -64,8 +64,10 @@ export class RoundOrchestrator {
     const out: OrchestratorCommand[] = [];
     switch (ev.type) {
       case 'start':
+        if (this.status === 'created') this.setStatus('running', out);
+        break;
       case 'resume':
-        if (this.status === 'created' || this.status === 'paused') this.setStatus('running', out);
+        if (this.status === 'paused') this.setStatus('running', out);
         break;
       case 'pause':
         if (this.status === 'running') this.setStatus('paused', out);

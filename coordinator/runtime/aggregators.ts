@@ -1,6 +1,7 @@
 import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import type { ServerAggregationSession } from '../../shared/aggregation/seam.js';
 import { FedProfileError } from '../../shared/errors.js';
+import { SecAggServerSession } from '../../shared/secagg/server.js';
 
 export interface ServerAggregatorArgs {
   federationId: string;
@@ -18,16 +19,18 @@ export interface ServerAggregatorArgs {
 
 export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggregationSession;
 
-/**
- * Aggregators by kind. 'secagg' is registered by the secure-aggregation module (registerServerAggregator)
- * so the runtime never imports it directly; a federation asking for it without it fails loudly.
- */
+/** Aggregators by kind: the only place that knows which session class serves which kind. */
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
     vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
   })],
+  ['secagg', (a) => new SecAggServerSession({
+    params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
+    identities: a.identityKeys,
+  })],
 ]);
 
+/** Replaces or adds an aggregator kind (e.g. an experimental one). */
 export function registerServerAggregator(kind: 'plain' | 'secagg', factory: ServerAggregatorFactory): void {
   factories.set(kind, factory);
 }

@@ -73,7 +73,7 @@ export class FederationRuntime {
       throw new FedProfileError('INTEGRITY', `federation ${row.id}: checkpoint of round ${lastCompleted} has hash ${saved.hash}, the store expects ${row.modelHash}`);
     }
     const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
-    const aggregation = { kind: config.secureAggregation ? 'secagg' as const : 'plain' as const, params: config.secureAggregation ?? {} };
+    const aggregation = { kind: config.secureAggregation ? 'secagg' as const : 'plain' as const, params: { ...(config.secureAggregation ?? {}), dimension: global.manifest.totalSize } };
     let runtime: FederationRuntime | undefined;
     const orchestrator = new RoundOrchestrator(
       {

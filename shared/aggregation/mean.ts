@@ -1,9 +1,10 @@
 import { FedProfileError } from '../errors.js';
 
-/**
+/*
  * Weighted means of update vectors, accumulated in float64 so the result does not depend on how many
  * clients were summed or in which order beyond float64 rounding, then rounded once to float32.
  */
+
 export interface WeightedUpdate {
   values: Float32Array;
   weight: number;

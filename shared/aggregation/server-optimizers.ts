@@ -1,4 +1,5 @@
 import { FedProfileError } from '../errors.js';
+import { DEFAULT_YIELD_EVERY } from './mean.js';
 import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../weights/bytes.js';
 
 /**
@@ -40,6 +41,8 @@ export interface ServerOptimizer {
   readonly config: Readonly<ServerOptimizerConfig>;
   initialState(): ServerOptimizerState;
   step(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState): { weights: Float32Array; state: ServerOptimizerState };
+  /** The same step, bit for bit, yielding to the event loop every `yieldEvery` elements. */
+  stepAsync(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState, yieldEvery?: number): Promise<{ weights: Float32Array; state: ServerOptimizerState }>;
 }
 
 export const SERVER_OPTIMIZER_DEFAULTS: Record<ServerOptimizerName, Omit<ServerOptimizerConfig, 'name'>> = {
@@ -72,48 +75,71 @@ export function createServerOptimizer(partial: Partial<ServerOptimizerConfig> & 
 
   const initialState = (): ServerOptimizerState => ({ name, step: 0, m: null, v: null });
 
-  const step = (global: Float32Array, delta: Float32Array, state: ServerOptimizerState) => {
+  /** Allocates the outputs of one step; stepRange then fills any slice of them independently. */
+  const prepare = (global: Float32Array, delta: Float32Array, state: ServerOptimizerState) => {
     if (state.name !== name) throw new FedProfileError('BAD_INPUT', `server optimiser state is for ${state.name}, not ${name}`);
     checkLengths(global, delta, state);
     const n = global.length;
-    const weights = new Float32Array(n);
+    const next: ServerOptimizerState = {
+      name,
+      step: state.step + 1,
+      m: name === 'fedavg' ? null : new Float32Array(n),
+      v: name === 'fedavg' || name === 'fedavgm' ? null : new Float32Array(n),
+    };
+    return { weights: new Float32Array(n), state: next };
+  };
+
+  const stepRange = (
+    global: Float32Array, delta: Float32Array, prev: ServerOptimizerState, out: { weights: Float32Array; state: ServerOptimizerState },
+    from: number, to: number,
+  ): void => {
+    const weights = out.weights;
     if (name === 'fedavg') {
-      for (let i = 0; i < n; i++) weights[i] = global[i]! + eta * delta[i]!;
-      return { weights, state: { name, step: state.step + 1, m: null, v: null } };
+      for (let i = from; i < to; i++) weights[i] = global[i]! + eta * delta[i]!;
+      return;
     }
+    const m = out.state.m!;
+    const prevM = prev.m;
     if (name === 'fedavgm') {
-      const m = new Float32Array(n);
-      const prev = state.m;
-      for (let i = 0; i < n; i++) {
-        const mi = (prev ? mu * prev[i]! : 0) + delta[i]!;
-        m[i] = mi;
+      for (let i = from; i < to; i++) {
+        m[i] = (prevM ? mu * prevM[i]! : 0) + delta[i]!;
         weights[i] = global[i]! + eta * m[i]!;
       }
-      return { weights, state: { name, step: state.step + 1, m, v: null } };
+      return;
     }
-    const m = new Float32Array(n);
-    const v = new Float32Array(n);
-    const prevM = state.m;
-    const prevV = state.v;
+    const v = out.state.v!;
+    const prevV = prev.v;
     const v0 = tau * tau;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const d = delta[i]!;
       const d2 = d * d;
-      const mi = b1 * (prevM ? prevM[i]! : 0) + (1 - b1) * d;
+      m[i] = b1 * (prevM ? prevM[i]! : 0) + (1 - b1) * d;
       const vPrev = prevV ? prevV[i]! : v0;
-      let vi: number;
-      if (name === 'fedadam') vi = b2 * vPrev + (1 - b2) * d2;
-      else if (name === 'fedyogi') vi = vPrev - (1 - b2) * d2 * Math.sign(vPrev - d2);
-      else vi = vPrev + d2;
-      m[i] = mi;
-      v[i] = vi;
+      if (name === 'fedadam') v[i] = b2 * vPrev + (1 - b2) * d2;
+      else if (name === 'fedyogi') v[i] = vPrev - (1 - b2) * d2 * Math.sign(vPrev - d2);
+      else v[i] = vPrev + d2;
       // Use the stored (float32) moments so a resumed run takes exactly the same step.
       weights[i] = global[i]! + (eta * m[i]!) / (Math.sqrt(v[i]!) + tau);
     }
-    return { weights, state: { name, step: state.step + 1, m, v } };
   };
 
-  return { config, initialState, step };
+  const step = (global: Float32Array, delta: Float32Array, state: ServerOptimizerState) => {
+    const out = prepare(global, delta, state);
+    stepRange(global, delta, state, out, 0, global.length);
+    return out;
+  };
+
+  const stepAsync = async (global: Float32Array, delta: Float32Array, state: ServerOptimizerState, yieldEvery: number = DEFAULT_YIELD_EVERY) => {
+    if (!Number.isInteger(yieldEvery) || yieldEvery < 1) throw new FedProfileError('BAD_INPUT', `yieldEvery must be a positive integer, got ${yieldEvery}`);
+    const out = prepare(global, delta, state);
+    for (let from = 0; from < global.length; from += yieldEvery) {
+      stepRange(global, delta, state, out, from, Math.min(global.length, from + yieldEvery));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return out;
+  };
+
+  return { config, initialState, step, stepAsync };
 }
 
 /** JSON-safe form of the state: moments as base64 little-endian float32, so resume is bit-exact. */

@@ -1,6 +1,6 @@
 import { FedProfileError } from '../errors.js';
 import type { FitConfig } from '../training/types.js';
-import { l2Norm } from '../weights/delta.js';
+import { DEFAULT_YIELD_EVERY } from './mean.js';
 import {
   createServerOptimizer, deserializeServerOptimizerState, serializeServerOptimizerState,
   type SerializedServerOptimizerState, type ServerOptimizer, type ServerOptimizerName, type ServerOptimizerState,
@@ -42,6 +42,10 @@ export interface Strategy {
   readonly config: Readonly<StrategyConfig>;
   configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[];
   aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> };
+  /** aggregateFit with the same result, bit for bit, that yields to the event loop every `yieldEvery` elements. */
+  aggregateFitAsync(
+    round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, yieldEvery?: number,
+  ): Promise<{ weights: Float32Array; metrics: Record<string, number> }>;
   configureEvaluate(round: number, available: readonly ClientProxy[], rng: () => number): { clientId: string }[];
   aggregateEvaluate(round: number, results: readonly EvaluateReport[]): Record<string, number>;
   minFitResults(): number;
@@ -61,6 +65,21 @@ const SERVER_OPTIMIZER_OF: Record<StrategyName, ServerOptimizerName> = {
   fedavg: 'fedavg', fedprox: 'fedavg', fedavgm: 'fedavgm', fedadam: 'fedadam', fedyogi: 'fedyogi',
 };
 
+/** Accumulates ‖Δ‖² and ‖x_new − x‖² over [from, to), in float64. */
+function addSquaredNorms(
+  acc: { delta2: number; step2: number }, global: Float32Array, weights: Float32Array, delta: Float32Array, from: number, to: number,
+): void {
+  let d2 = 0;
+  let s2 = 0;
+  for (let i = from; i < to; i++) {
+    d2 += delta[i]! * delta[i]!;
+    const s = weights[i]! - global[i]!;
+    s2 += s * s;
+  }
+  acc.delta2 += d2;
+  acc.step2 += s2;
+}
+
 function checkRound(round: number): void {
   if (!Number.isInteger(round) || round < 1) throw new FedProfileError('BAD_INPUT', `round must be an integer ≥ 1, got ${round}`);
 }
@@ -71,6 +90,7 @@ class ConfiguredStrategy implements Strategy {
   private readonly optimizer: ServerOptimizer;
   private optimizerState: ServerOptimizerState;
   private lastRound = 0;
+  private busy = false;
 
   constructor(config: StrategyConfig) {
     this.config = Object.freeze({ ...config });
@@ -110,18 +130,45 @@ class ConfiguredStrategy implements Strategy {
   }
 
   aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> } {
+    this.checkQuorum(round, info);
+    if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
+    const { weights, state } = this.optimizer.step(global, meanDelta, this.optimizerState);
+    const norms = { delta2: 0, step2: 0 };
+    addSquaredNorms(norms, global, weights, meanDelta, 0, global.length);
+    return this.commit(round, info, weights, state, norms);
+  }
+
+  async aggregateFitAsync(
+    round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, yieldEvery: number = DEFAULT_YIELD_EVERY,
+  ): Promise<{ weights: Float32Array; metrics: Record<string, number> }> {
+    this.checkQuorum(round, info);
+    if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
+    this.busy = true; // the optimiser state is read across awaits
+    try {
+      const { weights, state } = await this.optimizer.stepAsync(global, meanDelta, this.optimizerState, yieldEvery);
+      const norms = { delta2: 0, step2: 0 };
+      for (let from = 0; from < global.length; from += yieldEvery) {
+        addSquaredNorms(norms, global, weights, meanDelta, from, Math.min(global.length, from + yieldEvery));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return this.commit(round, info, weights, state, norms);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private checkQuorum(round: number, info: FitAggregationInfo): void {
     checkRound(round);
     if (info.contributors < this.config.minFitClients) {
       throw new FedProfileError('QUORUM', `round ${round}: ${info.contributors} result(s), quorum is ${this.config.minFitClients}`, {
         round, contributors: info.contributors, quorum: this.config.minFitClients,
       });
     }
-    const { weights, state } = this.optimizer.step(global, meanDelta, this.optimizerState);
-    let step2 = 0;
-    for (let i = 0; i < weights.length; i++) {
-      const d = weights[i]! - global[i]!;
-      step2 += d * d;
-    }
+  }
+
+  private commit(
+    round: number, info: FitAggregationInfo, weights: Float32Array, state: ServerOptimizerState, norms: { delta2: number; step2: number },
+  ): { weights: Float32Array; metrics: Record<string, number> } {
     this.optimizerState = state;
     this.lastRound = round;
     return {
@@ -130,8 +177,8 @@ class ConfiguredStrategy implements Strategy {
         contributors: info.contributors,
         failures: info.failures,
         totalWeight: info.totalWeight,
-        meanDeltaNorm: l2Norm(meanDelta),
-        serverStepNorm: Math.sqrt(step2),
+        meanDeltaNorm: Math.sqrt(norms.delta2),
+        serverStepNorm: Math.sqrt(norms.step2),
         serverStep: state.step,
       },
     };

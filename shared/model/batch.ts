@@ -118,7 +118,7 @@ export function clozeMask(
   seqs: readonly EncodedSequence[],
   maskProb: number,
   rng: () => number,
-): { inputs: EncodedSequence[]; positions: Int32Array; targets: Int32Array } {
+): { inputs: EncodedSequence[]; sequences: EncodedSequence[]; positions: Int32Array; targets: Int32Array } {
   if (!(maskProb > 0 && maskProb <= 1)) {
     throw new FedProfileError('BAD_INPUT', `maskProb must be in (0, 1], got ${maskProb}.`);
   }
@@ -147,5 +147,6 @@ export function clozeMask(
     }
     return out;
   });
-  return { inputs, positions: Int32Array.from(positions), targets: Int32Array.from(targets) };
+  // `sequences` is an alias of `inputs`.
+  return { inputs, sequences: inputs, positions: Int32Array.from(positions), targets: Int32Array.from(targets) };
 }

@@ -92,12 +92,13 @@ export function tiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, bias
       const lse = tf.add(tf.log(tf.reshape(s, [-1])), tf.reshape(max, [-1]));
       return [e, s, tf.mean(tf.sub(lse, picked))];
     });
-    (save as Saver)([hh, ee, expShifted!, sumExp!]);
+    // targets are saved too: tensors that are only captured by the closure are freed after the forward pass.
+    (save as Saver)([hh, ee, expShifted!, sumExp!, targets]);
     return {
       value: loss!,
-      gradFunc: (dy, [hs, es, e, s]) => {
+      gradFunc: (dy, [hs, es, e, s, t]) => {
         const scale = tf.div(dy, m);
-        const g = tf.sub(tf.mul(e!, tf.div(scale, s!)), tf.mul(tf.oneHot(targets, v, 1, 0, 'float32'), scale)) as tf.Tensor2D;
+        const g = tf.sub(tf.mul(e!, tf.div(scale, s!)), tf.mul(tf.oneHot(t as tf.Tensor1D, v, 1, 0, 'float32'), scale)) as tf.Tensor2D;
         const dh = tf.matMul(g, es!);
         const dE = tf.transpose(tf.matMul(tf.transpose(hs!), g));
         const db = tf.sum(g, 0);

@@ -1,5 +1,11 @@
+import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ACTIONS, type Action, type BehaviourEvent } from '../data/events.js';
+import type { Hasher } from '../data/hashing.js';
+import { NO_ITEM, encodeSequence } from '../data/sequence.js';
+import { FedProfileError } from '../errors.js';
+import { MASK_ID, PAD_ID, disposeBatch, toBatch, withNextMask } from './batch.js';
+import type { ProfileModel } from './profile-model.js';
 
 const DAY_MS = 86_400_000;
 
@@ -103,3 +109,140 @@ export const UserProfileSchema = z.strictObject({
   })),
 });
 export type UserProfile = z.infer<typeof UserProfileSchema>;
+
+export interface ProfileContext {
+  /** The merchant's hasher (the same key and vocabularies the model was trained with). */
+  hasher: Hasher;
+  /** Display names for hashed category ids; otherwise the raw ids this hasher has seen are used. */
+  categoryNames?: ReadonlyMap<number, string>;
+  /** Display names for hashed item ids; otherwise raw item ids seen in the given users' events are used. */
+  itemNames?: ReadonlyMap<number, string>;
+  /** Next items per profile. Default 10. */
+  topK?: number;
+  /** Interest tags per profile. Default 5. */
+  topInterests?: number;
+  /** Events in the explanation. Default 5. */
+  explainTop?: number;
+  segments?: Partial<SegmentRule>;
+  /** Reference time for recency (ms). Default: the latest event among the given users, so output is reproducible. */
+  now?: number;
+  batchSize?: number;
+}
+
+export interface ProfileInput {
+  userKey: string;
+  events: readonly BehaviourEvent[];
+}
+
+interface ModelOutputs {
+  embedding: Float32Array; // [B,d]
+  propensity: Float32Array; // [B]
+  interests: Float32Array; // [B,C] sigmoid
+  tier: Float32Array; // [B,T] softmax
+  next: Float32Array; // [B,V] softmax
+  saliency: Float32Array; // [B,L]
+}
+
+function runModel(model: ProfileModel, seqs: ReturnType<typeof encodeSequence>[]): ModelOutputs {
+  const cfg = model.config;
+  const B = seqs.length;
+  const L = cfg.maxLen;
+  const batch = toBatch(seqs, cfg);
+  const nextBatch = toBatch(seqs.map((s) => withNextMask(s, cfg)), cfg);
+  try {
+    const outs = tf.tidy(() => {
+      const emb = model.userEmbedding(model.encode(batch, false), batch);
+      const heads = model.headLogits(emb);
+      const hNext = model.encode(nextBatch, false);
+      const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
+      return [emb, tf.sigmoid(heads.propensity), tf.sigmoid(heads.interests), tf.softmax(heads.tier),
+        tf.softmax(model.itemLogits(last)), model.eventSaliency(batch)];
+    });
+    const [embedding, propensity, interests, tier, next, saliency] = outs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outs);
+    return { embedding, propensity, interests, tier, next, saliency };
+  } finally {
+    disposeBatch(batch);
+    disposeBatch(nextBatch);
+  }
+}
+
+/**
+ * Profiles of users from their raw events, on the merchant's side: the model's heads (interests, propensity,
+ * spending tier), its next-item ranking and user embedding, behaviour statistics fused with the propensity,
+ * a segment (see segmentOf) and an explanation (the events with the most last-layer attention).
+ * Raw ids appear in the output only through the local name maps; nothing here leaves the client.
+ */
+export function profileUsers(model: ProfileModel, users: readonly ProfileInput[], ctx: ProfileContext): UserProfile[] {
+  const cfg = model.config;
+  const empty = users.filter((u) => u.events.length === 0);
+  if (empty.length > 0) {
+    throw new FedProfileError('BAD_INPUT', `${empty.length} user(s) have no events to profile (first: ${empty[0].userKey}); drop them or wait for activity`, { users: empty.length });
+  }
+  const rule: SegmentRule = { ...DEFAULT_SEGMENT_RULE, ...ctx.segments };
+  const topK = ctx.topK ?? 10;
+  const topInterests = ctx.topInterests ?? 5;
+  const explainTop = ctx.explainTop ?? 5;
+  const sorted = users.map((u) => [...u.events].sort((a, b) => a.timestamp - b.timestamp));
+  const now = ctx.now ?? Math.max(...sorted.map((evs) => evs[evs.length - 1].timestamp));
+  const localItemNames = new Map<number, string>();
+  for (const evs of sorted) for (const e of evs) if (e.itemId !== NO_ITEM) localItemNames.set(ctx.hasher.item(e.itemId), e.itemId);
+  const noItem = ctx.hasher.item(NO_ITEM);
+  const itemName = (id: number): string | number => ctx.itemNames?.get(id) ?? localItemNames.get(id) ?? id;
+  const categoryName = (id: number): string | number => {
+    const named = ctx.categoryNames?.get(id);
+    if (named !== undefined) return named;
+    const raw = ctx.hasher.categoryNames(id);
+    return raw.length > 0 ? raw.join('|') : id;
+  };
+  const C = cfg.categoryVocab;
+  const T = cfg.numTiers;
+  const V = cfg.itemVocab;
+  const L = cfg.maxLen;
+  const d = cfg.dModel;
+  const bs = ctx.batchSize ?? 64;
+  const profiles: UserProfile[] = [];
+  for (let start = 0; start < users.length; start += bs) {
+    const chunk = sorted.slice(start, start + bs);
+    const out = runModel(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)));
+    chunk.forEach((events, b) => {
+      const propensity = out.propensity[b];
+      const interestRow = out.interests.subarray(b * C, (b + 1) * C);
+      const tierProbs = Array.from(out.tier.subarray(b * T, (b + 1) * T));
+      const tier = tierProbs.indexOf(Math.max(...tierProbs));
+      const nextRow = out.next.subarray(b * V, (b + 1) * V);
+      const salRow = out.saliency.subarray(b * L, (b + 1) * L);
+      const kept = Math.min(events.length, L);
+      const activity = activityStats(events, now, propensity);
+      const seg = segmentOf(propensity, tier, T, rule);
+      profiles.push({
+        userKey: users[start + b].userKey,
+        interests: rankIndices(interestRow, topInterests, (i) => i !== PAD_ID)
+          .map((i) => ({ category: categoryName(i), score: interestRow[i] })),
+        propensity,
+        spendingTier: { tier, probabilities: tierProbs },
+        activity: { ...activity, lapsed: activity.lastActiveDaysAgo > rule.lapsedAfterDays },
+        embedding: Array.from(out.embedding.subarray(b * d, (b + 1) * d)),
+        nextItems: rankIndices(nextRow, topK, (i) => i !== PAD_ID && i !== MASK_ID && i !== noItem)
+          .map((i) => ({ item: itemName(i), score: nextRow[i] })),
+        segment: seg.segment,
+        segmentLabel: seg.label,
+        explanation: rankIndices(salRow, explainTop, (pos) => pos >= L - kept)
+          .map((pos) => {
+            const index = events.length - L + pos;
+            const e = events[index];
+            return { index, action: e.action, item: e.itemId, category: e.categoryId, timestamp: e.timestamp, weight: salRow[pos] };
+          }),
+      });
+    });
+  }
+  return profiles;
+}
+
+/** Indices of the n largest values that pass `keep`, best first (lower index first on ties). */
+function rankIndices(values: ArrayLike<number>, n: number, keep: (i: number) => boolean): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < values.length; i++) if (keep(i)) idx.push(i);
+  idx.sort((a, b) => values[b] - values[a] || a - b);
+  return idx.slice(0, n);
+}

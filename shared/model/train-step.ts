@@ -8,7 +8,6 @@ export interface StepOptions {
 }
 
 export interface TrainSteps {
-  readonly optimizer: tf.Optimizer;
   /** One Adam/SGD step on the Cloze loss; returns the loss before the update. */
   cloze(batch: ModelBatch, positions: tf.Tensor1D | Int32Array, targets: tf.Tensor1D | Int32Array, dropoutSeed?: number): number;
   /** One step on the fine-tuning heads' loss. */
@@ -21,11 +20,15 @@ export interface TrainSteps {
  * loss back is the only synchronisation per step.
  */
 export function createTrainSteps(model: ProfileModel, opts: StepOptions): TrainSteps {
-  const optimizer = (opts.optimizer ?? 'adam') === 'adam' ? tf.train.adam(opts.learningRate) : tf.train.sgd(opts.learningRate);
+  const make = () => ((opts.optimizer ?? 'adam') === 'adam' ? tf.train.adam(opts.learningRate) : tf.train.sgd(opts.learningRate));
+  // One optimiser per objective: tfjs Adam keeps its moments by position in the variable list, so one
+  // instance must always see the same variables.
+  const clozeOpt = make();
+  const finetuneOpt = make();
   const clozeVars = model.weights.filter((w) => !w.name.startsWith('head/') || w.name === 'head/item/bias').map((w) => w.variable);
   // The item output bias gets no gradient from the heads' loss; the tied item table does, via the embedding.
   const finetuneVars = model.weights.filter((w) => w.name !== 'head/item/bias').map((w) => w.variable);
-  const run = (f: () => tf.Scalar, vars: tf.Variable[]): number => {
+  const run = (optimizer: tf.Optimizer, f: () => tf.Scalar, vars: tf.Variable[]): number => {
     const loss = optimizer.minimize(f, true, vars);
     if (loss === null) return NaN;
     const v = loss.dataSync()[0]!;
@@ -33,9 +36,8 @@ export function createTrainSteps(model: ProfileModel, opts: StepOptions): TrainS
     return v;
   };
   return {
-    optimizer,
-    cloze: (batch, positions, targets, dropoutSeed) => run(() => model.clozeLoss(batch, positions, targets, true, dropoutSeed), clozeVars),
-    finetune: (batch, t, dropoutSeed) => run(() => model.finetuneLoss(batch, t, true, dropoutSeed), finetuneVars),
-    dispose: () => optimizer.dispose(),
+    cloze: (batch, positions, targets, dropoutSeed) => run(clozeOpt, () => model.clozeLoss(batch, positions, targets, true, dropoutSeed), clozeVars),
+    finetune: (batch, t, dropoutSeed) => run(finetuneOpt, () => model.finetuneLoss(batch, t, true, dropoutSeed), finetuneVars),
+    dispose: () => { clozeOpt.dispose(); finetuneOpt.dispose(); },
   };
 }

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ClientAggregationSession, Outbound } from '../aggregation/seam.js';
 import { SecAggError } from './errors.js';
 import {
-  boxKeyFromShared, boxOpen, boxSeal, generateX25519, identitySigner, verifySignature, x25519, x25519Private,
+  boxKeyFromShared, boxOpen, boxSeal, generateX25519, identitySigner, verifySignature, x25519,
   type IdentityKeyPair, type X25519KeyPair,
 } from './keys.js';
 import {
@@ -130,8 +130,8 @@ export class SecAggClientSession implements ClientAggregationSession {
     }
     this.cKeys = generateX25519();
     this.sKeys = generateX25519();
-    this.cPriv = x25519Private(this.cKeys.secretKey);
-    this.sPriv = x25519Private(this.sKeys.secretKey);
+    this.cPriv = this.cKeys.privateKey;
+    this.sPriv = this.sKeys.privateKey;
     const { federationId, round } = this.params;
     const signature = this.sign(advertiseTranscript(federationId, round, this.id, this.cKeys.publicKey, this.sKeys.publicKey));
     this._stage = 'awaiting-keys';

@@ -327,7 +327,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     const keys = new Map<string, Uint8Array>();
     for (const v of needKey) {
       const sk = reconstruct(this.keyShares.get(v)!, this.t);
-      if (!sk || !bytesEqual(x25519PublicKey(sk), this.adverts.get(v)!.sPk)) {
+      if (!sk || sk.length !== 32 || !bytesEqual(x25519PublicKey(sk), this.adverts.get(v)!.sPk)) {
         return this.abort(`the key shares of dropped client ${v} do not rebuild its advertised mask key`);
       }
       keys.set(v, sk);

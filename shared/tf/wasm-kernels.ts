@@ -110,7 +110,8 @@ export function makeFastBatchMatMul(original: KernelFunc, transpose: KernelFunc)
     const ta = transposeA ? swapLast(a) : a;
     const tb = transposeB ? swapLast(b) : b;
     try {
-      if (batchA === batchB && batchA > 1 && a.dtype === 'float32' && b.dtype === 'float32') {
+      const nonEmpty = sizeOf(a.shape) > 0 && sizeOf(b.shape) > 0;
+      if (batchA === batchB && batchA > 1 && nonEmpty && a.dtype === 'float32' && b.dtype === 'float32') {
         const m = ta.shape[ta.shape.length - 2]!;
         const k = ta.shape[ta.shape.length - 1]!;
         const n = tb.shape[tb.shape.length - 1]!;
@@ -171,7 +172,7 @@ export function makeColumnSum(original: KernelFunc): KernelFunc {
     const out = backend.makeOutput(outShape, 'float32');
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(x) as Float32Array;
-    // Accumulate in float64 like the stock kernel's pairwise-ish accuracy would need; rows are short enough.
+    // float64 accumulators: summing thousands of rows in float32 would lose digits against the cpu backend.
     const acc = new Float64Array(inner);
     for (let i = 0; i < rows; i++) {
       const o = i * inner;

@@ -86,6 +86,22 @@ describe('aggregation: strategy', () => {
     }
   });
 
+  it('aggregateFitAsync gives bit-identical weights, metrics and state to aggregateFit', async () => {
+    const n = 10_007;
+    const global = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+    const delta = Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 0.01);
+    const info = { contributors: 4, totalWeight: 400, failures: 0 };
+    for (const name of ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const) {
+      const a = createStrategy({ name, minFitClients: 1 });
+      const b = createStrategy({ name, minFitClients: 1 });
+      const s1 = a.aggregateFit(1, global, delta, info);
+      const s2 = await b.aggregateFitAsync(1, global, delta, info, 1000);
+      expect(Buffer.from(s2.weights.buffer).equals(Buffer.from(s1.weights.buffer)), name).to.equal(true);
+      expect(s2.metrics.serverStepNorm).to.be.closeTo(s1.metrics.serverStepNorm!, 1e-12);
+      expect(b.state()).to.deep.equal(a.state());
+    }
+  });
+
   it('aggregateFit refuses to aggregate below quorum', () => {
     const s = createStrategy({ minFitClients: 3 });
     expect(() => s.aggregateFit(1, new Float32Array(2), new Float32Array(2), { contributors: 2, totalWeight: 10, failures: 4 }))

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import {
-  applyDelta, buildManifest, computeDelta, flattenTensors, l2Norm, sliceByName, unflattenToTensors, weightsHash,
+  applyDelta, buildManifest, computeDelta, flattenTensors, l2Norm, sliceByName, unflattenToTensors, weightsHash, weightsHashAsync,
 } from '../../shared/weights/index.js';
 import { FedProfileError } from '../../shared/errors.js';
 
@@ -55,6 +55,12 @@ describe('weights: content hash', () => {
     // Pinned: a change to the canonical encoding would silently re-address every stored model.
     expect(h).to.equal(weightsHash(buildManifest([{ name: 'w', shape: [2, 2] }, { name: 'b', shape: [2] }]), new Float32Array([1, 2, 3, 4, 5, 6])));
     expect(h).to.equal(PINNED);
+  });
+
+  it('the chunked async hash equals the blocking one', async () => {
+    const big = Float32Array.from({ length: 300_001 }, (_, i) => i * 0.5);
+    const m = buildManifest([{ name: 'big', shape: [300_001] }]);
+    expect(await weightsHashAsync(m, big, 4096)).to.equal(weightsHash(m, big));
   });
 
   it('changes with one ulp of one value, a name, a shape or the order', () => {

@@ -1,0 +1,249 @@
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { pino } from 'pino';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CheckpointStore } from '../../coordinator/checkpoints.js';
+import { dashboardRouter } from '../../coordinator/dashboard/router.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import type { ModelConfig } from '../../shared/model/config.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ADMIN_TOKEN = 'dashboard-test-admin-token-0123456789';
+const FEDERATION_NAME = 'Berlin merchants <pilot>';
+const SCREENSHOT = join(tmpdir(), 'fedprofile-dashboard.png');
+
+/** Small enough that round-0 initialisation takes well under a second. */
+const TINY_MODEL: ModelConfig = {
+  itemVocab: 64, categoryVocab: 6, priceBuckets: 4, gapBuckets: 4, textVocab: 0, textTokens: 0, useActions: true,
+  maxLen: 8, dModel: 8, layers: 1, heads: 2, ffDim: 16, dropout: 0, numTiers: 2,
+};
+
+interface Served { base: string; close(): Promise<void> }
+
+/**
+ * Serves the page on a loopback port. If the coordinator already mounts the dashboard, it is used as-is;
+ * otherwise a front server mounts dashboardRouter() and forwards everything else to the coordinator, so
+ * the page and /api/v1 share one origin exactly as in production.
+ */
+async function serveDashboard(coordinatorUrl: string): Promise<Served> {
+  const probe = await fetch(`${coordinatorUrl}/dashboard/`);
+  if (probe.ok && (probe.headers.get('content-type') ?? '').includes('text/html')) {
+    return { base: `${coordinatorUrl}/dashboard/`, close: async () => {} };
+  }
+  const app = express();
+  app.use('/dashboard', dashboardRouter());
+  app.use((req, res) => {
+    const upstream = request(`${coordinatorUrl}${req.originalUrl}`, { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', (e) => { res.status(502).end(String(e)); });
+    req.pipe(upstream);
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}/dashboard/`,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+describe('operator dashboard in a real browser', function () {
+  this.timeout(30_000);
+  let dataDir = '';
+  let coordinator: RunningCoordinator | undefined;
+  let served: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let fedId = '';
+  const offOrigin: string[] = [];
+  const consoleErrors: string[] = [];
+
+  const adminApi = async (path: string, init: RequestInit = {}): Promise<unknown> => {
+    const res = await fetch(`${coordinator!.url}/api/v1${path}`, {
+      ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers },
+    });
+    const body: unknown = await res.json();
+    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} -> ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  const textOf = async (selector: string): Promise<string> => (await page.locator(selector).innerText()).trim();
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      console.log(`      skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+      this.skip();
+    }
+    dataDir = mkdtempSync(join(tmpdir(), 'fedprofile-dashboard-'));
+    coordinator = await startCoordinator({ port: 0, dataDir, adminToken: ADMIN_TOKEN, logger: pino({ level: 'silent' }) });
+    const created = await adminApi('/federations', {
+      method: 'POST',
+      body: JSON.stringify({ name: FEDERATION_NAME, model: TINY_MODEL, rounds: 5, strategy: { name: 'fedadam', clientsPerRound: 3 } }),
+    }) as { id: string };
+    fedId = created.id;
+    await recordRounds(coordinator, dataDir, fedId);
+    served = await serveDashboard(coordinator.url);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    const origin = new URL(served.base).origin;
+    page.on('request', (r) => { if (!r.url().startsWith(origin) && !/^(data|blob):/.test(r.url())) offOrigin.push(r.url()); });
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    page.on('dialog', (d) => { void d.accept(); });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await served?.close();
+    await coordinator?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('redirects /dashboard to /dashboard/ and sends a locked-down content security policy', async () => {
+    const bare = served!.base.replace(/\/$/, '');
+    const res = await fetch(bare, { redirect: 'manual' });
+    expect(res.status).to.equal(301);
+    expect(new URL(res.headers.get('location')!, bare).pathname).to.equal('/dashboard/');
+    const page200 = await fetch(served!.base);
+    expect(page200.status).to.equal(200);
+    expect(page200.headers.get('content-security-policy')).to.include("default-src 'none'").and.include("connect-src 'self'");
+  });
+
+  it('shows a readable banner when the admin token is wrong, and keeps it out of the URL', async () => {
+    await page.goto(served!.base);
+    await page.getByLabel('Admin token').fill('not-the-admin-token-at-all');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.locator('#banner').waitFor({ state: 'visible' });
+    expect(await textOf('#banner-text')).to.equal('The admin token was rejected (403). Paste a valid admin token and connect again.');
+    expect(await textOf('#connection')).to.equal('Not connected: token rejected');
+    expect(page.url()).not.to.include('not-the-admin-token');
+    expect(await page.evaluate(() => localStorage.length)).to.equal(0);
+  });
+
+  it('lists the federation with its status once the right token is entered', async () => {
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    const row = page.locator('#federations tbody tr', { hasText: FEDERATION_NAME });
+    await row.waitFor();
+    await page.locator('#banner').waitFor({ state: 'hidden' });
+    const cells = (await row.locator('td').allInnerTexts()).map((s) => s.trim());
+    expect(cells[0]).to.equal(`${FEDERATION_NAME}\n${fedId}`);
+    expect(cells.slice(1)).to.deep.equal(['created', 'idle', '2 / 5', '0', 'FedAdam']);
+    expect(await page.evaluate(() => sessionStorage.getItem('fedprofile.adminToken'))).to.equal(ADMIN_TOKEN);
+  });
+
+  it('shows the round table, the metric chart and the clients of a federation', async () => {
+    await page.getByRole('link', { name: FEDERATION_NAME }).click();
+    await page.locator('#rounds tbody tr').nth(2).waitFor();
+    expect(await textOf('#federation-title')).to.equal(FEDERATION_NAME);
+    const rows = await page.locator('#rounds tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => (td as HTMLElement).innerText.trim())));
+    // Newest first.
+    expect(rows[0]).to.deep.equal(['3', 'failed\nquorum not reached: 1 of 2 results', '– of 2', '—', '—', '—', '—', '30 s', '—', 'plain', '—']);
+    expect(rows[1]).to.deep.equal(['2', 'completed', '3 of 4', '1', '2.1', '0.28', '0.66', '1.5 s', '6 KB', 'SecAgg+ · 0.12% clipped · 20-bit', 'model.json weights.bin']);
+    expect(rows[2]).to.deep.equal(['1', 'completed', '2 of 3', '1', '2.31', '0.2345', '0.61', '1.2 s', '2 KB', 'plain', 'model.json weights.bin']);
+    expect(await page.locator('#chart-metric').inputValue()).to.equal('eval.loss');
+    expect(await page.locator('#chart svg circle').count()).to.equal(2);
+    expect(await page.locator('#chart svg title#chart-title').textContent()).to.equal('Loss (evaluation) by round: round 1 2.31, round 2 2.1');
+    await page.locator('#chart-metric').selectOption('eval.auc');
+    expect(await page.locator('#chart svg title#chart-title').textContent()).to.equal('AUC (evaluation) by round: round 1 0.61, round 2 0.66');
+    const client = (await page.locator('#clients tbody tr').allInnerTexts())[0]!;
+    expect(client).to.include('merchant-a').and.include('offline');
+  });
+
+  it('issues and revokes an enrolment token through the page', async () => {
+    await page.getByLabel('Label').fill('merchant-hamburg');
+    await page.getByRole('button', { name: 'Issue token' }).click();
+    await page.locator('#new-token').waitFor({ state: 'visible' });
+    const plain = await page.locator('#new-token-value').inputValue();
+    expect(plain).to.match(/^fpt_[A-Za-z0-9_-]{32}$/);
+    const { tokens } = await adminApi(`/federations/${fedId}/tokens`) as { tokens: Array<{ id: string; label: string | null; revokedAt: number | null }> };
+    const issued = tokens.find((t) => t.label === 'merchant-hamburg');
+    expect(issued, 'token issued through the page is listed by the API').to.not.equal(undefined);
+    expect(issued!.revokedAt).to.equal(null);
+    await page.getByRole('button', { name: 'Revoke token merchant-hamburg' }).click();
+    await page.locator('#tokens tbody tr', { hasText: 'merchant-hamburg' }).getByText('revoked', { exact: true }).waitFor();
+    const after = await adminApi(`/federations/${fedId}/tokens`) as { tokens: Array<{ id: string; revokedAt: number | null }> };
+    expect(after.tokens.find((t) => t.id === issued!.id)!.revokedAt).to.be.a('number');
+  });
+
+  it('starts and pauses the federation, and reports a refused action in the banner', async () => {
+    const status = page.locator('#federation-status');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await status.getByText('running', { exact: true }).waitFor();
+    expect((await adminApi(`/federations/${fedId}`) as { status: string }).status).to.equal('running');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await status.getByText('paused', { exact: true }).waitFor();
+    expect((await adminApi(`/federations/${fedId}`) as { status: string }).status).to.equal('paused');
+    expect(await page.getByRole('button', { name: 'Pause' }).isDisabled()).to.equal(true);
+    // A refused transition (pausing a paused federation) comes back as a 409 and is shown verbatim.
+    await page.evaluate(() => { document.querySelectorAll<HTMLButtonElement>('.controls button').forEach((b) => { b.disabled = false; }); });
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('#banner').waitFor({ state: 'visible' });
+    expect(await textOf('#banner-text')).to.equal('Pause federation failed (409): cannot pause a federation that is paused');
+  });
+
+  it('downloads a round\'s model exactly as the API serves it', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download model.json of round 1' }).click(),
+    ]);
+    expect(download.suggestedFilename()).to.equal(`${fedId}-round-1-model.json`);
+    const path = await download.path();
+    const { readFileSync } = await import('node:fs');
+    expect(JSON.parse(readFileSync(path, 'utf8'))).to.deep.equal(await adminApi(`/federations/${fedId}/rounds/1/model.json`));
+  });
+
+  it('comes back after a reload from the session token, loading nothing from outside its origin', async () => {
+    expect(await page.locator('#banner').isHidden(), 'a successful action clears the previous error').to.equal(true);
+    await page.reload();
+    await page.locator('#rounds tbody tr').nth(2).waitFor();
+    expect(await page.locator('#new-token').isHidden(), 'an issued token is shown once, never again').to.equal(true);
+    expect(await page.getByRole('button', { name: 'Resume' }).isEnabled()).to.equal(true);
+    expect(await page.getByRole('button', { name: 'Pause' }).isDisabled()).to.equal(true);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(offOrigin).to.deep.equal([]);
+    // The only console errors allowed are the browser's own notes about the deliberately failed requests.
+    expect(consoleErrors.filter((e) => !/status of (403|409)/.test(e))).to.deep.equal([]);
+  });
+});
+
+/**
+ * Writes two completed rounds and one failed one with the store and checkpoint calls the runtime makes when
+ * it commits, plus one enrolled client, so the page has real rows to show without minutes of training.
+ */
+async function recordRounds(coordinator: RunningCoordinator, dataDir: string, fedId: string): Promise<void> {
+  const { store } = coordinator;
+  const checkpoints = new CheckpointStore(dataDir);
+  const initial = await checkpoints.load(fedId, 0);
+  const commit = async (round: number, participants: string[], contributors: string[], metrics: Record<string, number>, evalMetrics: Record<string, number>) => {
+    const t0 = 1_700_000_000_000 + round * 60_000;
+    store.startRound(fedId, round, participants, t0);
+    const hash = await checkpoints.save(fedId, round, { modelConfig: initial.modelConfig, manifest: initial.manifest, values: initial.values });
+    store.completeRound({ federationId: fedId, round, contributors, modelHash: hash, metrics, strategyState: null }, t0 + (metrics.durationMs ?? 0));
+    store.setEvalMetrics(fedId, round, evalMetrics);
+  };
+  await commit(1, ['c_a', 'c_b', 'c_c'], ['c_a', 'c_b'],
+    { 'train.loss': 2.9, durationMs: 1200, participants: 3, contributors: 2, 'agg.bytesIn': 2048 },
+    { loss: 2.31, ndcg10: 0.2345, auc: 0.61 });
+  await commit(2, ['c_a', 'c_b', 'c_c', 'c_d'], ['c_a', 'c_b', 'c_c'],
+    { 'train.loss': 2.6, durationMs: 1500, participants: 4, contributors: 3, 'agg.bytesIn': 4096, 'agg.bytesOut': 2048,
+      'agg.dropouts': 1, 'agg.clippedFraction': 0.0012, 'agg.bitWidth': 20 },
+    { loss: 2.1, ndcg10: 0.28, auc: 0.66 });
+  store.startRound(fedId, 3, ['c_a', 'c_b'], 1_700_000_000_000 + 3 * 60_000);
+  store.failRound(fedId, 3, 'quorum not reached: 1 of 2 results', 1_700_000_000_000 + 3 * 60_000 + 30_000);
+  const token = store.issueToken(fedId, 'merchant-a');
+  store.enrolClient(token.id, Buffer.alloc(32, 7).toString('base64'), 'merchant-a');
+}

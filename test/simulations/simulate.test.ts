@@ -1,0 +1,116 @@
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSimulationConfig, type SimulationConfigInput } from '../../simulations/config.js';
+import { runSimulation } from '../../simulations/runner.js';
+import { FedProfileError } from '../../shared/errors.js';
+
+/** A world and model small enough that a whole experiment runs in seconds on two cores. */
+const tiny: SimulationConfigInput = {
+  name: 'tiny',
+  seed: 5,
+  data: { source: 'synthetic', users: 45, merchants: 3, categories: 6, itemsPerCategory: 15, days: 21 },
+  examples: { maxPrefixesPerUser: 2 },
+  partition: { type: 'natural' },
+  model: { itemVocab: 128, categoryVocab: 8, textVocab: 32, textTokens: 2, maxLen: 16, dModel: 8, heads: 2, layers: 1, ffDim: 16, dropout: 0.1 },
+  strategies: [{ name: 'centralized' }, { name: 'local' }, { name: 'fedavg' }],
+  training: { pretrainRounds: 1, rounds: 1, localEpochs: 1, batchSize: 16, learningRate: 0.01 },
+  workers: 2,
+};
+
+const metricLines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('fedprofile simulate (end to end)', function () {
+  this.timeout(120_000);
+
+  it('runs every strategy and writes metrics.jsonl, summary.json, plots and report.md with sane metrics', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'fp-sim-'));
+    const r = await runSimulation(parseSimulationConfig(tiny), { outDir: out });
+    expect(r.interrupted).to.equal(false);
+    const lines = metricLines(out);
+    expect(lines.map((l) => `${l.strategy}/${l.round}`)).to.deep.equal(['centralized/1', 'centralized/2', 'local/2', 'fedavg/1', 'fedavg/2']);
+    for (const l of lines) {
+      for (const k of ['ndcg10', 'hr10', 'auc', 'interestP3', 'tierAcc']) {
+        expect(l[k], `${l.strategy} ${k}`).to.be.a('number').within(0, 1);
+      }
+      expect(l.loss).to.be.a('number').above(0);
+      expect(l.seconds).to.be.a('number').above(0);
+    }
+    const fed = lines.filter((l) => l.strategy === 'fedavg');
+    expect(fed.map((l) => l.phase)).to.deep.equal(['pretrain', 'finetune']);
+    expect(fed[0]!.clientsSelected).to.equal(3);
+    expect(fed[0]!.clientsCompleted).to.equal(3);
+    expect(fed[0]!.clientsDropped).to.equal(0);
+    // Each invited client downloads the model and uploads one delta of the same size (plain aggregation).
+    expect(fed[0]!.bytesUp as number).to.be.above(3 * 4 * 1000);
+    expect(fed[0]!.bytesDown as number).to.be.closeTo(fed[0]!.bytesUp as number, 0.02 * (fed[0]!.bytesUp as number));
+    expect(fed[1]!.totalBytesUp).to.equal((fed[0]!.bytesUp as number) + (fed[1]!.bytesUp as number));
+    expect(lines.find((l) => l.strategy === 'centralized')!.bytesUp).to.equal(0);
+
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(Object.keys(summary.strategies)).to.deep.equal(['centralized', 'local', 'fedavg']);
+    expect(summary.strategies.fedavg.rounds).to.equal(2);
+    expect(summary.strategies.fedavg.ndcg10).to.equal(fed[1]!.ndcg10);
+    expect(summary.backend).to.be.a('string').and.not.equal('');
+    expect(summary.config.seed).to.equal(5);
+    expect(summary.partition.clientsUsed).to.equal(3);
+    expect(summary.strategies.fedavg.participation).to.deep.equal({ 'merchant-m1': 2, 'merchant-m2': 2, 'merchant-m3': 2 });
+    for (const p of ['report.md', 'plots/metrics-by-round.svg', 'plots/metrics-by-round.png', 'plots/ndcg-by-bytes.png', 'plots/participation.png']) {
+      expect(existsSync(join(out, p)), p).to.equal(true);
+    }
+    expect(statSync(join(out, 'plots/metrics-by-round.png')).size).to.be.above(10_000);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).to.include('| fedavg |');
+  });
+
+  it('gives bit-identical metrics for the same config and seed, and different ones for another seed', async () => {
+    const cfg = parseSimulationConfig({
+      ...tiny, strategies: [{ name: 'fedprox', mu: 0.1 }], partition: { type: 'iid' }, clients: 3, dropout: 0.3,
+      training: { rounds: 2, localEpochs: 1, batchSize: 16, learningRate: 0.01, clientsPerRound: 2 },
+    });
+    const a = mkdtempSync(join(tmpdir(), 'fp-det-a-'));
+    const b = mkdtempSync(join(tmpdir(), 'fp-det-b-'));
+    const c = mkdtempSync(join(tmpdir(), 'fp-det-c-'));
+    await runSimulation(cfg, { outDir: a });
+    await runSimulation(cfg, { outDir: b });
+    await runSimulation({ ...cfg, seed: 6 }, { outDir: c });
+    const strip = (ls: Record<string, unknown>[]) => ls.map(({ seconds: _s, totalSeconds: _t, timing: _x, ...rest }) => rest);
+    const la = strip(metricLines(a));
+    expect(la).to.have.length(2);
+    expect(strip(metricLines(b))).to.deep.equal(la);
+    expect(strip(metricLines(c))).to.not.deep.equal(la);
+  });
+
+  it('stops on abort and still writes the finished rounds, summary and report', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'fp-int-'));
+    const controller = new AbortController();
+    const cfg = parseSimulationConfig({ ...tiny, strategies: [{ name: 'fedavg' }], training: { rounds: 50, batchSize: 16, learningRate: 0.01 } });
+    const watch = setInterval(() => {
+      if (existsSync(join(out, 'metrics.jsonl')) && readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length > 2) controller.abort();
+    }, 50);
+    try {
+      const r = await runSimulation(cfg, { outDir: out, signal: controller.signal });
+      expect(r.interrupted).to.equal(true);
+    } finally {
+      clearInterval(watch);
+    }
+    const lines = metricLines(out);
+    expect(lines.length).to.be.within(2, 49);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.interrupted).to.equal(true);
+    expect(summary.strategies.fedavg.rounds).to.equal(lines.length);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).to.include('interrupted');
+  });
+
+  it('rejects a partition that leaves clients without data when emptyClient is "reject"', async () => {
+    const cfg = parseSimulationConfig({ ...tiny, partition: { type: 'iid' }, clients: 60, emptyClient: 'reject' });
+    let err: unknown;
+    try {
+      await runSimulation(cfg, { outDir: mkdtempSync(join(tmpdir(), 'fp-rej-')) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(FedProfileError);
+    expect((err as FedProfileError).message).to.match(/partition: 15 of 60 clients get no data/);
+  });
+});
