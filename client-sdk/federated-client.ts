@@ -11,15 +11,25 @@ import { frameSocket, type FramedPeer } from '../shared/protocol/transport.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/version.js';
 import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/training/types.js';
+import type { BackendChoice } from '../shared/tf/backend.js';
 import { createClientAggregator } from './aggregators.js';
+import { createDataSourceTrainer, type DataSource } from './data-source.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
 export interface FederatedClientOptions {
   coordinatorUrl: string;
   token: string;
-  /** The local trainer, or a factory given the federation's model config once the coordinator told it. */
-  trainer: LocalTrainer | ((modelConfig: ModelConfig) => LocalTrainer | Promise<LocalTrainer>);
+  /**
+   * The local trainer, or a factory given the federation's model config once the coordinator told it.
+   * Omit it to train the profile model (in a worker thread) on `dataSource`.
+   */
+  trainer?: LocalTrainer | ((modelConfig: ModelConfig) => LocalTrainer | Promise<LocalTrainer>);
+  /** Private behaviour events; used when no trainer is given. Requires `hashKey`. */
+  dataSource?: DataSource;
+  /** Federation-wide hashing secret shared by merchants (never sent anywhere). */
+  hashKey?: string;
+  backend?: BackendChoice;
   /** Holds the identity key and the model cache. */
   workDir: string;
   name?: string;
@@ -67,6 +77,9 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
 
   constructor(private readonly opts: FederatedClientOptions) {
     super();
+    if (!opts.trainer && opts.dataSource === undefined) {
+      throw new FedProfileError('BAD_CONFIG', 'FederatedClient needs a trainer or a dataSource');
+    }
     this.cache = new ModelCache(opts.workDir);
   }
 
@@ -250,7 +263,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
 
   private ensureTrainer(modelConfig?: ModelConfig): Promise<LocalTrainer> {
     if (this.trainerPromise) return this.trainerPromise;
-    const t = this.opts.trainer;
+    const o = this.opts;
+    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, { dataSource: o.dataSource!, hashKey: o.hashKey ?? '', backend: o.backend }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
     else if (modelConfig) this.trainerPromise = Promise.resolve(t(modelConfig));
     else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));

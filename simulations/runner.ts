@@ -22,6 +22,8 @@ export interface RunOptions {
   progress?: boolean;
   /** Aborting stops after the results already written; summary, plots and report still get written. */
   signal?: AbortSignal;
+  /** Render the SVG/PNG plots (default true); summary.json and report.md are always written. */
+  plots?: boolean;
 }
 
 export interface RunResult {
@@ -95,6 +97,6 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
     wallSeconds: (performance.now() - started) / 1000,
   };
   const title = `fedprofile simulation${cfg.name ? `: ${cfg.name}` : ''}`;
-  const report = await writeReport(opts.outDir, summary, log.records, ctx.participation, title);
+  const report = await writeReport(opts.outDir, summary, log.records, ctx.participation, title, opts.plots ?? true);
   return { summary, report, interrupted, metricsPath: log.path };
 }

@@ -98,7 +98,8 @@ interface Block {
   ffInK: tf.Variable; ffInB: tf.Variable; ffOutK: tf.Variable; ffOutB: tf.Variable; ln2G: tf.Variable; ln2B: tf.Variable;
 }
 
-interface ForwardOut { hidden: tf.Tensor3D; lastAttention?: tf.Tensor4D }
+/** hidden is [N,d] over all B*L positions, or over `rows` only when those were given. */
+interface ForwardOut { hidden: tf.Tensor2D; lastAttention?: tf.Tensor4D }
 
 /**
  * The one profile model: a BERT4Rec-style post-LN Transformer over multi-field event tokens, with a tied
@@ -204,7 +205,12 @@ export class ProfileModel {
     return this.ln(withPos, this.w('embed/ln/gamma'), this.w('embed/ln/beta'));
   }
 
-  private forward(batch: ModelBatch, training: boolean, dropoutSeed: number | undefined, keepAttention: boolean): ForwardOut {
+  /**
+   * The encoder. With `rows` (flat b*L+l indices), the last block keeps full attention over every position but
+   * runs its output projection, FFN and LayerNorms only on those rows: the Cloze loss needs nothing else, and
+   * this skips most of the last block's work without changing any result.
+   */
+  private forward(batch: ModelBatch, training: boolean, dropoutSeed: number | undefined, keepAttention: boolean, rows?: tf.Tensor1D): ForwardOut {
     const cfg = this.config;
     const [B, L] = batch.item.shape;
     const d = cfg.dModel;
@@ -225,7 +231,11 @@ export class ProfileModel {
       const scores = tf.add(tf.matMul(tf.mul(q!, scale), k!, false, true), padBias);
       const probs = tf.softmax(scores) as tf.Tensor4D;
       if (keepAttention && i === this.blocks.length - 1) lastAttention = probs;
-      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v!), [0, 2, 1, 3]), [N, d]) as tf.Tensor2D;
+      let ctx = tf.reshape(tf.transpose(tf.matMul(probs, v!), [0, 2, 1, 3]), [N, d]) as tf.Tensor2D;
+      if (rows !== undefined && i === this.blocks.length - 1) {
+        ctx = tf.gather(ctx, rows);
+        x = tf.gather(x, rows);
+      }
       const attnOut = this.dropout(tf.fused.matMul({ a: ctx, b: blk.outK, bias: blk.outB }), training, dropoutSeed, 1 + 2 * i);
       x = this.ln(tf.add(x, attnOut), blk.ln1G, blk.ln1B);
       const inner = tf.fused.matMul({ a: x, b: blk.ffInK, bias: blk.ffInB });
@@ -233,12 +243,13 @@ export class ProfileModel {
       const ffOut = this.dropout(tf.fused.matMul({ a: act, b: blk.ffOutK, bias: blk.ffOutB }), training, dropoutSeed, 2 + 2 * i);
       x = this.ln(tf.add(x, ffOut), blk.ln2G, blk.ln2B);
     });
-    return { hidden: tf.reshape(x, [B, L, d]) as tf.Tensor3D, lastAttention };
+    return { hidden: x, lastAttention };
   }
 
   /** Contextual hidden states [B,L,d]. */
   encode(batch: ModelBatch, training: boolean, dropoutSeed?: number): tf.Tensor3D {
-    return this.forward(batch, training, dropoutSeed, false).hidden;
+    const [B, L] = batch.item.shape;
+    return tf.reshape(this.forward(batch, training, dropoutSeed, false).hidden, [B, L, this.config.dModel]) as tf.Tensor3D;
   }
 
   /** Masked mean of the hidden states of the real (non-PAD) positions: [B,d]. */
@@ -270,9 +281,7 @@ export class ProfileModel {
     const pos = positions instanceof Int32Array ? tf.tensor1d(positions, 'int32') : positions;
     const tgt = targets instanceof Int32Array ? tf.tensor1d(targets, 'int32') : targets;
     if (pos.shape[0] === 0) throw new FedProfileError('BAD_INPUT', 'clozeLoss: no masked positions in the batch.');
-    const hidden = this.encode(batch, training, dropoutSeed);
-    const d = this.config.dModel;
-    const h = tf.gather(tf.reshape(hidden, [-1, d]) as tf.Tensor2D, pos);
+    const h = this.forward(batch, training, dropoutSeed, false, pos).hidden;
     const ce = this.fused ? tiedSoftmaxCrossEntropy : plainTiedSoftmaxCrossEntropy;
     return ce(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt);
   }

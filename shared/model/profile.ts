@@ -186,7 +186,12 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
   const sorted = users.map((u) => [...u.events].sort((a, b) => a.timestamp - b.timestamp));
   const now = ctx.now ?? Math.max(...sorted.map((evs) => evs[evs.length - 1].timestamp));
   const localItemNames = new Map<number, string>();
-  for (const evs of sorted) for (const e of evs) if (e.itemId !== NO_ITEM) localItemNames.set(ctx.hasher.item(e.itemId), e.itemId);
+  for (const evs of sorted) {
+    for (const e of evs) {
+      if (e.itemId !== NO_ITEM) localItemNames.set(ctx.hasher.item(e.itemId), e.itemId);
+      ctx.hasher.category(e.categoryId); // teaches the hasher's local reverse map the names used below
+    }
+  }
   const noItem = ctx.hasher.item(NO_ITEM);
   const itemName = (id: number): string | number => ctx.itemNames?.get(id) ?? localItemNames.get(id) ?? id;
   const categoryName = (id: number): string | number => {
@@ -196,6 +201,11 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
     return raw.length > 0 ? raw.join('|') : id;
   };
   const C = cfg.categoryVocab;
+  // Interest tags only over categories this merchant knows by name (seen locally or given), when any are
+  // known: a hashed id nobody here has seen cannot be acted upon.
+  const named = (id: number) => ctx.categoryNames?.has(id) === true || ctx.hasher.categoryNames(id).length > 0;
+  let anyNamed = false;
+  for (let i = 1; i < C && !anyNamed; i++) anyNamed = named(i);
   const T = cfg.numTiers;
   const V = cfg.itemVocab;
   const L = cfg.maxLen;
@@ -217,7 +227,7 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
       const seg = segmentOf(propensity, tier, T, rule);
       profiles.push({
         userKey: users[start + b].userKey,
-        interests: rankIndices(interestRow, topInterests, (i) => i !== PAD_ID)
+        interests: rankIndices(interestRow, topInterests, (i) => i !== PAD_ID && (!anyNamed || named(i)))
           .map((i) => ({ category: categoryName(i), score: interestRow[i] })),
         propensity,
         spendingTier: { tier, probabilities: tierProbs },

@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
@@ -24,7 +25,8 @@ import { isFedProfileError } from '../../shared/errors.js';
 const B = 32;
 const MASK_P = 0.2;
 
-interface RunResult { backend: string; seqPerSec: number; stepMs: number; loss: number; params: number; profile?: Record<string, number> }
+/** cpu* figures use this process's CPU time instead of wall time: far less sensitive to other load on the host. */
+interface RunResult { backend: string; seqPerSec: number; stepMs: number; cpuStepMs: number; cpuSeqPerSec: number; loss: number; params: number; profile?: Record<string, number> }
 
 /** Random ids and a Bernoulli(0.2) mask built like the reference (no at-least-one rule). */
 function referenceBatch(seed: number): { batch: ModelBatch; positions: tf.Tensor1D; targets: tf.Tensor1D } {
@@ -60,8 +62,11 @@ async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, ste
   for (let i = 0; i < warmup; i++) step();
   let loss = NaN;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) loss = step();
+  const cpu = process.cpuUsage(c0);
   const stepMs = (performance.now() - t0) / steps;
+  const cpuStepMs = (cpu.user + cpu.system) / 1000 / steps;
   let top: Record<string, number> | undefined;
   if (profile) {
     const p = await tf.profile(() => { step(); });
@@ -72,7 +77,9 @@ async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, ste
   const params = model.paramCount('cloze');
   trainer.dispose();
   model.dispose();
-  return { backend: info.name, seqPerSec: round((B * 1000) / stepMs, 1), stepMs: round(stepMs, 2), loss: round(loss, 4), params, profile: top };
+  return {
+    backend: info.name, seqPerSec: round((B * 1000) / stepMs, 1), stepMs: round(stepMs, 2),
+    cpuStepMs: round(cpuStepMs, 2), cpuSeqPerSec: round((B * 1000) / cpuStepMs, 1), loss: round(loss, 4), params, profile: top };
 }
 
 function round(x: number, digits: number): number {
@@ -80,7 +87,7 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-function measureStockInChild(backend: BackendChoice, steps: number, warmup: number): { seqPerSec: number; stepMs: number; loss: number } {
+function measureStockInChild(backend: BackendChoice, steps: number, warmup: number): Omit<RunResult, 'backend' | 'params' | 'profile'> {
   const self = fileURLToPath(import.meta.url);
   const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--variant', 'stock', '--backend', backend, '--steps', String(steps), '--warmup', String(warmup), '--no-stock'], {
     encoding: 'utf8', maxBuffer: 16 << 20, env: process.env,
@@ -90,7 +97,7 @@ function measureStockInChild(backend: BackendChoice, steps: number, warmup: numb
     throw new Error(`stock measurement failed (exit ${child.status}): ${child.stderr.split('\n').filter((l) => l.length < 300).slice(-5).join(' | ')}`);
   }
   const r = JSON.parse(line) as RunResult;
-  return { seqPerSec: r.seqPerSec, stepMs: r.stepMs, loss: r.loss };
+  return { seqPerSec: r.seqPerSec, stepMs: r.stepMs, cpuStepMs: r.cpuStepMs, cpuSeqPerSec: r.cpuSeqPerSec, loss: r.loss };
 }
 
 async function main(): Promise<void> {
@@ -102,11 +109,12 @@ async function main(): Promise<void> {
     .option('--warmup <n>', 'warm-up steps', '3')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join('|')}`, process.env.FEDPROFILE_BACKEND ?? 'wasm')
     .option('--torch-ref <seqPerSec>', 'PyTorch reference throughput measured on this machine, for the ratio')
+    .option('--torch-cpu-ref <seqPerSec>', 'PyTorch reference throughput per CPU-second, for the CPU-time ratio')
     .option('--no-stock', 'skip the stock (unpatched, plain autodiff) measurement')
     .option('--no-profile', 'skip the per-kernel profile of one step')
     .addOption(new Option('--variant <v>', 'internal: fast|stock').default('fast').hideHelp())
     .parse();
-  const o = program.opts<{ out?: string; steps: string; warmup: string; backend: string; torchRef?: string; stock: boolean; profile: boolean; variant: string }>();
+  const o = program.opts<{ out?: string; steps: string; warmup: string; backend: string; torchRef?: string; torchCpuRef?: string; stock: boolean; profile: boolean; variant: string }>();
   const steps = Number(o.steps);
   const warmup = Number(o.warmup);
   if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(warmup) || warmup < 0) {
@@ -121,13 +129,18 @@ async function main(): Promise<void> {
   const fast = await runVariant('fast', backend, steps, warmup, o.profile);
   const stock = o.stock && fast.backend === 'wasm' ? measureStockInChild(backend, steps, warmup) : undefined;
   const torch = o.torchRef !== undefined ? Number(o.torchRef) : undefined;
+  const torchCpu = o.torchCpuRef !== undefined ? Number(o.torchCpuRef) : undefined;
   const result = {
     config: 'bert4rec-64',
     backend: fast.backend,
     seqPerSec: fast.seqPerSec,
     stepMs: fast.stepMs,
+    cpuSeqPerSec: fast.cpuSeqPerSec,
+    cpuStepMs: fast.cpuStepMs,
+    loadAvg1m: round(os.loadavg()[0]!, 2),
     ...(stock ? { stock, ratioVsStock: round(fast.seqPerSec / stock.seqPerSec, 2) } : {}),
     ...(torch !== undefined && torch > 0 ? { torchSeqPerSec: torch, ratioVsTorch: round(fast.seqPerSec / torch, 3) } : {}),
+    ...(torchCpu !== undefined && torchCpu > 0 ? { torchCpuSeqPerSec: torchCpu, cpuRatioVsTorch: round(fast.cpuSeqPerSec / torchCpu, 3) } : {}),
     params: fast.params,
     loss: fast.loss,
     batch: B,

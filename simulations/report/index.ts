@@ -22,11 +22,12 @@ export async function writeReport(
   records: readonly RoundRecord[],
   participation: Record<string, Record<string, number>>,
   title = 'fedprofile simulation',
+  withPlots = true,
 ): Promise<WrittenReport> {
   mkdirSync(join(dir, 'plots'), { recursive: true });
   const summaryPath = join(dir, 'summary.json');
   writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
-  const charts = await renderCharts(records, participation);
+  const charts = withPlots ? await renderCharts(records, participation) : [];
   const plots: string[] = [];
   for (const c of charts) {
     const svg = join(dir, 'plots', `${c.name}.svg`);

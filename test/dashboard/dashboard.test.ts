@@ -141,6 +141,7 @@ describe('operator dashboard in a real browser', function () {
     const cells = (await row.locator('td').allInnerTexts()).map((s) => s.trim());
     expect(cells[0]).to.equal(`${FEDERATION_NAME}\n${fedId}`);
     expect(cells.slice(1)).to.deep.equal(['created', 'idle', '2 / 5', '0', 'FedAdam']);
+    expect(await page.locator('pilot').count(), 'API text is never parsed as HTML').to.equal(0);
     expect(await page.evaluate(() => sessionStorage.getItem('fedprofile.adminToken'))).to.equal(ADMIN_TOKEN);
   });
 
