@@ -217,9 +217,10 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     this.emit('round-started', { round: m.round, config: m.config });
     this.enqueue(async () => {
       if (active.abandoned) return;
-      const t0 = performance.now();
       try {
         const [model, trainer] = await Promise.all([this.model(m.modelHash), this.ensureTrainer()]);
+        if (active.abandoned) return;
+        const t0 = performance.now();
         const result = await trainer.fit(model.values, model.manifest, m.config, (p) => this.emit('progress', { ...p, round: m.round }));
         if (active.abandoned) return;
         const trainMs = performance.now() - t0;

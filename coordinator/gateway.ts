@@ -5,7 +5,7 @@ import { FedProfileError } from '../shared/errors.js';
 import {
   ClientMessageSchema, HandshakeSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
 } from '../shared/protocol/messages.js';
-import { frameSocket, type FramedPeer } from '../shared/protocol/transport.js';
+import { frameSocket, prepareMessage, type FramedPeer, type PreparedMessage } from '../shared/protocol/transport.js';
 import { MAX_HTTP_BUFFER_BYTES, PROTOCOL_VERSION } from '../shared/protocol/version.js';
 import { verifySignature } from '../shared/secagg/keys.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -31,6 +31,8 @@ function authError(code: FedProfileError['code'], message: string): Error {
 export class SocketGateway {
   readonly io: IoServer;
   private readonly peers = new Map<string, Peer>();
+  /** The current model of each federation, encoded and chunked once for all the clients that ask. */
+  private readonly preparedModels = new Map<string, { hash: string; prepared: PreparedMessage }>();
 
   constructor(
     http: HttpServer,
@@ -160,7 +162,13 @@ export class SocketGateway {
       case 'model-get': {
         const g = runtime.model;
         if (g.hash !== m.hash) throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`);
-        this.send(clientId, { type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values as Float32Array<ArrayBuffer> });
+        let cached = this.preparedModels.get(runtime.id);
+        if (cached?.hash !== g.hash) {
+          cached = { hash: g.hash, prepared: prepareMessage({ type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values }) };
+          this.preparedModels.set(runtime.id, cached);
+        }
+        const peer = this.peers.get(clientId);
+        if (peer) this.deps.metrics.bytesOut.inc(peer.framed.sendPrepared(cached.prepared));
         break;
       }
       case 'agg':

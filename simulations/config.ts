@@ -65,8 +65,10 @@ const ModelOverridesSchema = z.strictObject(
 
 const lr = z.number().positive().max(10);
 const StrategySchema = z.discriminatedUnion('name', [
-  z.strictObject({ name: z.literal('centralized') }),
-  z.strictObject({ name: z.literal('local') }),
+  /** Pooled training; `epochsPerRound` defaults to training.localEpochs (pooled data converges in fewer). */
+  z.strictObject({ name: z.literal('centralized'), epochsPerRound: int(1, 1_000).optional() }),
+  /** Each client alone; `epochs` of fine-tuning default to training.rounds x training.localEpochs. */
+  z.strictObject({ name: z.literal('local'), epochs: int(1, 100_000).optional() }),
   z.strictObject({ name: z.literal('fedavg') }),
   z.strictObject({ name: z.literal('fedprox'), mu: z.number().min(0).max(100).default(0.01) }),
   z.strictObject({

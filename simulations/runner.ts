@@ -75,8 +75,8 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
   let interrupted = false;
   try {
     for (const spec of cfg.strategies) {
-      if (spec.name === 'centralized') await runCentralized(ctx);
-      else if (spec.name === 'local') await runLocal(ctx);
+      if (spec.name === 'centralized') await runCentralized(ctx, spec.epochsPerRound);
+      else if (spec.name === 'local') await runLocal(ctx, spec.epochs);
       else await runFederated(ctx, spec);
     }
   } catch (e) {

@@ -35,11 +35,7 @@ function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayloa
   if (typeof p.weight !== 'number' || !Number.isFinite(p.weight) || p.weight <= 0) {
     throw new FedProfileError('BAD_INPUT', `plain/update.weight must be a positive number, got ${String(p.weight)}`);
   }
-  for (let i = 0; i < p.update.length; i++) {
-    if (!Number.isFinite(p.update[i]!)) {
-      throw new FedProfileError('BAD_INPUT', `plain/update has a non-finite value at index ${i}`, { index: i });
-    }
-  }
+  // Finiteness is checked by MeanAccumulator.add before anything is summed.
   return { update: p.update, weight: p.weight };
 }
 

@@ -100,8 +100,12 @@ export function tiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, bias
         const scale = tf.div(dy, m);
         const g = tf.sub(tf.mul(e!, tf.div(scale, s!)), tf.mul(tf.oneHot(t as tf.Tensor1D, v, 1, 0, 'float32'), scale)) as tf.Tensor2D;
         const dh = tf.matMul(g, es!);
-        const dE = tf.transpose(tf.matMul(tf.transpose(hs!), g));
-        const db = tf.sum(g, 0);
+        // [hᵀ; 1]·g gives the table gradient (transposed) and, in its last row, the bias gradient: one
+        // matmul row is cheaper than a separate column sum over [M,V].
+        const d = hs!.shape[1]!;
+        const both = tf.matMul(tf.concat([tf.transpose(hs!), tf.ones([1, m])], 0), g);
+        const dE = tf.transpose(tf.slice(both, [0, 0], [d, v]));
+        const db = tf.reshape(tf.slice(both, [d, 0], [1, v]), [v]);
         return [dh, dE, db];
       },
     };

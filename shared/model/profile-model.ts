@@ -18,8 +18,9 @@ export interface FinetuneTargets {
 
 export interface ProfileModelOptions {
   /**
-   * Use the fused kernels with hand-written gradients (default). false = textbook compositions with plain
-   * autodiff: same math, slower; kept for equivalence tests and the stock benchmark.
+   * Use the fused kernels with hand-written gradients and the masked-rows-only last block (default).
+   * false = the textbook implementation with plain autodiff: same math, slower; kept for equivalence tests
+   * and the stock benchmark.
    */
   fusedOps?: boolean;
 }
@@ -281,7 +282,9 @@ export class ProfileModel {
     const pos = positions instanceof Int32Array ? tf.tensor1d(positions, 'int32') : positions;
     const tgt = targets instanceof Int32Array ? tf.tensor1d(targets, 'int32') : targets;
     if (pos.shape[0] === 0) throw new FedProfileError('BAD_INPUT', 'clozeLoss: no masked positions in the batch.');
-    const h = this.forward(batch, training, dropoutSeed, false, pos).hidden;
+    const h = this.fused
+      ? this.forward(batch, training, dropoutSeed, false, pos).hidden
+      : tf.gather(this.forward(batch, training, dropoutSeed, false).hidden, pos);
     const ce = this.fused ? tiedSoftmaxCrossEntropy : plainTiedSoftmaxCrossEntropy;
     return ce(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt);
   }

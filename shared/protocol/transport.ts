@@ -1,6 +1,6 @@
 import { FedProfileError } from '../errors.js';
 import { encodeMessage, decodeMessage } from './codec.js';
-import { FrameAssembler, splitIntoFrames } from './chunks.js';
+import { FrameAssembler, splitIntoFrames, type ChunkFrame } from './chunks.js';
 import { CHUNK_BYTES, CHUNK_EVENT, MESSAGE_EVENT } from './version.js';
 
 /**
@@ -11,9 +11,18 @@ export interface FrameSocket {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
+/** A message encoded (and chunked) once, to send the same bytes to many peers, e.g. a model version. */
+export interface PreparedMessage { bytes: Uint8Array; frames?: ChunkFrame[] }
+
+export function prepareMessage(message: unknown, chunkBytes = CHUNK_BYTES): PreparedMessage {
+  const bytes = encodeMessage(message);
+  return bytes.byteLength <= chunkBytes ? { bytes } : { bytes, frames: splitIntoFrames(bytes, chunkBytes) };
+}
+
 export interface FramedPeer {
   /** Encodes, chunks if needed, emits. Returns the bytes put on the wire. */
   send(message: unknown): number;
+  sendPrepared(prepared: PreparedMessage): number;
 }
 
 /**
@@ -52,18 +61,16 @@ export function frameSocket(
       ? ((raw as { data: Uint8Array }).data.byteLength) : 0;
     let whole: Uint8Array | undefined;
     try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
-    if (whole) handleBytes(whole, wire);
+    if (whole) handleBytes(whole, whole.byteLength);
   });
+  const sendPrepared = (p: PreparedMessage): number => {
+    if (!p.frames) socket.emit(MESSAGE_EVENT, p.bytes);
+    else for (const frame of p.frames) socket.emit(CHUNK_EVENT, frame);
+    return p.bytes.byteLength;
+  };
   return {
-    send(message: unknown): number {
-      const bytes = encodeMessage(message);
-      if (bytes.byteLength <= chunkBytes) {
-        socket.emit(MESSAGE_EVENT, bytes);
-      } else {
-        for (const frame of splitIntoFrames(bytes, chunkBytes)) socket.emit(CHUNK_EVENT, frame);
-      }
-      return bytes.byteLength;
-    },
+    send: (message: unknown): number => sendPrepared(prepareMessage(message, chunkBytes)),
+    sendPrepared,
   };
 }
 

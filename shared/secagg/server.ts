@@ -54,17 +54,19 @@ export class SecAggServerSession implements ServerAggregationSession {
   /** Disconnected, or excluded for a bad signature: no longer waited for. */
   private gone = new Set<string>();
   private answered: Array<Set<string>> = [new Set(), new Set(), new Set(), new Set(), new Set()];
+  /** Who the current stage still waits for; the stage closes when it empties. */
+  private waiting = new Set<string>();
+  private expected = new Set<string>();
   private adverts = new Map<string, AdvertisePayload>();
   private keysSentTo = new Map<string, Set<string>>();
   private sealedShares = new Map<string, Map<string, Sealed>>();
   private mutual = new Map<string, string[]>();
-  private shareHolders = new Set<string>();
   private contributors: string[] = [];
   private sum: Uint32Array;
   private unmaskAsked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
   private seedShares = new Map<string, Uint8Array[]>();
   private keyShares = new Map<string, Uint8Array[]>();
-  private counters = { rejectedMessages: 0, badSignatures: 0, bytesIn: 0, bytesOut: 0, prunedForDegree: 0, pairMasksRemoved: 0 };
+  private counters = { rejectedMessages: 0, badSignatures: 0, bytesIn: 0, prunedForDegree: 0, pairMasksRemoved: 0 };
 
   constructor(opts: SecAggServerOptions) {
     this.params = parseSecAggParams(opts.params);
@@ -97,19 +99,19 @@ export class SecAggServerSession implements ServerAggregationSession {
     const missing = [...this.participants].filter((p) => !this.identities(p));
     for (const p of missing) this.gone.add(p);
     this.graph = buildNeighbourGraph([...this.participants], this.k);
-    this._stage = 'advertise';
+    this.enterStage('advertise', [...this.participants]);
     const out: Outbound[] = [];
     for (const [id, nbs] of this.graph) {
       if (this.gone.has(id)) continue;
       const neighbours = nbs.filter((v) => !this.gone.has(v)).map((v) => ({ id: v, identityKey: this.identities(v)! }));
       out.push({ to: id, type: MSG.setup, payload: { participants: n, threshold: this.t, neighbours } });
     }
-    return this.track(out.concat(this.advanceIfComplete()));
+    return out.concat(this.advanceIfComplete());
   }
 
   handle(from: string, type: string, payload: unknown): Outbound[] {
     try {
-      return this.track(this.dispatch(from, type, payload));
+      return this.dispatch(from, type, payload);
     } catch (e) {
       this.counters.rejectedMessages++;
       throw e;
@@ -119,16 +121,18 @@ export class SecAggServerSession implements ServerAggregationSession {
   dropped(clientId: string): Outbound[] {
     if (!this.participants.has(clientId) || this.gone.has(clientId)) return [];
     this.gone.add(clientId);
-    return this.track(this.advanceIfComplete());
+    this.waiting.delete(clientId);
+    return this.advanceIfComplete();
   }
 
   expire(): Outbound[] {
-    return this.track(this.closeStage());
+    return this.closeStage();
   }
 
-  private track(out: Outbound[]): Outbound[] {
-    for (const o of out) this.counters.bytesOut += wireSize(o.type, o.payload);
-    return out;
+  private enterStage(stage: SecAggServerStage, expected: Iterable<string>): void {
+    this._stage = stage;
+    this.expected = new Set(expected);
+    this.waiting = new Set([...this.expected].filter((id) => !this.gone.has(id)));
   }
 
   private dispatch(from: string, type: string, payload: unknown): Outbound[] {
@@ -143,7 +147,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     const now = STAGE_INDEX[this._stage];
     if (spec.index < now) throw new SecAggError('wrong-stage', `${type} from ${from} arrived after its stage closed (now ${this._stage})`);
     if (spec.index > now) throw new SecAggError('wrong-stage', `${type} from ${from} arrived out of order (still ${this._stage})`);
-    if (!this.expectedNow().has(from)) throw new SecAggError('wrong-stage', `${from} is not expected to send ${type}`);
+    if (!this.expected.has(from)) throw new SecAggError('wrong-stage', `${from} is not expected to send ${type}`);
     switch (type) {
       case MSG.advertise: this.onAdvertise(from, payload); break;
       case MSG.shareKeys: this.onShareKeys(from, payload); break;
@@ -151,19 +155,9 @@ export class SecAggServerSession implements ServerAggregationSession {
       default: this.onUnmaskShares(from, payload); break;
     }
     this.answered[spec.index]!.add(from);
-    this.counters.bytesIn += wireSize(type, payload);
+    this.waiting.delete(from);
+    this.counters.bytesIn += type === MSG.maskedInput ? asWords((payload as { vector: Uint32Array }).vector).byteLength : wireSize(type, payload);
     return this.advanceIfComplete();
-  }
-
-  /** Who the current stage waits for (before removing the disconnected). */
-  private expectedNow(): Set<string> {
-    switch (this._stage) {
-      case 'advertise': return this.participants;
-      case 'share-keys': return new Set(this.keysSentTo.keys());
-      case 'masked-input': return this.shareHolders;
-      case 'unmask': return new Set(this.unmaskAsked.keys());
-      default: return new Set();
-    }
   }
 
   private onAdvertise(from: string, payload: unknown): void {
@@ -218,8 +212,7 @@ export class SecAggServerSession implements ServerAggregationSession {
 
   private advanceIfComplete(): Outbound[] {
     const idx = STAGE_INDEX[this._stage];
-    if (idx < 1 || idx > 4) return [];
-    for (const id of this.expectedNow()) if (!this.gone.has(id) && !this.answered[idx]!.has(id)) return [];
+    if (idx < 1 || idx > 4 || this.waiting.size > 0) return [];
     return this.closeStage();
   }
 
@@ -252,7 +245,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     const u1 = new Set([...this.adverts.keys()].filter((u) => !this.gone.has(u)));
     this.pruneLowDegree(u1, (u) => this.graph.get(u)!);
     if (u1.size < this.t) return this.abort(`only ${u1.size} clients advertised keys with enough live neighbours; at least ${this.t} are needed`);
-    this._stage = 'share-keys';
+    this.enterStage('share-keys', u1);
     const out: Outbound[] = [];
     for (const u of u1) {
       const peers = this.graph.get(u)!.filter((v) => u1.has(v));
@@ -269,12 +262,11 @@ export class SecAggServerSession implements ServerAggregationSession {
     const mutualOf = (u: string): string[] => this.graph.get(u)!.filter((v) => u2.has(v) && sentTo(u, v) && sentTo(v, u));
     this.pruneLowDegree(u2, mutualOf);
     if (u2.size < this.t) return this.abort(`only ${u2.size} clients shared their keys with enough neighbours; at least ${this.t} are needed`);
-    this._stage = 'masked-input';
+    this.enterStage('masked-input', u2);
     const out: Outbound[] = [];
     for (const u of u2) {
       const m = mutualOf(u).filter((v) => u2.has(v));
       this.mutual.set(u, m);
-      this.shareHolders.add(u);
       out.push({ to: u, type: MSG.shares, payload: { shares: m.map((v) => ({ from: v, ...this.sealedShares.get(v)!.get(u)! })) } });
     }
     this.sealedShares = new Map();
@@ -295,7 +287,7 @@ export class SecAggServerSession implements ServerAggregationSession {
           + `of the ${this.t} needed to remove its masks (too many dropouts: ${this.participants.size - u3.size})`);
       }
     }
-    this._stage = 'unmask';
+    this.enterStage('unmask', u3);
     const out: Outbound[] = [];
     for (const u of u3) {
       const m = this.mutual.get(u)!;
@@ -374,7 +366,6 @@ export class SecAggServerSession implements ServerAggregationSession {
         badSignatures: this.counters.badSignatures,
         prunedForDegree: this.counters.prunedForDegree,
         bytesIn: this.counters.bytesIn,
-        bytesOut: this.counters.bytesOut,
       },
     };
     return [];

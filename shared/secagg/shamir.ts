@@ -74,17 +74,20 @@ export function combineShares(shares: readonly Uint8Array[]): Uint8Array | undef
   if (len < 1 || shares.some((s) => s.length !== len + 1)) return undefined;
   const xs = shares.map((s) => s[len]!);
   if (xs.some((x) => x === 0) || new Set(xs).size !== xs.length) return undefined;
-  // Lagrange basis at 0 in characteristic 2: l_i = Π_{j≠i} x_j / (x_i ⊕ x_j).
-  const basis = xs.map((xi, i) => {
-    let l = 1;
-    for (let j = 0; j < xs.length; j++) if (j !== i) l = mul(l, div(xs[j]!, xi ^ xs[j]!));
-    return l;
+  // Lagrange basis at 0 in characteristic 2, kept as logarithms: l_i = Π_{j≠i} x_j / (x_i ⊕ x_j).
+  const logBasis = xs.map((xi, i) => {
+    let l = 0;
+    for (let j = 0; j < xs.length; j++) if (j !== i) l += LOG[xs[j]!]! + 255 - LOG[xi ^ xs[j]!]!;
+    return l % 255;
   });
   const out = new Uint8Array(len);
-  for (let b = 0; b < len; b++) {
-    let acc = 0;
-    for (let i = 0; i < shares.length; i++) acc ^= mul(shares[i]![b]!, basis[i]!);
-    out[b] = acc;
+  for (let i = 0; i < shares.length; i++) {
+    const s = shares[i]!;
+    const lb = logBasis[i]!;
+    for (let b = 0; b < len; b++) {
+      const y = s[b]!;
+      if (y !== 0) out[b] ^= EXP[LOG[y]! + lb]!;
+    }
   }
   return out;
 }

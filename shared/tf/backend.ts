@@ -3,7 +3,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FedProfileError } from '../errors.js';
-import { makeColumnSum, makeFastBatchMatMul, oneHotWasm, unsortedSegmentSumWasm } from './wasm-kernels.js';
+import { makeFastBatchMatMul, oneHotWasm, unsortedSegmentSumWasm } from './wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'];
@@ -87,17 +87,14 @@ export function setWasmPatches(enabled: boolean): void {
   if (enabled) {
     const original = tf.getKernel('BatchMatMul', 'wasm');
     const transpose = tf.getKernel('Transpose', 'wasm');
-    const sum = tf.getKernel('Sum', 'wasm');
-    if (original === undefined || transpose === undefined || sum === undefined) {
-      throw new FedProfileError('BACKEND', 'The wasm backend lacks the BatchMatMul/Transpose/Sum kernels to patch.');
+    if (original === undefined || transpose === undefined) {
+      throw new FedProfileError('BACKEND', 'The wasm backend lacks the BatchMatMul/Transpose kernels to patch.');
     }
     const fast = makeFastBatchMatMul(
       original.kernelFunc as unknown as Parameters<typeof makeFastBatchMatMul>[0],
       transpose.kernelFunc as unknown as Parameters<typeof makeFastBatchMatMul>[1],
     );
-    const columnSum = makeColumnSum(sum.kernelFunc as unknown as Parameters<typeof makeColumnSum>[0]);
     replaceKernel(original, fast as unknown as KernelFunc);
-    replaceKernel(sum, columnSum as unknown as KernelFunc);
   } else {
     for (const [name, original] of patches.originals) {
       tf.unregisterKernel(name, 'wasm');

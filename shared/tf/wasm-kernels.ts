@@ -151,34 +151,3 @@ export function oneHotWasm(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
-/**
- * Sum over the leading axes (bias gradients: column sums of [N,k]). The stock kernel transposes the whole
- * input so the reduced axes come last; a row-by-row accumulation on the heap needs no copy at all.
- * Other reductions go to the original kernel.
- */
-export function makeColumnSum(original: KernelFunc): KernelFunc {
-  return (args: KernelArgs): KernelResult => {
-    const x = args.inputs.x!;
-    const r = x.shape.length;
-    const raw = args.attrs?.axis as number | number[] | undefined;
-    const axes = (raw === undefined ? [...Array(r).keys()] : Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + r : a)).sort((p, q) => p - q);
-    const leading = axes.length > 0 && axes.length < r && axes.every((a, i) => a === i);
-    if (!leading || x.dtype !== 'float32') return original(args);
-    const backend = args.backend as WasmBackendLike;
-    const rows = sizeOf(x.shape.slice(0, axes.length));
-    const inner = sizeOf(x.shape.slice(axes.length));
-    const keepDims = Boolean(args.attrs?.keepDims);
-    const outShape = keepDims ? x.shape.map((s, i) => (i < axes.length ? 1 : s)) : x.shape.slice(axes.length);
-    const out = backend.makeOutput(outShape, 'float32');
-    const dst = backend.typedArrayFromHeap(out) as Float32Array;
-    const src = backend.typedArrayFromHeap(x) as Float32Array;
-    // float64 accumulators: summing thousands of rows in float32 would lose digits against the cpu backend.
-    const acc = new Float64Array(inner);
-    for (let i = 0; i < rows; i++) {
-      const o = i * inner;
-      for (let j = 0; j < inner; j++) acc[j]! += src[o + j]!;
-    }
-    for (let j = 0; j < inner; j++) dst[j] = acc[j]!;
-    return out;
-  };
-}

@@ -7,6 +7,7 @@ import { computeDelta } from '../weights/delta.js';
 import { flattenTensors, unflattenToTensors } from '../weights/flatten.js';
 import { assertVectorMatches, validateManifest } from '../weights/layout.js';
 import type { WeightManifest } from '../weights/manifest.js';
+import { evaluateBaselines } from './baselines.js';
 import { evaluateModel } from './evaluate.js';
 import { readExamplesFile } from './examples-file.js';
 import { trainLocal } from './trainer.js';
@@ -85,9 +86,14 @@ export async function createTrainingSession(init: WorkerInit): Promise<TrainingS
       loadGlobal(model, global, manifest);
       const examples = test.length > 0 ? test : validation;
       if (examples.length === 0) return { numExamples: 0, metrics: {} };
-      const m = evaluateModel(model, examples, { k, seed: init.seed });
-      const { n, ...rest } = m;
-      return { numExamples: n, metrics: finite(rest as unknown as Record<string, number>) };
+      const { n, ...model_ } = evaluateModel(model, examples, { k, seed: init.seed });
+      // Baselines on the same users and negatives go beside every metric, as baseline_<key>.
+      const { n: _n, ...base } = evaluateBaselines(train, examples, {
+        k, seed: init.seed, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers,
+      });
+      const metrics: Record<string, number> = { ...model_ };
+      for (const [key, value] of Object.entries(base)) metrics[`baseline_${key}`] = value;
+      return { numExamples: n, metrics: finite(metrics) };
     },
   };
 }

@@ -51,6 +51,24 @@ export function seededPermutation(n: number, seed: string): number[] {
   return idx;
 }
 
+/**
+ * The variables the phase's objective reaches. Passing exactly these (always in the same order) matters:
+ * tfjs Adam keeps its moments by position in the gradient list, and variables without a gradient would be
+ * moved to its end. Pretraining (Cloze) never reaches the profile heads; finetuning without the Cloze
+ * auxiliary never reaches the item output bias. FedProx applies to the trained variables only (the others
+ * stay exactly at the global weights anyway).
+ */
+function trainableVariables(model: ProfileModel, opts: TrainOptions): tf.Variable[] {
+  const clozeWeight = opts.phase === 'pretrain' ? 1 : (opts.clozeWeightInFinetune ?? 0.5);
+  return model.weights
+    .filter((w) => {
+      if (w.name === 'head/item/bias') return clozeWeight > 0;
+      if (w.name.startsWith('head/')) return opts.phase === 'finetune';
+      return true;
+    })
+    .map((w) => w.variable);
+}
+
 function validate(opts: TrainOptions, numTrain: number): void {
   const bad = (msg: string) => { throw new ConfigError(`training: ${msg}`); };
   if (!Number.isInteger(opts.localEpochs) || opts.localEpochs < 1) bad(`localEpochs must be an integer >= 1 (got ${opts.localEpochs})`);
@@ -172,13 +190,15 @@ export function trainLocal(
     ? seededPermutation(examples.train.length, `${opts.seed}/subset`).slice(0, opts.maxExamples).map((i) => examples.train[i])
     : examples.train;
   validate(opts, used.length);
-  const vars = model.weights.map((w) => w.variable);
+  const all = model.weights.map((w) => w.variable);
+  const vars = trainableVariables(model, opts);
   const mu = opts.proximalMu ?? 0;
   const ownAnchor = mu > 0 && opts.proximalAnchor === undefined;
-  const anchor: readonly tf.Tensor[] = mu > 0 ? (opts.proximalAnchor ?? vars.map((v) => tf.clone(v))) : [];
-  if (anchor.length > 0 && anchor.length !== vars.length) {
-    throw new ConfigError(`training: proximal anchor has ${anchor.length} tensors, the model ${vars.length}`);
+  const anchorAll: readonly tf.Tensor[] = mu > 0 ? (opts.proximalAnchor ?? all.map((v) => tf.clone(v))) : [];
+  if (anchorAll.length > 0 && anchorAll.length !== all.length) {
+    throw new ConfigError(`training: proximal anchor has ${anchorAll.length} tensors, the model ${all.length}`);
   }
+  const anchor = anchorAll.filter((_, i) => vars.includes(all[i]));
   const optimizer = opts.optimizer === 'adam' ? tf.train.adam(opts.learningRate) : tf.train.sgd(opts.learningRate);
   const validation = examples.validation ?? [];
   const patience = opts.earlyStoppingPatience ?? Number.POSITIVE_INFINITY;
@@ -223,7 +243,7 @@ export function trainLocal(
         lastValLoss = validationLoss(model, validation, opts);
         if (best === undefined || lastValLoss < best.loss) {
           best?.weights.forEach((t) => t.dispose());
-          best = { loss: lastValLoss, epoch, weights: vars.map((v) => tf.clone(v)) };
+          best = { loss: lastValLoss, epoch, weights: all.map((v) => tf.clone(v)) };
           sinceBest = 0;
         } else if (++sinceBest >= patience) {
           break;
@@ -231,7 +251,7 @@ export function trainLocal(
       }
     }
     const restored = best !== undefined && best.epoch !== epochsRun - 1;
-    if (best !== undefined && restored) vars.forEach((v, i) => v.assign(best!.weights[i]));
+    if (best !== undefined && restored) all.forEach((v, i) => v.assign(best!.weights[i]));
     const metrics: Record<string, number> = {
       trainLoss: lastTrainLoss,
       epochsRun,
@@ -247,6 +267,6 @@ export function trainLocal(
   } finally {
     optimizer.dispose();
     best?.weights.forEach((t) => t.dispose());
-    if (ownAnchor) anchor.forEach((t) => t.dispose());
+    if (ownAnchor) anchorAll.forEach((t) => t.dispose());
   }
 }

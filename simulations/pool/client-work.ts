@@ -38,7 +38,8 @@ export function createClientWork(init: PoolInit): (task: PoolTask) => PoolResult
     const data = dataOf(task.clientId);
     loadFlatWeights(model, task.global);
     if (task.kind === 'fit') {
-      const r = trainLocal(model, { train: data.train, validation: data.validation }, { ...init.training, ...task.config });
+      const validation = task.selectByValidation ? data.validation : [];
+      const r = trainLocal(model, { train: data.train, validation }, { ...init.training, ...task.config });
       const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
       return {
         kind: 'fit', delta: computeDelta(values, task.global), numExamples: r.numExamples, metrics: r.metrics,

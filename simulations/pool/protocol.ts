@@ -29,8 +29,12 @@ export interface PoolInit {
 export const POOLED = '*';
 
 export type PoolTask =
-  /** Train `clientId` (or POOLED) from `global`; returns the delta. */
-  | { kind: 'fit'; clientId: string; global: Float32Array; config: FitConfig }
+  /**
+   * Train `clientId` (or POOLED) from `global`; returns the delta. With `selectByValidation` the trainer
+   * keeps the epoch with the best validation loss; federated clients do not, because a tiny local validation
+   * set would often throw away most of a round's local progress.
+   */
+  | { kind: 'fit'; clientId: string; global: Float32Array; config: FitConfig; selectByValidation?: boolean }
   /** Evaluate `global` on the test examples of `clientId` (or of every client, POOLED). */
   | { kind: 'evaluate'; clientId: string; global: Float32Array; evalSeed: number };
 

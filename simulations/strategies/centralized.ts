@@ -7,9 +7,10 @@ import { POOLED } from '../pool/protocol.js';
 
 /**
  * The upper bound: every client's training data pooled on one machine, trained with the same local
- * trainer for the same number of rounds x local epochs, evaluated on the same pooled test users.
+ * trainer for as many rounds (epochsPerRound each, by default the clients' local epochs), evaluated on the
+ * same pooled test users.
  */
-export async function runCentralized(ctx: RunContext): Promise<void> {
+export async function runCentralized(ctx: RunContext, epochsPerRound?: number): Promise<void> {
   const { cfg, pool, signal } = ctx;
   const t = cfg.training;
   let global = ctx.initial;
@@ -21,10 +22,10 @@ export async function runCentralized(ctx: RunContext): Promise<void> {
     const t0 = performance.now();
     ctx.progress.startRound(round, 1);
     const config: FitConfig = {
-      round, phase: phaseOf(cfg, round), localEpochs: t.localEpochs, batchSize: t.batchSize,
+      round, phase: phaseOf(cfg, round), localEpochs: epochsPerRound ?? t.localEpochs, batchSize: t.batchSize,
       learningRate: learningRateOf(cfg, round), optimizer: t.optimizer, seed: seedFor(cfg.seed, `centralized/${round}`),
     };
-    const fit = await abortable(pool.run({ kind: 'fit', clientId: POOLED, global, config }), signal);
+    const fit = await abortable(pool.run({ kind: 'fit', clientId: POOLED, global, config, selectByValidation: true }), signal);
     if (fit.kind !== 'fit') throw new Error('unexpected pool result');
     global = applyDelta(global, fit.delta);
     ctx.progress.clientDone();

@@ -6,10 +6,10 @@ import {
 } from '../context.js';
 
 /**
- * The lower bound: each client trains alone, for as many epochs as the federation runs in total (pre-training,
- * then fine-tuning), and is scored on its own test users; metrics are weighted by test users. No bytes move.
+ * The lower bound: each client trains alone, by default for as many epochs as the federation runs in total
+ * (pre-training, then fine-tuning), and is scored on its own test users; metrics are weighted by test users. No bytes move.
  */
-export async function runLocal(ctx: RunContext): Promise<void> {
+export async function runLocal(ctx: RunContext, finetuneEpochs?: number): Promise<void> {
   const { cfg, pool, signal } = ctx;
   const t = cfg.training;
   const rounds = totalRounds(cfg);
@@ -20,7 +20,7 @@ export async function runLocal(ctx: RunContext): Promise<void> {
   let evalSeconds = 0;
   const phases: { phase: FitConfig['phase']; epochs: number; round: number }[] = [];
   if (t.pretrainRounds > 0) phases.push({ phase: 'pretrain', epochs: t.pretrainRounds * t.localEpochs, round: 1 });
-  phases.push({ phase: 'finetune', epochs: t.rounds * t.localEpochs, round: rounds });
+  phases.push({ phase: 'finetune', epochs: finetuneEpochs ?? t.rounds * t.localEpochs, round: rounds });
   const one = async (clientId: string): Promise<{ n: number; m: EvaluationMetrics | null }> => {
     let weights = ctx.initial;
     for (const p of phases) {
@@ -29,7 +29,7 @@ export async function runLocal(ctx: RunContext): Promise<void> {
         round: p.round, phase: p.phase, localEpochs: p.epochs, batchSize: t.batchSize, learningRate: learningRateOf(cfg, p.round),
         optimizer: t.optimizer, maxExamples: t.maxExamplesPerClient, seed: seedFor(cfg.seed, `local/${clientId}/${p.phase}`),
       };
-      const fit = await abortable(pool.run({ kind: 'fit', clientId, global: weights, config }), signal);
+      const fit = await abortable(pool.run({ kind: 'fit', clientId, global: weights, config, selectByValidation: true }), signal);
       if (fit.kind !== 'fit') throw new Error('unexpected pool result');
       trainSeconds += fit.seconds;
       weights = applyDelta(weights, fit.delta);

@@ -33,8 +33,11 @@ describe('runtime end to end: coordinator + 3 clients over loopback sockets', fu
     });
     const trainers = [5, 11, 23].map((n, i) => new LeastSquaresTrainer(DIM, n, `client-${i}`));
     const finished: number[] = [];
+    const modelGets: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const c = newClient(coord.url, await issueToken(coord.url, fed, `merchant-${i}`), trainers[i]!, `${dir}/client-${i}`, { name: `merchant-${i}` });
+      const c = newClient(coord.url, await issueToken(coord.url, fed, `merchant-${i}`), trainers[i]!, `${dir}/client-${i}`, {
+        name: `merchant-${i}`, onSend: (m) => { if (m.type === 'model-get') modelGets.push(`${i}:${m.hash}`); },
+      });
       c.on('round-finished', (e) => { if (e.status === 'completed') finished.push(e.round); });
       clients.push(c);
     }
@@ -47,6 +50,9 @@ describe('runtime end to end: coordinator + 3 clients over loopback sockets', fu
     expect(round.status).to.equal('completed');
     expect(round.contributors).to.have.length(3);
     expect(finished).to.deep.equal([1, 1, 1]);
+    // Each client fetched each model version once: round 0's to train, round 1's to evaluate.
+    expect(modelGets).to.have.length(6);
+    expect(new Set(modelGets).size).to.equal(6);
 
     const before = await weightsOf(coord.url, fed, 0);
     const after = await weightsOf(coord.url, fed, 1);

@@ -212,6 +212,25 @@ describe('SecAgg+ rejects bad messages without breaking the round', () => {
     expect(out[0]!.type).to.equal(MSG.maskedInput);
   });
 
+  it('with an enrolment directory, a client ignores identity keys substituted by the server', () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    const kp = new Map(ids.map((id) => [id, generateIdentity()]));
+    const mallory = generateIdentity();
+    const params = { ...PARAMS, dimension: 4 };
+    const a = new SecAggClientSession({ clientId: 'a', identity: kp.get('a')!, params, identityOf: (id) => kp.get(id)?.publicKey });
+    // The server claims b's identity key is mallory's and relays an advertisement mallory signed as b.
+    const neighbours = ['b', 'c', 'd'].map((id) => ({ id, identityKey: id === 'b' ? mallory.publicKey : kp.get(id)!.publicKey }));
+    a.handle(MSG.setup, { participants: 4, threshold: 2, neighbours });
+    const peers = ['b', 'c', 'd'].map((id) => {
+      const c = generateX25519(); const sk = generateX25519();
+      const signer = identitySigner(id === 'b' ? mallory : kp.get(id)!);
+      return { id, cPk: c.publicKey, sPk: sk.publicKey, signature: signer(advertiseTranscript(params.federationId, params.round, id, c.publicKey, sk.publicKey)) };
+    });
+    const out = a.handle(MSG.keys, { peers });
+    expect(a.rejectedPeers).to.deep.equal(['b']);
+    expect((out[0]!.payload as { shares: Array<{ to: string }> }).shares.map((x) => x.to)).to.deep.equal(['c', 'd']);
+  });
+
   it('a client never reveals both shares of one neighbour, and answers unmask only once', () => {
     const h = newHarness(6);
     let checked = false;

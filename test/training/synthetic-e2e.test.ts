@@ -8,7 +8,7 @@ import { initBackend } from '../../shared/tf/index.js';
 import { evaluateBaselines } from '../../shared/training/baselines.js';
 import { evaluateModel } from '../../shared/training/evaluate.js';
 import { trainLocal } from '../../shared/training/trainer.js';
-import { generateSynthetic } from '../../simulations/synthetic/index.js';
+import { generateSynthetic, truthInterestIds } from '../../simulations/synthetic/index.js';
 
 describe('training/end to end on synthetic data', function () {
   // ~35 s of CPU on one core; more wall time when the machine is busy.
@@ -32,6 +32,15 @@ describe('training/end to end on synthetic data', function () {
       trainLocal(model, { train: ex.train }, { ...common, phase: 'pretrain', localEpochs: 3 });
       trainLocal(model, { train: ex.train }, { ...common, phase: 'finetune', localEpochs: 2 });
       const m = evaluateModel(model, ex.test, { k: 10, seed: 1 });
+      // Interests scored against the generator's latent top-3 categories instead of the label window.
+      const interestTruth = new Map(data.truth.map((t) => [hasher.userKey(t.userId), new Set(truthInterestIds(t, hasher, 3))]));
+      const mTruth = evaluateModel(model, ex.test, { k: 10, seed: 1, interestTruth });
+      const bTruth = evaluateBaselines(ex.train, ex.test, {
+        k: 10, seed: 1, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers, interestTruth,
+      });
+      if (process.env.FEDPROFILE_TEST_VERBOSE) {
+        console.log(JSON.stringify({ model: m, baseline, latentInterestP3: { model: mTruth.interestP3, baseline: bTruth.interestP3 } }));
+      }
       expect(m.n).to.equal(baseline.n);
       expect(m.ndcg10, JSON.stringify({ model: m, baseline })).to.be.greaterThan(baseline.ndcg10 * 1.2);
       expect(m.hr10Sampled).to.be.greaterThan(baseline.hr10Sampled);

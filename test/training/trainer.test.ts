@@ -98,6 +98,17 @@ describe('training/trainer', function () {
     model.dispose();
   });
 
+  it('pretraining leaves the profile heads exactly at their starting values', () => {
+    const model = ProfileModel.create(TINY, 8);
+    const before = model.weights.map((w) => w.variable.dataSync().slice());
+    trainLocal(model, { train }, { ...base, localEpochs: 1, proximalMu: 0.01 });
+    model.weights.forEach((w, i) => {
+      const same = Buffer.from(w.variable.dataSync().buffer).equals(Buffer.from(before[i].buffer));
+      expect(same, w.name).to.equal(w.name.startsWith('head/') && w.name !== 'head/item/bias');
+    });
+    model.dispose();
+  });
+
   it('rejects bad options with a ConfigError', () => {
     const model = ProfileModel.create(TINY, 7);
     expect(() => trainLocal(model, { train }, { ...base, batchSize: 0 })).to.throw(ConfigError, /batchSize/);

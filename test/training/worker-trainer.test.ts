@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initialGlobalWeights } from '../../shared/model/init.js';
+import { initBackend } from '../../shared/tf/index.js';
 import { writeExamplesFile } from '../../shared/training/examples-file.js';
 import type { FitConfig, TrainingProgress } from '../../shared/training/types.js';
 import { TrainingWorkerError, createWorkerTrainer } from '../../shared/training/worker-trainer.js';
@@ -20,7 +21,10 @@ describe('training/worker trainer (real worker_threads)', function () {
     test: cycleExamples(24, TINY, 'w-test'),
   };
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'fp-worker-')); });
+  before(async () => {
+    await initBackend();
+    dir = mkdtempSync(join(tmpdir(), 'fp-worker-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('fits in a worker: delta of manifest length, progress, metrics, and the event loop keeps ticking', async () => {
@@ -51,6 +55,7 @@ describe('training/worker trainer (real worker_threads)', function () {
       expect(ev.numExamples).to.equal(24);
       for (const k of ['ndcg10', 'hr10', 'ndcg10Sampled', 'hr10Sampled', 'interestP3', 'tierAcc', 'loss']) {
         expect(ev.metrics[k], k).to.be.a('number');
+        expect(ev.metrics[`baseline_${k}`], `baseline_${k}`).to.be.a('number');
       }
     } finally {
       await trainer.close();
@@ -64,7 +69,8 @@ describe('training/worker trainer (real worker_threads)', function () {
     const a = createWorkerTrainer({ modelConfig: TINY, examples, seed: 1 });
     const b = createWorkerTrainer({ modelConfig: TINY, examplesFile: file, seed: 1 });
     try {
-      const [ra, rb] = await Promise.all([a.fit(values, manifest, fitConfig), b.fit(values, manifest, fitConfig)]);
+      const cfg1 = { ...fitConfig, localEpochs: 1 };
+      const [ra, rb] = await Promise.all([a.fit(values, manifest, cfg1), b.fit(values, manifest, cfg1)]);
       expect(Buffer.from(ra.delta.buffer).equals(Buffer.from(rb.delta.buffer))).to.equal(true);
     } finally {
       await Promise.all([a.close(), b.close()]);

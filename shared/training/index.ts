@@ -1,0 +1,16 @@
+export type { EvaluateResult, FitConfig, FitResult, LocalTrainer, TrainingProgress } from './types.js';
+export { trainLocal, validationLoss, seededPermutation, derivedSeed } from './trainer.js';
+export type { TrainExamples, TrainOptions, TrainResult } from './trainer.js';
+export { evaluateModel } from './evaluate.js';
+export type { EvaluateOptions, EvaluationMetrics } from './evaluate.js';
+export { evaluateBaselines, itemPopularity, majorityTier, purchaseRate, recentCategoryScores } from './baselines.js';
+export type { BaselineOptions } from './baselines.js';
+export { MetricAccumulator, multiHotToSet } from './scoring.js';
+export type { ScoringOptions, UserPrediction } from './scoring.js';
+export * from './metrics.js';
+export { createWorkerTrainer, TrainingWorkerError } from './worker-trainer.js';
+export type { WorkerTrainer } from './worker-trainer.js';
+export type { ExampleSplits, LocalTrainingOptions, WorkerInit } from './worker-protocol.js';
+export { readExamplesFile, writeExamplesFile } from './examples-file.js';
+export { createTrainingSession } from './session.js';
+export type { TrainingSession } from './session.js';

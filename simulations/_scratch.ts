@@ -1,2 +1,0 @@
-import { simulateCommand } from './cli.js';
-await simulateCommand().parseAsync(process.argv);
