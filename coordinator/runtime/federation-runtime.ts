@@ -13,6 +13,8 @@ import type { CoordinatorStore, FederationRow } from '../store/store.js';
 import { createServerAggregator } from './aggregators.js';
 import { plannerFromStrategy } from './strategy-planner.js';
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
 
 export type InitModel = (cfg: ModelConfig, seed: number) => Promise<{ manifest: WeightManifest; values: Float32Array }>;
@@ -155,10 +157,13 @@ export class FederationRuntime {
     const { summary, outcome } = c;
     const round = summary.round;
     try {
+      // Yield between the vector-sized steps so socket traffic (heartbeats included) is served in between.
+      await yieldToEventLoop();
       const result = this.strategy.aggregateFit(round, this.global.values, outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
+      await yieldToEventLoop();
       const hash = await this.deps.checkpoints.save(this.id, round, {
         modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
       });

@@ -96,7 +96,12 @@ export function decodeMessage(bytes: Uint8Array): unknown {
           || at < 0 || n < 0 || base + at + n > bytes.byteLength || n % ctor.BYTES_PER_ELEMENT !== 0) {
           throw bad('binary reference out of bounds');
         }
-        // Copy so the result is aligned and does not pin the whole frame in memory.
+        const start = bytes.byteOffset + base + at;
+        // A large blob that is already aligned is used in place (no 4 MB copy per update); small or
+        // misaligned ones are copied so they do not pin a socket buffer or fault on alignment.
+        if (start % ctor.BYTES_PER_ELEMENT === 0 && n * 2 >= bytes.byteLength) {
+          return new ctor(bytes.buffer, start, n / ctor.BYTES_PER_ELEMENT);
+        }
         const copy = new Uint8Array(n);
         copy.set(bytes.subarray(base + at, base + at + n));
         return new ctor(copy.buffer, 0, n / ctor.BYTES_PER_ELEMENT);

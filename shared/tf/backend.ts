@@ -3,7 +3,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FedProfileError } from '../errors.js';
-import { makeFastBatchMatMul, oneHotWasm, unsortedSegmentSumWasm } from './wasm-kernels.js';
+import { makeFastBatchMatMul, oneHotWasm, sliceWasm, splitVWasm, unsortedSegmentSumWasm } from './wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'];
@@ -69,9 +69,9 @@ function replaceKernel(original: tf.KernelConfig, kernelFunc: KernelFunc): void 
 }
 
 /**
- * Registers (enabled = true) or removes the wasm speed patches. The correctness fixes (UnsortedSegmentSum,
- * without which embeddings cannot be trained at all, and OneHot, whose stock kernel ignores dtype) are
- * always installed; only the matmul fast path toggles.
+ * Registers (enabled = true) or removes the wasm speed patches (BatchMatMul always on XNNPACK; Slice/SplitV
+ * without a full copy of the input). The correctness fixes (UnsortedSegmentSum, without which embeddings
+ * cannot be trained at all, and OneHot, whose stock kernel ignores dtype) are always installed.
  * Exposed so benchmarks can measure the stock kernels in the same process.
  */
 export function setWasmPatches(enabled: boolean): void {
@@ -95,6 +95,10 @@ export function setWasmPatches(enabled: boolean): void {
       transpose.kernelFunc as unknown as Parameters<typeof makeFastBatchMatMul>[1],
     );
     replaceKernel(original, fast as unknown as KernelFunc);
+    for (const [name, f] of [['Slice', sliceWasm], ['SplitV', splitVWasm]] as const) {
+      const stock = tf.getKernel(name, 'wasm');
+      if (stock !== undefined) replaceKernel(stock, f as unknown as KernelFunc);
+    }
   } else {
     for (const [name, original] of patches.originals) {
       tf.unregisterKernel(name, 'wasm');

@@ -151,3 +151,53 @@ export function oneHotWasm(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+
+/**
+ * Slice that reads its input as a view of the wasm heap. The stock kernel first copies the *whole* input
+ * out of the heap (readSync) for every slice, so tf.split of q/k/v copied the activations once per part.
+ */
+export function sliceWasm(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const x = args.inputs.x!;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, args.attrs?.begin as number[], args.attrs?.size as number[]);
+  const out = backend.makeOutput(size, x.dtype);
+  if (sizeOf(size) === 0) return out;
+  // Views are taken after makeOutput: allocating may grow (and move) the heap.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  const rank = x.shape.length;
+  const strides = tf.util.computeStrides(x.shape);
+  if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+    const off = tf.slice_util.computeFlatOffset(begin, strides);
+    dst.set(src.subarray(off, off + dst.length));
+    return out;
+  }
+  // Copy innermost rows; odometer over the outer output indices.
+  const row = size[rank - 1]!;
+  const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+  for (let o = 0; o < dst.length; o += row) {
+    let off = begin[rank - 1]!;
+    for (let a = 0; a < rank - 1; a++) off += (begin[a]! + idx[a]!) * strides[a]!;
+    dst.set(src.subarray(off, off + row), o);
+    for (let a = rank - 2; a >= 0; a--) {
+      if (++idx[a]! < size[a]!) break;
+      idx[a] = 0;
+    }
+  }
+  return out;
+}
+
+/** SplitV through sliceWasm (the stock SplitV calls the stock slice directly, not through the registry). */
+export function splitVWasm(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x!;
+  const axis = tf.util.parseAxisParam(args.attrs?.axis as number, x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs?.numOrSizeSplits as number[] | number, axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = [...x.shape];
+    size[axis] = s;
+    const part = sliceWasm({ inputs: { x }, backend: args.backend, attrs: { begin: [...begin], size } });
+    begin[axis]! += s;
+    return part;
+  });
+}
