@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
@@ -18,14 +19,15 @@ export function clientCommand(): Command {
       if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${BACKEND_CHOICES.join(', ')}`);
       return v as BackendChoice;
     }, 'auto')
+    .option('--ca <file>', 'PEM CA certificate to trust (coordinator with a private or self-signed certificate)')
     .option('--quiet', 'no progress bar')
-    .action(async (o: { coordinator: string; token?: string; data: string; hashKey?: string; name?: string; workDir: string; backend: BackendChoice; quiet?: boolean }) => {
+    .action(async (o: { coordinator: string; token?: string; data: string; hashKey?: string; name?: string; workDir: string; backend: BackendChoice; ca?: string; quiet?: boolean }) => {
       if (!o.token) throw new InvalidArgumentError('--token (or FEDPROFILE_TOKEN) is required');
       if (!o.hashKey) throw new InvalidArgumentError('--hash-key (or FEDPROFILE_HASH_KEY) is required');
       const logger = pino({ name: 'fedprofile-client', level: o.quiet ? 'warn' : 'info' }, pino.destination(2));
       const client = new FederatedClient({
         coordinatorUrl: o.coordinator, token: o.token, dataSource: o.data, hashKey: o.hashKey, name: o.name,
-        workDir: o.workDir, backend: o.backend, logger,
+        workDir: o.workDir, backend: o.backend, logger, ca: o.ca ? readFileSync(o.ca) : undefined,
       });
       const bar = o.quiet ? undefined : new cliProgress.SingleBar({
         format: 'round {round} |{bar}| epoch {epoch}/{epochs} step {value}/{total} loss {loss}', hideCursor: true, clearOnComplete: true,

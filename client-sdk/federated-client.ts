@@ -14,6 +14,10 @@ import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/traini
 import type { BackendChoice } from '../shared/tf/backend.js';
 import { createClientAggregator } from './aggregators.js';
 import { createDataSourceTrainer, type DataSource } from './data-source.js';
+import { LocalProfiler, type LocalProfilerOptions } from './local-profiler.js';
+import type { BehaviourEvent } from '../shared/data/events.js';
+import type { UserProfile } from '../shared/model/profile.js';
+import type { EventSource } from '../shared/data/readers/index.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
@@ -37,6 +41,8 @@ export interface FederatedClientOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Largest message accepted from the coordinator (default 2 GiB). */
   maxMessageBytes?: number;
+  /** PEM CA certificate(s) to trust for an https coordinator with a private or self-signed certificate. */
+  ca?: string | Buffer;
   /** Sees every message this client emits (for audits such as the privacy test); must not throw. */
   onSend?: (message: ClientMessage, bytes: number) => void;
 }
@@ -71,6 +77,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private _clientId: string | undefined;
+  private modelConfig: ModelConfig | undefined;
+  private latestModelHash: string | undefined;
   private _federationId: string | undefined;
   private bytesSent = 0;
   private bytesReceived = 0;
@@ -93,6 +101,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     const identity = this.identity;
     const socket = io(this.opts.coordinatorUrl, {
       transports: ['websocket'],
+      ...(this.opts.ca ? { ca: this.opts.ca.toString() } : {}),
       reconnection: true,
       reconnectionDelay: this.opts.reconnect?.initialDelayMs ?? 500,
       reconnectionDelayMax: this.opts.reconnect?.maxDelayMs ?? 10_000,
@@ -114,7 +123,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       onReject: (e) => this.log('warn', { code: e.code }, `dropped a message from the coordinator: ${e.message}`),
     });
     socket.on('disconnect', (reason) => {
-      this.log('warn', { reason }, 'disconnected from coordinator; reconnecting');
+      if (!this.stopped) this.log('warn', { reason }, 'disconnected from coordinator; reconnecting');
       this.abandonRound('disconnected');
       this.emit('disconnected', { reason });
     });
@@ -133,6 +142,47 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       socket.on('connect_error', onError);
       this.once('connected', onConnected);
     });
+  }
+
+  /**
+   * A LocalProfiler over the latest global model (see local-profiler.ts): profiles computed on this machine,
+   * nothing is sent. Needs the hash key used for training. Call close() on it when done.
+   */
+  async localProfiler(opts: Omit<LocalProfilerOptions, 'hashKey' | 'backend'> = {}): Promise<LocalProfiler> {
+    if (!this.modelConfig || !this.latestModelHash) throw new FedProfileError('CONFLICT', 'no global model yet: start() the client first');
+    const model = await this.model(this.latestModelHash);
+    return LocalProfiler.fromWeights(this.modelConfig, model.values, { ...opts, hashKey: this.opts.hashKey ?? '', backend: this.opts.backend });
+  }
+
+  /** Profiles of the given users (grouped by userId) with the latest global model, keyed by their raw ids. */
+  async profile(userEvents: Iterable<BehaviourEvent> | AsyncIterable<BehaviourEvent>): Promise<UserProfile[]> {
+    const byUser = new Map<string, BehaviourEvent[]>();
+    for await (const e of userEvents as AsyncIterable<BehaviourEvent>) {
+      let list = byUser.get(e.userId);
+      if (!list) byUser.set(e.userId, (list = []));
+      list.push(e);
+    }
+    const profiler = await this.localProfiler();
+    try {
+      return profiler.profile([...byUser].map(([userId, events]) => ({ userId, events })));
+    } finally {
+      profiler.close();
+    }
+  }
+
+  /** Profiles of every user in this client's dataSource, with the latest global model. */
+  async profileAll(): Promise<UserProfile[]> {
+    const src = this.opts.dataSource;
+    if (src === undefined) throw new FedProfileError('BAD_CONFIG', 'profileAll needs the client to have a dataSource');
+    if (typeof src === 'string' || (typeof src === 'object' && 'path' in src && !(Symbol.iterator in src) && !(Symbol.asyncIterator in src))) {
+      const profiler = await this.localProfiler();
+      try {
+        return await profiler.profileAll(typeof src === 'string' ? src : (src as EventSource).path);
+      } finally {
+        profiler.close();
+      }
+    }
+    return this.profile(typeof src === 'function' ? await src() : src as Iterable<BehaviourEvent> | AsyncIterable<BehaviourEvent>);
   }
 
   async stop(): Promise<void> {
@@ -156,6 +206,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       case 'welcome':
         this._clientId = m.clientId;
         this._federationId = m.federationId;
+        this.modelConfig = m.modelConfig;
+        this.latestModelHash = m.modelHash ?? this.latestModelHash;
         this.ensureTrainer(m.modelConfig);
         this.log('info', { clientId: m.clientId, federation: m.federationId }, 'enrolled with coordinator');
         this.emit('connected', { clientId: m.clientId, federationId: m.federationId });
@@ -186,6 +238,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this.enqueue(() => this.runEvaluation(m.round, m.modelHash));
         break;
       case 'round-end':
+        if (m.status === 'completed' && m.modelHash) this.latestModelHash = m.modelHash;
         if (this.active?.round === m.round) {
           // Over either way: a straggler's result would only be rejected as late.
           this.active.abandoned = true;

@@ -34,8 +34,10 @@ export interface RunningCoordinator {
   close(): Promise<void>;
 }
 
+/** Loaded lazily: a coordinator that never creates a federation never loads tfjs. */
 const defaultInitModel: InitModel = async (cfg, seed) => {
-  const { initialGlobalWeights } = await import('../shared/model/init.js');
+  const [{ initBackend }, { initialGlobalWeights }] = await Promise.all([import('../shared/tf/backend.js'), import('../shared/model/init.js')]);
+  await initBackend();
   return initialGlobalWeights(cfg, seed);
 };
 

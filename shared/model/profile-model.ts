@@ -219,20 +219,22 @@ export class ProfileModel {
     const dh = d / H;
     const N = B * L;
     if (L !== cfg.maxLen) throw new FedProfileError('BAD_INPUT', `Batch length ${L} differs from the model's maxLen ${cfg.maxLen}.`);
-    // Additive key-padding mask, [B,1,1,L]: 0 for real events (incl. MASK), -1e9 for PAD.
-    const padBias = tf.reshape(tf.mul(tf.cast(tf.equal(batch.item, 0), 'float32'), -1e9), [B, 1, 1, L]);
+    // Additive key-padding mask, [1,B,1,L] (attention runs as [H,B,L,L]): 0 for real events (incl. MASK),
+    // -1e9 for PAD.
+    const padBias = tf.reshape(tf.mul(tf.cast(tf.equal(batch.item, 0), 'float32'), -1e9), [1, B, 1, L]);
     const scale = 1 / Math.sqrt(dh);
     let x = this.dropout(this.embed(batch), training, dropoutSeed, 0);
     let lastAttention: tf.Tensor4D | undefined;
     this.blocks.forEach((blk, i) => {
       const qkv = tf.fused.matMul({ a: x, b: blk.qkvK, bias: blk.qkvB });
-      // [N,3d] -> [B,L,3H,dh] -> [B,3H,L,dh]: one transpose gives q, k and v in attention layout.
-      const heads = tf.transpose(tf.reshape(qkv, [B, L, 3 * H, dh]), [0, 2, 1, 3]);
-      const [q, k, v] = tf.split(heads, 3, 1) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      // [N,3d] -> [B,L,3H,dh] -> [3H,B,L,dh]: one transpose puts q, k and v in attention layout as three
+      // contiguous blocks of heads, so the split is three plain copies.
+      const heads = tf.transpose(tf.reshape(qkv, [B, L, 3 * H, dh]), [2, 0, 1, 3]);
+      const [q, k, v] = tf.split(heads, 3, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
       const scores = tf.add(tf.matMul(tf.mul(q!, scale), k!, false, true), padBias);
       const probs = tf.softmax(scores) as tf.Tensor4D;
       if (keepAttention && i === this.blocks.length - 1) lastAttention = probs;
-      let ctx = tf.reshape(tf.transpose(tf.matMul(probs, v!), [0, 2, 1, 3]), [N, d]) as tf.Tensor2D;
+      let ctx = tf.reshape(tf.transpose(tf.matMul(probs, v!), [1, 2, 0, 3]), [N, d]) as tf.Tensor2D;
       if (rows !== undefined && i === this.blocks.length - 1) {
         ctx = tf.gather(ctx, rows);
         x = tf.gather(x, rows);
@@ -306,7 +308,7 @@ export class ProfileModel {
   eventSaliency(batch: ModelBatch): tf.Tensor2D {
     return tf.tidy(() => {
       const { lastAttention } = this.forward(batch, false, undefined, true);
-      const att = tf.mean(lastAttention!, 1) as tf.Tensor3D; // [B,Lq,Lk]
+      const att = tf.mean(lastAttention!, 0) as tf.Tensor3D; // [H,B,Lq,Lk] -> [B,Lq,Lk]
       const real = tf.cast(tf.notEqual(batch.item, 0), 'float32') as tf.Tensor2D;
       const received = tf.squeeze(tf.matMul(tf.expandDims(real, 1), att), [1]); // sum over real queries
       const masked = tf.mul(received, real);

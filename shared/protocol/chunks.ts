@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { FedProfileError } from '../errors.js';
 
@@ -35,7 +35,9 @@ export function splitIntoFrames(bytes: Uint8Array, chunkBytes: number): ChunkFra
   return frames;
 }
 
-interface Pending { frame0: ChunkFrame; parts: Uint8Array[]; received: number; bytes: number }
+/** One transfer being received: written into its final buffer and hashed frame by frame, so completing a
+ * 40 MB message costs no copy and no 40 MB hash in one go (the event loop stays responsive). */
+interface Pending { frame0: ChunkFrame; out: Uint8Array; hash: Hash; received: number; bytes: number }
 
 /** Reassembles frames of one peer. Throws PAYLOAD_TOO_LARGE / PROTOCOL / INTEGRITY; stays usable after. */
 export class FrameAssembler {
@@ -59,7 +61,7 @@ export class FrameAssembler {
       if (this.pending.size >= this.maxConcurrent) {
         throw new FedProfileError('PROTOCOL', `more than ${this.maxConcurrent} chunked transfers in flight`);
       }
-      p = { frame0: f, parts: [], received: 0, bytes: 0 };
+      p = { frame0: f, out: new Uint8Array(f.totalBytes), hash: createHash('sha256'), received: 0, bytes: 0 };
       this.pending.set(f.id, p);
     }
     const h = p.frame0;
@@ -67,21 +69,19 @@ export class FrameAssembler {
       this.pending.delete(f.id);
       throw new FedProfileError('PROTOCOL', `chunk ${f.index} of transfer ${f.id} is out of order or inconsistent`);
     }
-    p.bytes += f.data.byteLength;
-    if (p.bytes > h.totalBytes) {
+    if (p.bytes + f.data.byteLength > h.totalBytes) {
       this.pending.delete(f.id);
       throw new FedProfileError('PAYLOAD_TOO_LARGE', `transfer ${f.id} sent more bytes than it declared`);
     }
-    p.parts.push(f.data);
+    p.out.set(f.data, p.bytes);
+    p.hash.update(f.data);
+    p.bytes += f.data.byteLength;
     p.received++;
     if (p.received < h.count) return undefined;
     this.pending.delete(f.id);
     if (p.bytes !== h.totalBytes) throw new FedProfileError('PROTOCOL', `transfer ${f.id} is ${p.bytes} bytes, declared ${h.totalBytes}`);
-    const out = new Uint8Array(h.totalBytes);
-    let at = 0;
-    for (const part of p.parts) { out.set(part, at); at += part.byteLength; }
-    if (sha256Hex(out) !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
-    return out;
+    if (p.hash.digest('hex') !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
+    return p.out;
   }
 
   clear(): void { this.pending.clear(); }

@@ -100,7 +100,7 @@ export function decodeMessage(bytes: Uint8Array): unknown {
         // A large blob that is already aligned is used in place (no 4 MB copy per update); small or
         // misaligned ones are copied so they do not pin a socket buffer or fault on alignment.
         if (start % ctor.BYTES_PER_ELEMENT === 0 && n * 2 >= bytes.byteLength) {
-          return new ctor(bytes.buffer, start, n / ctor.BYTES_PER_ELEMENT);
+          return new ctor(bytes.buffer as ArrayBuffer, start, n / ctor.BYTES_PER_ELEMENT);
         }
         const copy = new Uint8Array(n);
         copy.set(bytes.subarray(base + at, base + at + n));

@@ -63,9 +63,28 @@ export function frameSocket(
     try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
     if (whole) handleBytes(whole, whole.byteLength);
   });
+  // Large messages go out a few frames per event-loop turn, so sending a 40 MB model to many peers at once
+  // does not hold the loop (and everyone's heartbeats) for the whole write. Later messages queue behind,
+  // keeping each peer's messages in order.
+  const queue: Array<{ event: string; data: unknown }> = [];
+  let pumping = false;
+  const pump = (): void => {
+    for (let n = 0; n < FRAMES_PER_TURN && queue.length > 0; n++) {
+      const next = queue.shift()!;
+      socket.emit(next.event, next.data);
+    }
+    if (queue.length > 0) setImmediate(pump);
+    else pumping = false;
+  };
   const sendPrepared = (p: PreparedMessage): number => {
-    if (!p.frames) socket.emit(MESSAGE_EVENT, p.bytes);
-    else for (const frame of p.frames) socket.emit(CHUNK_EVENT, frame);
+    if (!pumping && (!p.frames || p.frames.length <= FRAMES_PER_TURN)) {
+      if (!p.frames) socket.emit(MESSAGE_EVENT, p.bytes);
+      else for (const frame of p.frames) socket.emit(CHUNK_EVENT, frame);
+      return p.bytes.byteLength;
+    }
+    if (!p.frames) queue.push({ event: MESSAGE_EVENT, data: p.bytes });
+    else for (const frame of p.frames) queue.push({ event: CHUNK_EVENT, data: frame });
+    if (!pumping) { pumping = true; pump(); }
     return p.bytes.byteLength;
   };
   return {
@@ -73,6 +92,9 @@ export function frameSocket(
     sendPrepared,
   };
 }
+
+/** Frames (of CHUNK_BYTES) emitted per event-loop turn by one peer. */
+const FRAMES_PER_TURN = 4;
 
 export function asFedError(e: unknown): FedProfileError {
   if (e instanceof FedProfileError) return e;

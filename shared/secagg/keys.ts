@@ -1,5 +1,5 @@
 import {
-  createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type KeyObject,
+  createPrivateKey, createPublicKey, diffieHellman, randomBytes, sign, verify, type KeyObject,
 } from 'node:crypto';
 import nacl from 'tweetnacl';
 
@@ -9,6 +9,10 @@ import nacl from 'tweetnacl';
  * (a client does 2k key agreements and k signature checks per round; the server does n checks).
  */
 // Keys are imported as JWK: with OpenSSL 3 that is ~9× cheaper than parsing DER (18 µs against 157 µs).
+// Key pairs are made from random bytes rather than generateKeyPairSync: on Node 20, exporting a generated
+// key as JWK can deadlock when a garbage collection runs inside the export (seen here after a few thousand
+// key pairs). JWK import insists on an "x" member but derives the public key from "d", so a placeholder does.
+const PLACEHOLDER_X = Buffer.alloc(32).toString('base64url');
 const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
 const unb64 = (s: string | undefined): Uint8Array => new Uint8Array(Buffer.from(s ?? '', 'base64url'));
 
@@ -17,10 +21,11 @@ export interface IdentityKeyPair { publicKey: Uint8Array; secretKey: Uint8Array 
 export interface X25519KeyPair { publicKey: Uint8Array; secretKey: Uint8Array; privateKey: KeyObject }
 
 export function generateIdentity(): IdentityKeyPair {
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-  const pub = unb64(jwk.x);
+  const seed = new Uint8Array(randomBytes(32));
+  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64(seed), x: PLACEHOLDER_X }, format: 'jwk' });
+  const pub = unb64(createPublicKey(priv).export({ format: 'jwk' }).x);
   const secretKey = new Uint8Array(64);
-  secretKey.set(unb64(jwk.d), 0);
+  secretKey.set(seed, 0);
   secretKey.set(pub, 32);
   return { publicKey: pub, secretKey };
 }
@@ -48,15 +53,14 @@ export function verifySignature(message: Uint8Array, signature: Uint8Array, publ
 }
 
 export function generateX25519(): X25519KeyPair {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { secretKey: unb64(jwk.d), publicKey: unb64(jwk.x), privateKey };
+  const secretKey = new Uint8Array(randomBytes(32));
+  const privateKey = x25519Private(secretKey);
+  return { secretKey, publicKey: x25519PublicKey(privateKey), privateKey };
 }
 
 /** The private KeyObject of a raw X25519 secret (the public half is always derived from it). */
 export function x25519Private(secretKey: Uint8Array): KeyObject {
-  // JWK import insists on an "x" member but derives the public key from "d"; a placeholder is enough.
-  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64(secretKey), x: b64(new Uint8Array(32)) }, format: 'jwk' });
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64(secretKey), x: PLACEHOLDER_X }, format: 'jwk' });
 }
 
 export function x25519PublicKey(secretKey: Uint8Array | KeyObject): Uint8Array {

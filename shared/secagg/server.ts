@@ -66,7 +66,7 @@ export class SecAggServerSession implements ServerAggregationSession {
   private unmaskAsked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
   private seedShares = new Map<string, Uint8Array[]>();
   private keyShares = new Map<string, Uint8Array[]>();
-  private counters = { rejectedMessages: 0, badSignatures: 0, bytesIn: 0, prunedForDegree: 0, pairMasksRemoved: 0 };
+  private counters = { rejectedMessages: 0, badSignatures: 0, unenrolled: 0, bytesIn: 0, prunedForDegree: 0, pairMasksRemoved: 0 };
 
   constructor(opts: SecAggServerOptions) {
     this.params = parseSecAggParams(opts.params);
@@ -97,7 +97,9 @@ export class SecAggServerSession implements ServerAggregationSession {
       return this.abort(e instanceof FedProfileError ? e.message : String(e));
     }
     const missing = [...this.participants].filter((p) => !this.identities(p));
+    // Without an enrolled identity key nobody can check a client's keys: it is left out, and counted.
     for (const p of missing) this.gone.add(p);
+    this.counters.unenrolled = missing.length;
     this.graph = buildNeighbourGraph([...this.participants], this.k);
     this.enterStage('advertise', [...this.participants]);
     const out: Outbound[] = [];
@@ -364,6 +366,7 @@ export class SecAggServerSession implements ServerAggregationSession {
         pairMasksRemoved: this.counters.pairMasksRemoved,
         rejectedMessages: this.counters.rejectedMessages,
         badSignatures: this.counters.badSignatures,
+        unenrolled: this.counters.unenrolled,
         prunedForDegree: this.counters.prunedForDegree,
         bytesIn: this.counters.bytesIn,
       },

@@ -3,7 +3,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FedProfileError } from '../errors.js';
-import { makeFastBatchMatMul, oneHotWasm, sliceWasm, splitVWasm, unsortedSegmentSumWasm } from './wasm-kernels.js';
+import { makeFastBatchMatMul, makeFastGather, makeSharedIdentity, oneHotWasm, sliceWasm, splitVWasm, unsortedSegmentSumWasm } from './wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'];
@@ -55,7 +55,15 @@ async function tryBackend(choice: Exclude<BackendChoice, 'auto'>): Promise<strin
     case 'wasm': {
       // In Node the .wasm binaries are read from the installed package, never fetched.
       setWasmPaths(wasmDistDir());
-      return (await tf.setBackend('wasm')) ? 'wasm' : undefined;
+      // The emscripten loader installs process-wide handlers that rethrow every uncaught error from inside
+      // its minified source (burying the real message under ~40 kB of code); the process's own error
+      // handling should stay in charge, so they are removed again.
+      const exceptions = new Set(process.listeners('uncaughtException'));
+      const rejections = new Set(process.listeners('unhandledRejection'));
+      const ok = await tf.setBackend('wasm');
+      for (const l of process.listeners('uncaughtException')) if (!exceptions.has(l)) process.removeListener('uncaughtException', l);
+      for (const l of process.listeners('unhandledRejection')) if (!rejections.has(l)) process.removeListener('unhandledRejection', l);
+      return ok ? 'wasm' : undefined;
     }
     case 'cpu':
       return (await tf.setBackend('cpu')) ? 'cpu' : undefined;
@@ -69,10 +77,11 @@ function replaceKernel(original: tf.KernelConfig, kernelFunc: KernelFunc): void 
 }
 
 /**
- * Registers (enabled = true) or removes the wasm speed patches (BatchMatMul always on XNNPACK; Slice/SplitV
- * without a full copy of the input). The correctness fixes (UnsortedSegmentSum, without which embeddings
- * cannot be trained at all, and OneHot, whose stock kernel ignores dtype) are always installed.
- * Exposed so benchmarks can measure the stock kernels in the same process.
+ * Registers (enabled = true) or removes the wasm speed patches: BatchMatMul always on XNNPACK, Slice/SplitV
+ * without a full copy of their input, GatherV2 as block copies, Identity by reference. The correctness
+ * fixes (UnsortedSegmentSum, without which embeddings cannot be trained at all, and OneHot, whose stock
+ * kernel ignores dtype) are always installed. Exposed so benchmarks can measure the stock kernels in the
+ * same process.
  */
 export function setWasmPatches(enabled: boolean): void {
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) {
@@ -95,6 +104,10 @@ export function setWasmPatches(enabled: boolean): void {
       transpose.kernelFunc as unknown as Parameters<typeof makeFastBatchMatMul>[1],
     );
     replaceKernel(original, fast as unknown as KernelFunc);
+    const identity = tf.getKernel('Identity', 'wasm');
+    if (identity !== undefined) replaceKernel(identity, makeSharedIdentity(identity.kernelFunc as unknown as Parameters<typeof makeSharedIdentity>[0]) as unknown as KernelFunc);
+    const gather = tf.getKernel('GatherV2', 'wasm');
+    if (gather !== undefined) replaceKernel(gather, makeFastGather(gather.kernelFunc as unknown as Parameters<typeof makeFastGather>[0]) as unknown as KernelFunc);
     for (const [name, f] of [['Slice', sliceWasm], ['SplitV', splitVWasm]] as const) {
       const stock = tf.getKernel(name, 'wasm');
       if (stock !== undefined) replaceKernel(stock, f as unknown as KernelFunc);

@@ -5,8 +5,8 @@
  *
  *   npm run bench:train -- [--out FILE] [--steps N] [--backend wasm] [--torch-ref SEQ_PER_S] [--no-stock]
  *
- * "stock" is the same model on the same backend with plain autodiff ops and without the wasm speed patches,
- * measured in a child process of the same run so neither variant warms the other's caches.
+ * "stock" is the same model on the same backend with plain autodiff ops, tf.train.adam and without the wasm
+ * speed patches, measured in a child process of the same run so neither variant warms the other's caches.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, ste
   const info = await initBackend(backend);
   if (info.name === 'wasm') setWasmPatches(variant === 'fast');
   const model = ProfileModel.create(BERT4REC_64, 0, { fusedOps: variant === 'fast' });
-  const trainer = createTrainSteps(model, { learningRate: 1e-3, optimizer: 'adam' });
+  const trainer = createTrainSteps(model, { learningRate: 1e-3, optimizer: 'adam', fusedAdam: variant === 'fast' });
   const { batch, positions, targets } = referenceBatch(0);
   const step = () => trainer.cloze(batch, positions, targets);
   for (let i = 0; i < warmup; i++) step();

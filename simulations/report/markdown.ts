@@ -19,6 +19,17 @@ export function reportMarkdown(summary: Summary, charts: readonly Chart[], title
     lines.push(`| ${n} | ${f(s.ndcg10)} | ${f(s.hr10)} | ${f(s.auc)} | ${f(s.interestP3)} | ${f(s.tierAcc)} | ${s.rounds} | ${s.seconds.toFixed(1)} | ${mb(s.bytesUp)} | ${mb(s.bytesDown)} | ${rel} | ${r90} |`);
   }
   lines.push('');
+  const timed = names.filter((n) => summary.strategies[n]!.timing);
+  if (timed.length) {
+    lines.push('Where the time went (seconds, summed over rounds):', '');
+    lines.push('| strategy | train (wall) | aggregation / crypto | evaluate | client training (CPU, summed) |', '|---|---|---|---|---|');
+    for (const n of timed) {
+      const t = summary.strategies[n]!.timing!;
+      const v = (k: string) => (t[k] !== undefined ? t[k]!.toFixed(1) : '');
+      lines.push(`| ${n} | ${v('train')} | ${v('aggregation')} | ${v('evaluate')} | ${v('clientTrainCpu')} |`);
+    }
+    lines.push('');
+  }
   if (summary.partition) {
     lines.push('## Partition', '', '```json', JSON.stringify(summary.partition, null, 2), '```', '');
   }

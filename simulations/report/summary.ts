@@ -22,6 +22,9 @@ export function summariseStrategies(
       const hit = rs.find((r) => r.phase === 'finetune' && r.ndcg10 >= 0.9 * central.ndcg10);
       s.roundsTo90pctCentralizedNdcg = hit ? hit.round : null;
     }
+    const timing: Record<string, number> = {};
+    for (const r of rs) for (const [k, v] of Object.entries(r.timing ?? {})) timing[k] = (timing[k] ?? 0) + v;
+    if (Object.keys(timing).length > 0) s.timing = timing;
     if (participation[name]) s.participation = participation[name];
     out[name] = s;
   }

@@ -42,6 +42,8 @@ export interface StrategySummary {
   bytesDown: number;
   /** First fine-tuning round reaching 90% of centralized NDCG@10 (null when never, absent without centralized). */
   roundsTo90pctCentralizedNdcg?: number | null;
+  /** Seconds summed over rounds by where they went (train, aggregation, evaluate; clientTrainCpu = sum over clients). */
+  timing?: Record<string, number>;
   /** Rounds each client completed, for the participation histogram. */
   participation?: Record<string, number>;
 }

@@ -29,19 +29,20 @@ export async function runLocal(ctx: RunContext, finetuneEpochs?: number): Promis
         round: p.round, phase: p.phase, localEpochs: p.epochs, batchSize: t.batchSize, learningRate: learningRateOf(cfg, p.round),
         optimizer: t.optimizer, maxExamples: t.maxExamplesPerClient, seed: seedFor(cfg.seed, `local/${clientId}/${p.phase}`),
       };
-      const fit = await abortable(pool.run({ kind: 'fit', clientId, global: weights, config, selectByValidation: true }), signal);
+      const fit = await pool.run({ kind: 'fit', clientId, global: weights, config, selectByValidation: true });
       if (fit.kind !== 'fit') throw new Error('unexpected pool result');
       trainSeconds += fit.seconds;
       weights = applyDelta(weights, fit.delta);
     }
-    const ev = await abortable(pool.run({ kind: 'evaluate', clientId, global: weights, evalSeed: cfg.seed }), signal);
+    checkAborted(signal);
+    const ev = await pool.run({ kind: 'evaluate', clientId, global: weights, evalSeed: cfg.seed });
     if (ev.kind !== 'evaluate') throw new Error('unexpected pool result');
     evalSeconds += ev.seconds;
     ctx.progress.clientDone();
     return { n: ev.metrics?.n ?? 0, m: ev.metrics };
   };
   // Results are combined in client order, whatever order the pool finishes them in.
-  const parts = await Promise.all(ctx.clientIds.map(one));
+  const parts = await abortable(Promise.all(ctx.clientIds.map(one)), signal);
   const seconds = (performance.now() - t0) / 1000;
   const rec = {
     strategy: 'local', round: rounds, phase: 'finetune' as const, ...weightedEvalNumbers(parts),

@@ -3,6 +3,7 @@ import seedrandom from 'seedrandom';
 import type { FederatedClient } from '../../client-sdk/federated-client.js';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import { ACTIONS, type BehaviourEvent } from '../../shared/data/events.js';
+import { UserProfileSchema } from '../../shared/model/profile.js';
 import { encodeMessage } from '../../shared/protocol/codec.js';
 import type { ClientMessage } from '../../shared/protocol/messages.js';
 import { api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor } from '../runtime/fixtures/harness.js';
@@ -36,6 +37,7 @@ describe('privacy: what a client emits during a round', function () {
   let dir: string;
   let coord: RunningCoordinator;
   const clients: FederatedClient[] = [];
+  const captured: Array<{ client: number; message: ClientMessage }> = [];
   before(async () => { dir = tempDir('privacy'); coord = await startTestCoordinator(dir); });
   after(async () => {
     await Promise.all(clients.map((c) => c.stop()));
@@ -49,7 +51,6 @@ describe('privacy: what a client emits during a round', function () {
       strategy: { clientsPerRound: 2, minFitClients: 2, overSelection: 1, localEpochs: 1, batchSize: 8, learningRate: 0.01, evaluateEvery: 1 },
       deadlines: { trainMs: 90_000 },
     });
-    const captured: Array<{ client: number; message: ClientMessage }> = [];
     const data = [merchantEvents(0), merchantEvents(1)];
     for (let i = 0; i < 2; i++) {
       const c = newClient(coord.url, await issueToken(coord.url, fed), undefined, `${dir}/m${i}`, {
@@ -88,5 +89,20 @@ describe('privacy: what a client emits during a round', function () {
       const p = (u.message as Extract<ClientMessage, { type: 'agg' }>).payload as { update: Float32Array; weight: number };
       expect(p.update.length).to.equal(round.metrics['agg.bytesIn'] / 2 / 4);
     }
+  });
+
+  it('profiles local users with the latest global model without sending anything', async () => {
+    const before = captured.length;
+    const events = merchantEvents(0).filter((e) => e.userId.endsWith('-u1') || e.userId.endsWith('-u2'));
+    const profiles = await clients[0]!.profile(events);
+    expect(profiles.map((p) => p.userKey).sort()).to.deep.equal(['secret-user-m0-u1', 'secret-user-m0-u2']);
+    for (const p of profiles) {
+      expect(UserProfileSchema.safeParse(p).success).to.equal(true);
+      expect(p.nextItems.length).to.be.above(0);
+      expect(p.propensity).to.be.within(0, 1);
+    }
+    const all = await clients[1]!.profileAll();
+    expect(all).to.have.length(12);
+    expect(captured.length).to.equal(before);
   });
 });

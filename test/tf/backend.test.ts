@@ -39,6 +39,11 @@ describe('tfjs backend', () => {
     expect(currentBackend()).to.equal('wasm');
   });
 
+  it('leaves no emscripten process-wide error handlers behind', () => {
+    const sources = [...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')].map(String);
+    expect(sources.some((src) => src.includes('ExitStatus'))).to.equal(false);
+  });
+
   it('fails with a BACKEND error when a requested backend is not installed', async function () {
     try {
       await import('@tensorflow/tfjs-node' as string);
@@ -99,6 +104,44 @@ describe('tfjs backend', () => {
       const idx = tf.tensor1d([0, 4, 2, 9, -1], 'int32');
       return [tf.sum(x, 0), tf.sum(x, [0, 1], true), tf.sum(x, 1), tf.sum(x, -1), tf.oneHot(idx, 5, 0.5, -2, 'float32')];
     });
+  });
+
+  it('slices and splits of any rank on wasm match cpu', async () => {
+    await expectSameOnWasmAndCpu(() => {
+      const x = tf.reshape(tf.range(0, 3 * 4 * 5 * 2 * 3, 1, 'float32'), [3, 4, 5, 2, 3]);
+      const m = tf.reshape(tf.range(0, 7 * 9, 1, 'float32'), [7, 9]);
+      return [
+        tf.slice(x, [1, 0, 0, 0, 0], [2, -1, -1, -1, -1]), // contiguous
+        tf.slice(x, [0, 1, 2, 1, 1], [3, 2, 3, 1, 2]), // strided, rank 5
+        tf.slice(m, [2, 3], [4, 5]),
+        tf.slice(tf.range(0, 10, 1, 'float32'), [4], [3]),
+        ...tf.split(tf.reshape(x, [3, 4, 30]), [1, 3], 1),
+        ...tf.split(x, 3, 0),
+        ...tf.split(m, [2, 0, 7], 1),
+      ];
+    }, 1e-7);
+  });
+
+  it('gather along any axis on wasm matches cpu, and out-of-range indices fail', async () => {
+    await expectSameOnWasmAndCpu(() => {
+      const x = tf.reshape(tf.range(0, 4 * 5 * 3, 1, 'float32'), [4, 5, 3]);
+      const i2 = tf.tensor2d([[0, 4], [2, 2]], [2, 2], 'int32');
+      return [tf.gather(x, tf.tensor1d([3, 0, 3], 'int32')), tf.gather(x, i2, 1), tf.gather(x, tf.tensor1d([2, 1], 'int32'), 2)];
+    }, 1e-7);
+    expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([3], 'int32')))).to.throw(/index value 3/);
+  });
+
+  it('clones share data safely: disposing the source or reassigning a variable leaves the clone intact', () => {
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    expect(Array.from(b.dataSync())).to.deep.equal([1, 2, 3]);
+    const v = tf.variable(tf.tensor1d([1, 2]));
+    const c = v.clone();
+    v.assign(tf.tensor1d([5, 6]));
+    expect(Array.from(c.dataSync())).to.deep.equal([1, 2]);
+    expect(Array.from(v.dataSync())).to.deep.equal([5, 6]);
+    tf.dispose([b, c, v]);
   });
 
   it('the stock kernels can be restored and re-patched', async () => {

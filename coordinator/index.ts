@@ -1,0 +1,10 @@
+/** The coordinator's public surface: start one in-process, or build the CLI command. */
+export { startCoordinator, type CoordinatorOptions, type RunningCoordinator } from './server.js';
+export { coordinatorCommand } from './cli.js';
+export { FederationConfigSchema, type FederationConfig, type FederationConfigInput } from './federation-config.js';
+export { RoundOrchestrator } from './orchestrator/orchestrator.js';
+export type {
+  OrchestratorEvent, OrchestratorCommand, OrchestratorConfig, RoundPlanner, ResumePoint, FederationStatus, RoundSummary,
+} from './orchestrator/types.js';
+export { registerServerAggregator, type ServerAggregatorFactory, type ServerAggregatorArgs } from './runtime/aggregators.js';
+export type { InitModel, GlobalModel } from './runtime/federation-runtime.js';
