@@ -4,6 +4,21 @@ import cliProgress from 'cli-progress';
 import { pino } from 'pino';
 import { BACKEND_CHOICES, type BackendChoice } from '../shared/tf/backend.js';
 import { FederatedClient } from './federated-client.js';
+import { DataFileError } from '../shared/errors.js';
+
+/** A taxonomy file is a JSON array of category id strings; anything else is refused with the file's name. */
+function readTaxonomy(file: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new DataFileError(file, `cannot read the category taxonomy: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((c) => typeof c === 'string' && c.length > 0)) {
+    throw new DataFileError(file, 'a category taxonomy must be a non-empty JSON array of category id strings');
+  }
+  return parsed as string[];
+}
 
 /** `fedprofile client`: joins a federation and trains on local data until interrupted. */
 export function clientCommand(): Command {
@@ -13,6 +28,7 @@ export function clientCommand(): Command {
     .option('--token <token>', 'enrolment token from the operator (or FEDPROFILE_TOKEN)', process.env.FEDPROFILE_TOKEN)
     .requiredOption('--data <path>', 'behaviour events: JSONL/CSV file, or a MovieLens / RetailRocket / Taobao file or folder')
     .option('--hash-key <secret>', 'federation-wide id hashing secret shared by merchants (or FEDPROFILE_HASH_KEY)', process.env.FEDPROFILE_HASH_KEY)
+    .option('--categories <file>', 'the federation\'s shared category taxonomy: a JSON array of category ids (same file at every merchant)')
     .option('--name <name>', 'display name shown to the operator')
     .option('--work-dir <dir>', 'identity key and model cache', '.fedprofile-client')
     .option('--backend <backend>', `tfjs backend: ${BACKEND_CHOICES.join(', ')}`, (v: string) => {
@@ -21,12 +37,13 @@ export function clientCommand(): Command {
     }, 'auto')
     .option('--ca <file>', 'PEM CA certificate to trust (coordinator with a private or self-signed certificate)')
     .option('--quiet', 'no progress bar')
-    .action(async (o: { coordinator: string; token?: string; data: string; hashKey?: string; name?: string; workDir: string; backend: BackendChoice; ca?: string; quiet?: boolean }) => {
+    .action(async (o: { coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; name?: string; workDir: string; backend: BackendChoice; ca?: string; quiet?: boolean }) => {
       if (!o.token) throw new InvalidArgumentError('--token (or FEDPROFILE_TOKEN) is required');
       if (!o.hashKey) throw new InvalidArgumentError('--hash-key (or FEDPROFILE_HASH_KEY) is required');
       const logger = pino({ name: 'fedprofile-client', level: o.quiet ? 'warn' : 'info' }, pino.destination(2));
       const client = new FederatedClient({
         coordinatorUrl: o.coordinator, token: o.token, dataSource: o.data, hashKey: o.hashKey, name: o.name,
+        knownCategories: o.categories ? readTaxonomy(o.categories) : undefined,
         workDir: o.workDir, backend: o.backend, logger, ca: o.ca ? readFileSync(o.ca) : undefined,
       });
       const bar = o.quiet ? undefined : new cliProgress.SingleBar({

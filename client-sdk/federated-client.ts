@@ -33,6 +33,11 @@ export interface FederatedClientOptions {
   dataSource?: DataSource;
   /** Federation-wide hashing secret shared by merchants (never sent anywhere). */
   hashKey?: string;
+  /**
+   * The federation's shared category taxonomy. Categories listed here get collision-free ids, identical at
+   * every merchant; others are hashed. Use the same list at every merchant of a federation.
+   */
+  knownCategories?: readonly string[];
   backend?: BackendChoice;
   /** Holds the identity key and the model cache. */
   workDir: string;
@@ -151,7 +156,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   async localProfiler(opts: Omit<LocalProfilerOptions, 'hashKey' | 'backend'> = {}): Promise<LocalProfiler> {
     if (!this.modelConfig || !this.latestModelHash) throw new FedProfileError('CONFLICT', 'no global model yet: start() the client first');
     const model = await this.model(this.latestModelHash);
-    return LocalProfiler.fromWeights(this.modelConfig, model.values, { ...opts, hashKey: this.opts.hashKey ?? '', backend: this.opts.backend });
+    return LocalProfiler.fromWeights(this.modelConfig, model.values, { knownCategories: this.opts.knownCategories, ...opts, hashKey: this.opts.hashKey ?? '', backend: this.opts.backend });
   }
 
   /** Profiles of the given users (grouped by userId) with the latest global model, keyed by their raw ids. */
@@ -318,7 +323,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private ensureTrainer(modelConfig?: ModelConfig): Promise<LocalTrainer> {
     if (this.trainerPromise) return this.trainerPromise;
     const o = this.opts;
-    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, { dataSource: o.dataSource!, hashKey: o.hashKey ?? '', backend: o.backend }));
+    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, { dataSource: o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
     else if (modelConfig) this.trainerPromise = Promise.resolve(t(modelConfig));
     else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { dashboardRouter } from './dashboard/router.js';
 import express from 'express';
 import { pino, type Logger } from 'pino';
 import { FedProfileError } from '../shared/errors.js';
@@ -82,6 +83,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       return rt;
     },
   }));
+  app.use('/dashboard', dashboardRouter());
   app.use((_req, _res, next) => next(new FedProfileError('NOT_FOUND', 'no such endpoint; see /api/v1/openapi.json')));
   app.use(errorHandler((e) => logger.error({ err: e }, 'unhandled API error')));
 
