@@ -53,7 +53,8 @@ export async function createDataSourceTrainer(modelConfig: ModelConfig, opts: Da
     key: opts.hashKey, itemVocab: modelConfig.itemVocab, categoryVocab: modelConfig.categoryVocab,
     textVocab: modelConfig.textVocab, knownCategories: opts.knownCategories,
   });
-  const ex = buildExamples(cleaned.users, hasher, modelConfig);
+  // Earlier cut points of long histories are extra training examples: many merchants have few users.
+  const ex = buildExamples(cleaned.users, hasher, modelConfig, { slidingPrefixes: true, maxPrefixesPerUser: 2 });
   if (ex.train.length === 0) {
     throw new ConfigError(`the data source gave no training examples (${cleaned.report.outputUsers} users, ${cleaned.report.outputEvents} events); users need at least 3 events`);
   }

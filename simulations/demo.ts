@@ -52,6 +52,18 @@ async function stopAll(): Promise<void> {
 }
 
 async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  // Reads are retried a few times: a busy coordinator may reset an idle keep-alive connection.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await apiOnce(base, method, path, body);
+    } catch (err) {
+      if (method !== 'GET' || attempt >= 5 || !(err instanceof TypeError)) throw err;
+      await sleep(250 * attempt);
+    }
+  }
+}
+
+async function apiOnce(base: string, method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(`${base}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -84,6 +96,10 @@ async function downloadModel(base: string, federationId: string, dir: string): P
   }
 }
 
+function finishedAt(f: { updatedAt?: number }): number {
+  return f.updatedAt ?? 0;
+}
+
 function fmt(v: unknown, digits = 4): string {
   return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '   -  ';
 }
@@ -92,7 +108,7 @@ async function main(): Promise<void> {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
 
-  const data = generateSynthetic({ seed: 7, users: 900, merchants: MERCHANTS, categories: 16, days: 45 });
+  const data = generateSynthetic({ seed: 7, users: 600, merchants: MERCHANTS, categories: 16, days: 45 });
   const categories = data.catalogue.categories.map((c) => c.id);
   writeFileSync(join(OUT, 'categories.json'), JSON.stringify(categories));
   const byMerchant = new Map<string, BehaviourEvent[]>();
@@ -116,7 +132,7 @@ async function main(): Promise<void> {
     name: 'demo: three merchants', model, seed: 7, rounds: ROUNDS,
     strategy: {
       name: 'fedavg', clientsPerRound: MERCHANTS, minFitClients: MERCHANTS, overSelection: 1, localEpochs: 2, batchSize: 32,
-      learningRate: 0.002, optimizer: 'adam', evaluateEvery: 1, pretrainRounds: PRETRAIN_ROUNDS,
+      learningRate: 0.005, optimizer: 'adam', evaluateEvery: 1, pretrainRounds: PRETRAIN_ROUNDS,
     },
     deadlines: { trainMs: 300_000 },
     secureAggregation: { clip: 0.5 },
@@ -132,7 +148,7 @@ async function main(): Promise<void> {
   while ((await api(url, 'GET', `/federations/${fed.id}`)).clientsOnline < MERCHANTS) await sleep(200);
   await api(url, 'POST', `/federations/${fed.id}/start`);
 
-  say('round  phase     clients  loss     NDCG@10  AUC      seconds  bytes up/down');
+  say('round  phase     clients  loss     NDCG@10  AUC      seconds  updates in');
   const printed = new Set<number>();
   const started = Date.now();
   for (;;) {
@@ -144,12 +160,13 @@ async function main(): Promise<void> {
       const m = { ...(r.metrics ?? {}), ...(r.evalMetrics ?? {}) };
       const phase = r.round <= PRETRAIN_ROUNDS ? 'pretrain' : 'finetune';
       const secs = r.finishedAt ? ((r.finishedAt - r.startedAt) / 1000).toFixed(1) : '-';
-      const bytes = `${((m['bytes.up'] ?? 0) / 1e6).toFixed(2)}/${((m['bytes.down'] ?? 0) / 1e6).toFixed(2)} MB`;
-      say(`${String(r.round).padStart(5)}  ${phase.padEnd(9)} ${String(r.contributors?.length ?? 0).padStart(7)}  ${fmt(m['train.loss'] ?? m.loss)}   ${fmt(m.ndcg10)}   ${fmt(m.auc)}   ${secs.padStart(7)}  ${bytes}${r.status === 'completed' ? '' : `  ${r.status}: ${r.reason}`}`);
+      const bytes = `${((m['agg.bytesIn'] ?? 0) / 1e6).toFixed(2)} MB`;
+      say(`${String(r.round).padStart(5)}  ${phase.padEnd(9)} ${String(r.contributors?.length ?? 0).padStart(7)}  ${fmt(m['train.trainLoss'])}   ${fmt(m.ndcg10)}   ${fmt(m.auc)}   ${secs.padStart(7)}  ${bytes}${r.status === 'completed' ? '' : `  ${r.status}: ${r.reason}`}`);
     }
     if (['completed', 'stopped', 'failed'].includes(f.status)) {
       if (f.status !== 'completed') throw new Error(`federation ended as ${f.status}`);
-      break;
+      // The last round's federated evaluation may land just after the federation is marked completed.
+      if (printed.has(ROUNDS) || Date.now() - finishedAt(f) > 60_000) break;
     }
     if (Date.now() - started > 20 * 60_000) throw new Error('the federation did not finish within 20 minutes');
     await sleep(500);
@@ -181,7 +198,7 @@ async function main(): Promise<void> {
       say(`  propensity  ${p.propensity.toFixed(3)}   (truth: latent purchase rate ${t.purchaseRate.toFixed(2)}, ${t.purchases} purchases)`);
       say(`  activity    ${p.activity.eventsPerDay.toFixed(2)} events/day, ${p.activity.purchaseFrequency.toFixed(2)} purchases/30d`);
       say(`  next items  ${p.nextItems.slice(0, 5).map((x) => x.item).join(', ')}`);
-      say(`  why         ${p.explanation.slice(0, 3).map((x) => `${x.action} ${x.item}`).join('; ')}`);
+      say(`  why         ${p.explanation.slice(0, 3).map((x) => `${x.action} ${x.action === 'search' ? `in ${x.category}` : x.item}`).join('; ')}`);
     }
   } finally {
     profiler.close();
@@ -195,6 +212,7 @@ try {
   say(`\ndemo finished; logs and artifacts in ${OUT}`);
 } catch (err) {
   await stopAll();
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}${cause}\n`);
   process.exitCode = 1;
 }

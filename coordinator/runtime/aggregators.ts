@@ -1,3 +1,4 @@
+import { DEFAULT_YIELD_EVERY } from '../../shared/aggregation/mean.js';
 import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import type { ServerAggregationSession } from '../../shared/aggregation/seam.js';
 import { FedProfileError } from '../../shared/errors.js';
@@ -23,6 +24,8 @@ export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggr
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
     vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
+    // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats).
+    yieldEvery: DEFAULT_YIELD_EVERY,
   })],
   ['secagg', (a) => new SecAggServerSession({
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createStrategy, type Strategy } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
+import { SESSION_SETTLED, type ServerAggregationSession } from '../../shared/aggregation/seam.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import type { CheckpointStore } from '../checkpoints.js';
@@ -40,6 +41,8 @@ export class FederationRuntime {
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private readonly now: () => number;
+  /** The current round's aggregation session, watched for background work finishing (see settled()). */
+  private current: { session: ServerAggregationSession; round: number; nudgeFrom: string; watching: boolean } | undefined;
 
   private constructor(
     readonly id: string,
@@ -83,11 +86,15 @@ export class FederationRuntime {
         minClients: config.minClients ?? strategy.config.minFitClients, deadlines: config.deadlines, aggregation,
       },
       plannerFromStrategy(strategy),
-      ({ round, participants, minResults, targetResults }) => createServerAggregator(aggregation.kind, {
-        federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
-        maxWeight: strategy.config.maxExamples, options: config.secureAggregation,
-        identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
-      }),
+      ({ round, participants, minResults, targetResults }) => {
+        const session = createServerAggregator(aggregation.kind, {
+          federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
+          maxWeight: strategy.config.maxExamples, options: config.secureAggregation,
+          identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
+        });
+        runtime?.track(session, round, participants);
+        return session;
+      },
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
     );
     runtime = new FederationRuntime(row.id, config, deps, strategy, global, orchestrator);
@@ -101,6 +108,30 @@ export class FederationRuntime {
     if (this.closed) return;
     const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
     for (const c of cmds) this.execute(c);
+    this.watchSession();
+  }
+
+  /** Called by the aggregator factory (inside event()) for each new round's session. */
+  private track(session: ServerAggregationSession, round: number, participants: readonly string[]): void {
+    this.current = participants.length > 0 ? { session, round, nudgeFrom: participants[0]!, watching: false } : undefined;
+  }
+
+  /**
+   * A session that sums in the background decides its outcome between events. Once its work has settled,
+   * hand it a SESSION_SETTLED message so the orchestrator re-reads outcome() (and commits) at once,
+   * rather than at the next socket message or deadline.
+   */
+  private watchSession(): void {
+    const w = this.current;
+    if (!w || w.watching || !w.session.settled) return;
+    w.watching = true;
+    void w.session.settled().then(() => {
+      w.watching = false;
+      if (this.closed || this.current !== w || w.session.outcome().status === 'pending') return;
+      const snap = this.orchestrator.snapshot();
+      if (snap.round !== w.round || !snap.stage.startsWith('fit:')) return; // already read (or the round ended)
+      this.event({ type: 'agg-message', from: w.nudgeFrom, round: w.round, aggType: SESSION_SETTLED, payload: null });
+    });
   }
 
   /** Stops timers and waits for an in-flight commit, so a clean shutdown never leaves half a round. */
@@ -159,11 +190,10 @@ export class FederationRuntime {
     try {
       // Yield between the vector-sized steps so socket traffic (heartbeats included) is served in between.
       await yieldToEventLoop();
-      const result = this.strategy.aggregateFit(round, this.global.values, outcome.mean, {
+      const result = await this.strategy.aggregateFitAsync(round, this.global.values, outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
-      await yieldToEventLoop();
       const hash = await this.deps.checkpoints.save(this.id, round, {
         modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
       });

@@ -36,7 +36,19 @@ export interface ServerAggregationSession {
   /** The current stage's deadline passed: proceed with whoever answered, or abort. */
   expire(): Outbound[];
   outcome(): AggregationOutcome;
+  /**
+   * Optional, for sessions that do vector-sized work in the background so the event loop keeps serving
+   * sockets (heartbeats included): resolves once no such work is left, i.e. outcome() reflects every input
+   * so far. The runtime then hands the session a SESSION_SETTLED message so its caller re-reads outcome().
+   */
+  settled?(): Promise<void>;
 }
+
+/**
+ * Sessions with settled() accept this message type from any participant as a no-op; it exists only so a
+ * message-driven caller looks at outcome() again after background work finished.
+ */
+export const SESSION_SETTLED = 'session/settled';
 
 export interface ClientAggregationSession {
   /** Hand over this client's update (e.g. a weight delta) and its weight (example count). */

@@ -259,7 +259,12 @@ export class ProfileModel {
   userEmbedding(hidden: tf.Tensor3D, batch: ModelBatch): tf.Tensor2D {
     const mask = tf.expandDims(tf.cast(tf.notEqual(batch.item, 0), 'float32'), 2);
     const count = tf.maximum(tf.sum(mask, 1), 1);
-    return tf.div(tf.sum(tf.mul(hidden, mask), 1), count) as tf.Tensor2D;
+    const mean = tf.div(tf.sum(tf.mul(hidden, mask), 1), count);
+    // Sequences are left-padded, so position L-1 is always the latest event. A plain mean washes out recency,
+    // which is what interests and propensity depend on most; averaging in the latest state keeps it.
+    const [B, L, d] = hidden.shape;
+    const latest = tf.reshape(tf.slice(hidden, [0, L - 1, 0], [B, 1, d]), [B, d]);
+    return tf.mul(tf.add(mean, latest), 0.5) as tf.Tensor2D;
   }
 
   /** Scores over the item vocabulary for hidden states h [N,d]: tied item embedding + output bias. */
@@ -291,12 +296,14 @@ export class ProfileModel {
     return ce(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt);
   }
 
-  /** BCE(propensity) + BCE(interests, mean over categories) + CE(tier), each averaged over the batch. */
+  /** BCE(propensity) + BCE(interests, summed over categories) + CE(tier), each averaged over the batch. */
   finetuneLoss(batch: ModelBatch, t: FinetuneTargets, training: boolean, dropoutSeed?: number): tf.Scalar {
     const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
     const logits = this.headLogits(user);
     const prop = tf.losses.sigmoidCrossEntropy(t.purchased, logits.propensity);
-    const interests = tf.losses.sigmoidCrossEntropy(t.interests, logits.interests);
+    // Summed over categories (not averaged): averaged, the interest term weighs 1/C of the others and the
+    // head barely learns.
+    const interests = tf.mul(tf.losses.sigmoidCrossEntropy(t.interests, logits.interests), this.config.categoryVocab - 1);
     const tier = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, this.config.numTiers), logits.tier);
     return tf.addN([prop, interests, tier]) as tf.Scalar;
   }
