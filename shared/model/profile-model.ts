@@ -274,9 +274,15 @@ export class ProfileModel {
 
   headLogits(userEmb: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
     const lin = (name: string) => tf.fused.matMul({ a: userEmb, b: this.w(`head/${name}/kernel`) as tf.Tensor2D, bias: this.w(`head/${name}/bias`) }) as tf.Tensor2D;
+    // Interests also score the user against the category input embeddings (tied, like the item output):
+    // a user whose recent events carry a category starts close to that category's embedding, which the
+    // untied head alone learns slowly from per-user labels.
+    const interests = this.fields.category
+      ? tf.add(lin('interests'), tf.matMul(userEmb, this.w('embed/category'), false, true))
+      : lin('interests');
     return {
       propensity: tf.reshape(lin('propensity'), [-1]) as tf.Tensor1D,
-      interests: lin('interests'),
+      interests: interests as tf.Tensor2D,
       tier: lin('tier'),
     };
   }
@@ -296,14 +302,12 @@ export class ProfileModel {
     return ce(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt);
   }
 
-  /** BCE(propensity) + BCE(interests, summed over categories) + CE(tier), each averaged over the batch. */
+  /** BCE(propensity) + BCE(interests, mean over categories) + CE(tier), each averaged over the batch. */
   finetuneLoss(batch: ModelBatch, t: FinetuneTargets, training: boolean, dropoutSeed?: number): tf.Scalar {
     const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
     const logits = this.headLogits(user);
     const prop = tf.losses.sigmoidCrossEntropy(t.purchased, logits.propensity);
-    // Summed over categories (not averaged): averaged, the interest term weighs 1/C of the others and the
-    // head barely learns.
-    const interests = tf.mul(tf.losses.sigmoidCrossEntropy(t.interests, logits.interests), this.config.categoryVocab - 1);
+    const interests = tf.losses.sigmoidCrossEntropy(t.interests, logits.interests);
     const tier = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, this.config.numTiers), logits.tier);
     return tf.addN([prop, interests, tier]) as tf.Scalar;
   }
