@@ -1,0 +1,6 @@
+export * from './config.js';
+export * from './batch.js';
+export * from './profile-model.js';
+export * from './init.js';
+export * from './profile.js';
+export * from './train-step.js';
