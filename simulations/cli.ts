@@ -17,8 +17,8 @@ Runs every strategy listed in the experiment file on the same data, partition an
   report.md       the strategy table with the plots embedded
 
 Ctrl-C stops the run and still writes summary.json and report.md for the rounds that finished.
-The same config and seed give bit-identical metrics on one backend (with secure aggregation off; SecAgg+
-uses cryptographic randomness for its stochastic rounding). FEDPROFILE_BACKEND selects the tfjs backend.
+The same config and seed give bit-identical metrics on one backend, with or without secure aggregation
+(only the wall-clock and CPU-time fields differ). FEDPROFILE_BACKEND selects the tfjs backend.
 
 Examples:
   fedprofile simulate --config simulations/experiments/demo-sim.json --out runs/demo-sim

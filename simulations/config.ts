@@ -66,7 +66,14 @@ const ModelOverridesSchema = z.strictObject(
 const lr = z.number().positive().max(10);
 const StrategySchema = z.discriminatedUnion('name', [
   /** Pooled training; `epochsPerRound` defaults to training.localEpochs (pooled data converges in fewer). */
-  z.strictObject({ name: z.literal('centralized'), epochsPerRound: int(1, 1_000).optional() }),
+  /**
+   * Pooled training can take a larger batch and its own learning rate: one pooled model with the clients'
+   * small-batch settings is noisier than an average of many client models, and would understate the bound.
+   */
+  z.strictObject({
+    name: z.literal('centralized'), epochsPerRound: int(1, 1_000).optional(),
+    batchSize: int(1, 65_536).optional(), learningRate: z.number().positive().max(10).optional(),
+  }),
   /** Each client alone; `epochs` of fine-tuning default to training.rounds x training.localEpochs. */
   z.strictObject({ name: z.literal('local'), epochs: int(1, 100_000).optional() }),
   z.strictObject({ name: z.literal('fedavg') }),

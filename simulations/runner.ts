@@ -75,7 +75,7 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
   let interrupted = false;
   try {
     for (const spec of cfg.strategies) {
-      if (spec.name === 'centralized') await runCentralized(ctx, spec.epochsPerRound);
+      if (spec.name === 'centralized') await runCentralized(ctx, spec);
       else if (spec.name === 'local') await runLocal(ctx, spec.epochs);
       else await runFederated(ctx, spec);
     }

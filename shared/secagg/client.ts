@@ -9,8 +9,8 @@ import {
   AbortSchema, KeysSchema, MSG, SetupSchema, SharesSchema, UnmaskSchema, parsePayload, type UnmaskSharesPayload,
 } from './messages.js';
 import { parseSecAggParams, type SecAggParams, type SecAggParamsInput } from './params.js';
-import { addMask, pairMaskKey, pairSign, selfMaskKey } from './prg.js';
-import { checkCohortFits, fractionalBits, quantise } from './quantise.js';
+import { addMask, pairMaskKey, pairSign, roundingKey, selfMaskKey } from './prg.js';
+import { checkCohortFits, fractionalBits, quantise, type RoundingSource } from './quantise.js';
 import { splitSecret } from './shamir.js';
 import { advertiseTranscript, decodeSharePlaintext, encodeSharePlaintext } from './transcript.js';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +26,21 @@ export interface SecAggClientOptions {
    * by a malicious server.
    */
   identityOf?: (clientId: string) => Uint8Array | undefined;
+  /**
+   * Simulations only: a seed (>= 16 bytes) for the stochastic-rounding draws, so a run can be repeated bit
+   * for bit. It keys a ChaCha20 stream through HKDF bound to (federation, round, client id); keys, the
+   * self-mask seed and every other secret still come from the OS CSPRNG, so the masks stay fresh.
+   *
+   * Why this is safe for simulations: the protocol's privacy claim (README, Threat model) is that the server
+   * sees masked vectors, uniform on Z_2^32 whatever the quantised input, and the unmasked sums. That rests
+   * on the masks, which stay fresh; the rounding draws only keep the encoding unbiased and are not listed as
+   * a protection. With a known seed each q = SR(x·w/W·2^f) is a fixed function of the update, so the
+   * decoded sum loses its random rounding noise (under 2^-f per client) but still reveals no individual
+   * update. Not for deployments: a
+   * predictable rounding can be steered by whoever knows the seed, and a differential-privacy mechanism that
+   * counts the rounding as noise (as distributed discrete-Gaussian analyses do) needs it unpredictable.
+   */
+  roundingSeed?: Uint8Array;
 }
 
 export type SecAggClientStage =
@@ -38,6 +53,7 @@ export class SecAggClientSession implements ClientAggregationSession {
   private readonly params: SecAggParams;
   private readonly sign: (m: Uint8Array) => Uint8Array;
   private readonly identityOf?: (clientId: string) => Uint8Array | undefined;
+  private readonly roundingSeed?: Uint8Array;
   private _stage: SecAggClientStage = 'awaiting-setup';
   private threshold = 0;
   private fracBits = 0;
@@ -64,6 +80,12 @@ export class SecAggClientSession implements ClientAggregationSession {
     this.params = parseSecAggParams(opts.params);
     this.sign = identitySigner(opts.identity);
     this.identityOf = opts.identityOf;
+    if (opts.roundingSeed !== undefined) {
+      if (!(opts.roundingSeed instanceof Uint8Array) || opts.roundingSeed.length < 16) {
+        throw new SecAggError('bad-request', 'roundingSeed must be a Uint8Array of at least 16 bytes');
+      }
+      this.roundingSeed = new Uint8Array(opts.roundingSeed);
+    }
   }
 
   get stage(): SecAggClientStage { return this._stage; }
@@ -201,7 +223,7 @@ export class SecAggClientSession implements ClientAggregationSession {
 
   private maskedInput(): Outbound[] {
     const { federationId, round, clip, maxWeight } = this.params;
-    const { vector, clipped } = quantise(this.update!, this.weight, maxWeight, clip, this.fracBits);
+    const { vector, clipped } = quantise(this.update!, this.weight, maxWeight, clip, this.fracBits, this.seededRounding());
     this.clippedCount = clipped;
     addMask(vector, selfMaskKey(this.seed!, federationId, round, this.id), 1);
     // Pair masks only with neighbours that both received this client's shares and sent theirs back.
@@ -211,6 +233,14 @@ export class SecAggClientSession implements ClientAggregationSession {
     this.update = undefined;
     this._stage = 'awaiting-unmask';
     return [{ to: 'server', type: MSG.maskedInput, payload: { vector } }];
+  }
+
+  /** The seeded rounding stream, if a seed was given; undefined means the OS CSPRNG. */
+  private seededRounding(): RoundingSource | undefined {
+    if (!this.roundingSeed) return undefined;
+    const key = roundingKey(this.roundingSeed, this.params.federationId, this.params.round, this.id);
+    // `out` is all zeros, so adding the stream writes the stream itself.
+    return (out) => addMask(out, key, 1);
   }
 
   private onUnmask(payload: unknown): Outbound[] {

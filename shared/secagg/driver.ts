@@ -1,5 +1,6 @@
 import type { AggregationOutcome, Outbound } from '../aggregation/seam.js';
 import { SecAggClientSession } from './client.js';
+import type { RandomIndex } from './graph.js';
 import { generateIdentity, type IdentityKeyPair } from './keys.js';
 import { MSG, wireSize } from './messages.js';
 import type { SecAggParamsInput } from './params.js';
@@ -26,6 +27,13 @@ export interface InMemoryRunOptions {
   clientIds?: readonly string[];
   dropAt?: Readonly<Record<string, DropPoint>>;
   identities?: ReadonlyMap<string, IdentityKeyPair>;
+  /**
+   * Simulations only: each client's stochastic-rounding seed (`SecAggClientOptions.roundingSeed`); undefined
+   * for a client means the OS CSPRNG. Keys and mask seeds are always fresh.
+   */
+  roundingSeedOf?: (clientId: string) => Uint8Array | undefined;
+  /** Simulations only: the server's graph relabelling source (`SecAggServerOptions.graphRandomIndex`). */
+  graphRandomIndex?: RandomIndex;
   /**
    * Milliseconds clock for the compute figures. Default: this process's CPU time, which stays meaningful
    * on a machine shared with other work (the sessions are synchronous, so CPU time is their compute).
@@ -66,6 +74,7 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
   const server = new SecAggServerSession({
     params: opts.params,
     identities: new Map([...identities].map(([id, kp]) => [id, kp.publicKey])),
+    ...(opts.graphRandomIndex ? { graphRandomIndex: opts.graphRandomIndex } : {}),
   });
   const clients = new Map<string, SecAggClientSession>();
   const indexOf = new Map(ids.map((id, i) => [id, i]));
@@ -105,7 +114,10 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
     let client = clients.get(id);
     const t0 = now();
     if (!client) {
-      client = new SecAggClientSession({ clientId: id, identity: identities.get(id)!, params: opts.params });
+      const roundingSeed = opts.roundingSeedOf?.(id);
+      client = new SecAggClientSession({
+        clientId: id, identity: identities.get(id)!, params: opts.params, ...(roundingSeed ? { roundingSeed } : {}),
+      });
       clients.set(id, client);
     }
     let out: Outbound[] = [];

@@ -6,10 +6,21 @@ import { randomInt } from 'node:crypto';
  * node has exactly k neighbours, the graph is k-connected, and which clients end up adjacent is random.
  * With k >= n − 1 it is the complete graph.
  */
-export function buildNeighbourGraph(participants: readonly string[], k: number): Map<string, string[]> {
+export type RandomIndex = (bound: number) => number;
+
+const osRandomIndex: RandomIndex = (bound) => randomInt(bound);
+
+/**
+ * `randomIndex(b)` returns a uniform integer in [0, b). The default is the OS CSPRNG; a seeded source is for
+ * reproducible simulations (SecAgg+ lets the server choose the graph anyway, see README, Threat model).
+ */
+export function buildNeighbourGraph(
+  participants: readonly string[], k: number, randomIndex: RandomIndex = osRandomIndex,
+): Map<string, string[]> {
   const order = [...participants];
   for (let i = order.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
+    const j = randomIndex(i + 1);
+    if (!Number.isInteger(j) || j < 0 || j > i) throw new RangeError(`randomIndex(${i + 1}) returned ${j}, outside [0, ${i}]`);
     const t = order[i]!; order[i] = order[j]!; order[j] = t;
   }
   const n = order.length;

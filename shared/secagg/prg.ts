@@ -24,6 +24,16 @@ export function selfMaskKey(seed: Uint8Array, federationId: string, round: numbe
   return new Uint8Array(hkdfSync('sha256', seed, new Uint8Array(0), info, 32));
 }
 
+/**
+ * Key of a client's seeded stochastic-rounding stream (simulations only, see `SecAggClientOptions.roundingSeed`).
+ * Its own HKDF domain keeps it apart from every mask key, and binding the round and owner gives each client
+ * and round its own stream even when one seed is reused.
+ */
+export function roundingKey(seed: Uint8Array, federationId: string, round: number, owner: string): Uint8Array {
+  const info = `${DOMAIN}/rounding|${lp(federationId)}|${round}|${lp(owner)}`;
+  return new Uint8Array(hkdfSync('sha256', seed, new Uint8Array(0), info, 32));
+}
+
 /** +1 when `self` adds the pair mask, −1 when it subtracts it; the two ends of a pair get opposite signs. */
 export function pairSign(self: string, other: string): 1 | -1 {
   return self < other ? 1 : -1;

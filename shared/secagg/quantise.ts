@@ -43,6 +43,11 @@ export function checkCohortFits(n: number, maxWeight: number): void {
   if (n * CLIP_FRACTION_ONE > 0xffffffff) throw new ConfigError(`at most 65535 participants per round, got ${n}`);
 }
 
+/** Fills a fresh (all-zero) array with uniform 32-bit words: the stochastic-rounding decisions. */
+export type RoundingSource = (out: Uint32Array) => void;
+
+const osRounding: RoundingSource = (out) => { randomFillSync(out); };
+
 export interface QuantisedUpdate {
   vector: Uint32Array;
   clipped: number;
@@ -50,13 +55,15 @@ export interface QuantisedUpdate {
 
 /**
  * Encodes update·(weight/maxWeight) into a fresh Uint32Array of length m + TRAILER. `weight` must already be
- * an integer in [1, maxWeight].
+ * an integer in [1, maxWeight]. `rounding` supplies the rounding draws (default: the OS CSPRNG).
  */
-export function quantise(update: Float32Array, weight: number, maxWeight: number, clip: number, f: number): QuantisedUpdate {
+export function quantise(
+  update: Float32Array, weight: number, maxWeight: number, clip: number, f: number, rounding: RoundingSource = osRounding,
+): QuantisedUpdate {
   const m = update.length;
   const out = new Uint32Array(m + TRAILER);
   // Uniform 32-bit draws for the rounding decisions, written into `out` and then overwritten in place.
-  randomFillSync(out);
+  rounding(out);
   const scale = (weight / maxWeight) * 2 ** f;
   const hi = clip;
   const lo = -clip;

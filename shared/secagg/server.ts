@@ -1,7 +1,7 @@
 import type { AggregationOutcome, Outbound, ServerAggregationSession } from '../aggregation/seam.js';
 import { FedProfileError } from '../errors.js';
 import { SecAggError } from './errors.js';
-import { buildNeighbourGraph } from './graph.js';
+import { buildNeighbourGraph, type RandomIndex } from './graph.js';
 import { verifySignature, x25519, x25519Private, x25519PublicKey } from './keys.js';
 import {
   AdvertiseSchema, MaskedInputSchema, MSG, ShareKeysSchema, UnmaskSharesSchema, asWords, parsePayload, wireSize,
@@ -19,6 +19,12 @@ export interface SecAggServerOptions {
   params: SecAggParamsInput;
   /** Enrolled identity public keys (Ed25519, 32 bytes) by client id. */
   identities: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>;
+  /**
+   * Uniform integer in [0, bound) for relabelling the neighbour graph. Default: the OS CSPRNG. A seeded
+   * source is for reproducible simulations; it weakens nothing the protocol relies on, since SecAgg+ already
+   * lets the server pick the graph (see README, Threat model).
+   */
+  graphRandomIndex?: RandomIndex;
 }
 
 export type SecAggServerStage = 'idle' | 'advertise' | 'share-keys' | 'masked-input' | 'unmask' | 'done' | 'aborted';
@@ -43,6 +49,7 @@ interface Sealed { nonce: Uint8Array; ciphertext: Uint8Array }
 export class SecAggServerSession implements ServerAggregationSession {
   private readonly params: SecAggParams;
   private readonly identities: (id: string) => Uint8Array | undefined;
+  private readonly graphRandomIndex?: RandomIndex;
   private _stage: SecAggServerStage = 'idle';
   private result: AggregationOutcome = { status: 'pending' };
   private participants = new Set<string>();
@@ -72,6 +79,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     this.params = parseSecAggParams(opts.params);
     const ids = opts.identities;
     this.identities = ids instanceof Map ? (id) => ids.get(id) : (id) => (ids as Record<string, Uint8Array>)[id];
+    this.graphRandomIndex = opts.graphRandomIndex;
     this.length = this.params.dimension + TRAILER;
     this.sum = new Uint32Array(this.length);
   }
@@ -100,7 +108,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     // Without an enrolled identity key nobody can check a client's keys: it is left out, and counted.
     for (const p of missing) this.gone.add(p);
     this.counters.unenrolled = missing.length;
-    this.graph = buildNeighbourGraph([...this.participants], this.k);
+    this.graph = buildNeighbourGraph([...this.participants], this.k, this.graphRandomIndex);
     this.enterStage('advertise', [...this.participants]);
     const out: Outbound[] = [];
     for (const [id, nbs] of this.graph) {

@@ -1,8 +1,29 @@
+import { createHash } from 'node:crypto';
+import seedrandom from 'seedrandom';
 import { PlainClientSession, PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import type { AggregationOutcome, ClientAggregationSession } from '../../shared/aggregation/seam.js';
 import { runSecAggInMemory, type DropPoint } from '../../shared/secagg/index.js';
 import type { SimulationConfig } from '../config.js';
 import { runAggregationInMemory } from '../federated/in-memory-transport.js';
+
+/**
+ * A client's stochastic-rounding seed for one round, a pure function of (config seed, strategy, round,
+ * client id), so SecAgg+ runs repeat bit for bit. Keys and mask seeds stay fresh from the OS CSPRNG: the
+ * masks cancel exactly, so only the rounding reaches the result (see SecAggClientOptions.roundingSeed).
+ */
+export function simulationRoundingSeed(seed: number, strategy: string, round: number, clientId: string): Uint8Array {
+  const label = JSON.stringify(['fedprofile/simulation/secagg-rounding', seed, strategy, round, clientId]);
+  return new Uint8Array(createHash('sha256').update(label).digest());
+}
+
+/**
+ * The neighbour graph's relabelling for one round, seeded likewise: with stragglers the graph decides who
+ * is pruned for too few neighbours, and so who contributes.
+ */
+function simulationGraphIndex(seed: number, strategy: string, round: number): (bound: number) => number {
+  const rng = seedrandom(`${seed}/${strategy}/${round}/secagg-graph`);
+  return (bound) => Math.floor(rng() * bound);
+}
 
 export interface RoundAggregationInput {
   cfg: SimulationConfig;
@@ -61,6 +82,8 @@ export function aggregateRound(a: RoundAggregationInput): RoundAggregation {
       ...(sa.threshold !== undefined ? { threshold: sa.threshold } : {}),
     },
     dropAt,
+    roundingSeedOf: (id) => simulationRoundingSeed(a.cfg.seed, a.strategy, a.round, id),
+    graphRandomIndex: simulationGraphIndex(a.cfg.seed, a.strategy, a.round),
   });
   const sum = (m: Map<string, number>) => [...m.values()].reduce((s, x) => s + x, 0);
   const clientMs = sum(r.clientMs);

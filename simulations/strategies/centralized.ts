@@ -10,7 +10,7 @@ import { POOLED } from '../pool/protocol.js';
  * trainer for as many rounds (epochsPerRound each, by default the clients' local epochs), evaluated on the
  * same pooled test users.
  */
-export async function runCentralized(ctx: RunContext, epochsPerRound?: number): Promise<void> {
+export async function runCentralized(ctx: RunContext, opts: { epochsPerRound?: number; batchSize?: number; learningRate?: number } = {}): Promise<void> {
   const { cfg, pool, signal } = ctx;
   const t = cfg.training;
   let global = ctx.initial;
@@ -22,8 +22,8 @@ export async function runCentralized(ctx: RunContext, epochsPerRound?: number): 
     const t0 = performance.now();
     ctx.progress.startRound(round, 1);
     const config: FitConfig = {
-      round, phase: phaseOf(cfg, round), localEpochs: epochsPerRound ?? t.localEpochs, batchSize: t.batchSize,
-      learningRate: learningRateOf(cfg, round), optimizer: t.optimizer, seed: seedFor(cfg.seed, `centralized/${round}`),
+      round, phase: phaseOf(cfg, round), localEpochs: opts.epochsPerRound ?? t.localEpochs, batchSize: opts.batchSize ?? t.batchSize,
+      learningRate: opts.learningRate ?? learningRateOf(cfg, round), optimizer: t.optimizer, seed: seedFor(cfg.seed, `centralized/${round}`),
     };
     const fit = await abortable(pool.run({ kind: 'fit', clientId: POOLED, global, config, selectByValidation: true }), signal);
     if (fit.kind !== 'fit') throw new Error('unexpected pool result');
