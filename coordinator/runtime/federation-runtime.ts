@@ -127,7 +127,13 @@ export class FederationRuntime {
     w.watching = true;
     void w.session.settled().then(() => {
       w.watching = false;
-      if (this.closed || this.current !== w || w.session.outcome().status === 'pending') return;
+      if (this.closed || this.current !== w) return;
+      if (w.session.outcome().status === 'pending') {
+        // Collection closed while the summing that settled() waited for was finishing: the final pass may
+        // have started after it resolved. Watch again rather than wait for the stage deadline.
+        if (w.session.stage === 'aggregating') setImmediate(() => this.watchSession());
+        return;
+      }
       const snap = this.orchestrator.snapshot();
       if (snap.round !== w.round || !snap.stage.startsWith('fit:')) return; // already read (or the round ended)
       this.event({ type: 'agg-message', from: w.nudgeFrom, round: w.round, aggType: SESSION_SETTLED, payload: null });
