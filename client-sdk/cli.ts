@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
 import { BACKEND_CHOICES, type BackendChoice } from '../shared/tf/backend.js';
@@ -25,9 +25,9 @@ export function clientCommand(): Command {
   return new Command('client')
     .description('run a merchant client node: join a federation and train on local data (which never leaves this machine)')
     .requiredOption('--coordinator <url>', 'coordinator URL, e.g. https://coordinator.example.com:8443')
-    .option('--token <token>', 'enrolment token from the operator (or FEDPROFILE_TOKEN)', process.env.FEDPROFILE_TOKEN)
+    .addOption(new Option('--token <token>', 'enrolment token from the operator').env('FEDPROFILE_TOKEN'))
     .requiredOption('--data <path>', 'behaviour events: JSONL/CSV file, or a MovieLens / RetailRocket / Taobao file or folder')
-    .option('--hash-key <secret>', 'federation-wide id hashing secret shared by merchants (or FEDPROFILE_HASH_KEY)', process.env.FEDPROFILE_HASH_KEY)
+    .addOption(new Option('--hash-key <secret>', 'federation-wide id hashing secret shared by merchants').env('FEDPROFILE_HASH_KEY'))
     .option('--categories <file>', 'the federation\'s shared category taxonomy: a JSON array of category ids (same file at every merchant)')
     .option('--name <name>', 'display name shown to the operator')
     .option('--work-dir <dir>', 'identity key and model cache', '.fedprofile-client')

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startCoordinator } from './server.js';
 
 const port = (v: string): number => {
@@ -14,7 +14,7 @@ export function coordinatorCommand(): Command {
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
     .option('--host <host>', 'interface to bind (0.0.0.0 for all)', '127.0.0.1')
     .requiredOption('--data-dir <dir>', 'directory for the SQLite store and checkpoints (created if missing)')
-    .option('--admin-token <token>', 'bearer token for the operator API (or FEDPROFILE_ADMIN_TOKEN)', process.env.FEDPROFILE_ADMIN_TOKEN)
+    .addOption(new Option('--admin-token <token>', 'bearer token for the operator API').env('FEDPROFILE_ADMIN_TOKEN'))
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async (o: { port: number; host: string; dataDir: string; adminToken?: string; tlsCert?: string; tlsKey?: string }) => {

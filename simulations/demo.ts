@@ -31,8 +31,9 @@ const ROUNDS = 6;
 const children: ChildProcess[] = [];
 const say = (line: string): void => { process.stdout.write(`${line}\n`); };
 
-function start(args: string[], name: string, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FEDPROFILE_LOG_LEVEL: 'info' } });
+function start(args: string[], name: string, logFile: string, secrets: Record<string, string> = {}): ChildProcess {
+  // Secrets travel in the environment, not argv, so they do not show up in `ps`.
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...secrets } });
   const log: string[] = [];
   child.stdout!.on('data', (b: Buffer) => log.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => log.push(b.toString()));
@@ -75,8 +76,8 @@ async function apiOnce(base: string, method: string, path: string, body?: unknow
 }
 
 async function startCoordinator(): Promise<string> {
-  const child = start(['coordinator', '--port', '0', '--data-dir', join(OUT, 'coordinator'), '--admin-token', ADMIN_TOKEN],
-    'coordinator', join(OUT, 'coordinator.log'));
+  const child = start(['coordinator', '--port', '0', '--data-dir', join(OUT, 'coordinator')],
+    'coordinator', join(OUT, 'coordinator.log'), { FEDPROFILE_ADMIN_TOKEN: ADMIN_TOKEN });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     if (!line.startsWith('{')) continue;
@@ -94,10 +95,6 @@ async function downloadModel(base: string, federationId: string, dir: string): P
     if (!res.ok) throw new Error(`download ${file}: ${res.status} ${await res.text()}`);
     writeFileSync(join(dir, file), new Uint8Array(await res.arrayBuffer()));
   }
-}
-
-function finishedAt(f: { updatedAt?: number }): number {
-  return f.updatedAt ?? 0;
 }
 
 function fmt(v: unknown, digits = 4): string {
@@ -141,11 +138,15 @@ async function main(): Promise<void> {
 
   for (const [i, m] of merchantIds.entries()) {
     const { token } = await api(url, 'POST', `/federations/${fed.id}/tokens`, { label: m });
-    start(['client', '--coordinator', url, '--token', token, '--data', join(OUT, m, 'events.jsonl'), '--hash-key', HASH_KEY,
+    start(['client', '--coordinator', url, '--data', join(OUT, m, 'events.jsonl'),
       '--categories', join(OUT, 'categories.json'), '--name', m, '--work-dir', join(OUT, m, 'work'), '--quiet'],
-    `client ${i + 1}`, join(OUT, m, 'client.log'));
+    `client ${i + 1}`, join(OUT, m, 'client.log'), { FEDPROFILE_TOKEN: token, FEDPROFILE_HASH_KEY: HASH_KEY });
   }
-  while ((await api(url, 'GET', `/federations/${fed.id}`)).clientsOnline < MERCHANTS) await sleep(200);
+  const joinBy = Date.now() + 120_000;
+  while ((await api(url, 'GET', `/federations/${fed.id}`)).clientsOnline < MERCHANTS) {
+    if (Date.now() > joinBy) throw new Error(`not all ${MERCHANTS} clients joined within 2 minutes; see the client logs in ${OUT}`);
+    await sleep(200);
+  }
   await api(url, 'POST', `/federations/${fed.id}/start`);
 
   say('round  phase     clients  loss     NDCG@10  AUC      seconds  updates in');
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
     if (['completed', 'stopped', 'failed'].includes(f.status)) {
       if (f.status !== 'completed') throw new Error(`federation ended as ${f.status}`);
       // The last round's federated evaluation may land just after the federation is marked completed.
-      if (printed.has(ROUNDS) || Date.now() - finishedAt(f) > 60_000) break;
+      if (printed.has(ROUNDS) || Date.now() - (f.updatedAt ?? 0) > 60_000) break;
     }
     if (Date.now() - started > 20 * 60_000) throw new Error('the federation did not finish within 20 minutes');
     await sleep(500);
