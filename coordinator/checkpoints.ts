@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '../shared/model/config.js';
 import type { WeightManifest } from '../shared/weights/manifest.js';
@@ -7,6 +7,7 @@ import { float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
 import { assertVectorMatches } from '../shared/weights/layout.js';
 import { ARTIFACT_FORMAT, GENERATED_BY, MODEL_JSON, WEIGHTS_BIN, loadArtifacts, type SavedModel } from '../shared/weights/artifacts.js';
 import { weightsHashAsync } from '../shared/weights/hash.js';
+import { syncDir, writeFileAtomic } from '../shared/weights/atomic-file.js';
 
 /** Bytes hashed between two yields to the event loop (≈ 2 ms of SHA-256 each). */
 const HASH_CHUNK_BYTES = 1 << 20;
@@ -67,27 +68,3 @@ async function sha256InSlices(bytes: Uint8Array): Promise<string> {
   return h.digest('hex');
 }
 
-/** Temp file, fsync, rename over the target: readers see the old or the new file, never half of one. */
-async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, path);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-  } catch {
-    // Some filesystems refuse fsync on directories; the renames are still atomic there.
-  }
-}

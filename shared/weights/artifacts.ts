@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { DataFileError, FedProfileError } from '../errors.js';
@@ -8,6 +8,7 @@ import type { WeightManifest } from './manifest.js';
 import { assertVectorMatches, buildManifest } from './layout.js';
 import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from './bytes.js';
 import { weightsHash } from './hash.js';
+import { syncDir, writeFileAtomic } from './atomic-file.js';
 
 /**
  * TF.js model artifacts on a local disk: `model.json` (topology, weights manifest, metadata) + `weights.bin`,
@@ -41,35 +42,6 @@ function concat(data: tf.io.WeightData | undefined): Uint8Array {
     at += b.byteLength;
   }
   return out;
-}
-
-/** Write to a unique temp file, fsync, then rename over the target: readers see the old or the new file. */
-async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, path);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the renames are still atomic there.
-  }
 }
 
 function expectedWeightBytes(specs: readonly tf.io.WeightsManifestEntry[]): number | undefined {

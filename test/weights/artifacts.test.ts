@@ -6,8 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import { buildManifest, fileIOHandler, loadArtifacts, saveArtifacts, weightsHash } from '../../shared/weights/index.js';
 import { PROFILE_SMALL } from '../../shared/model/config.js';
 import { DataFileError, FedProfileError } from '../../shared/errors.js';
+import { useBackend } from './backend-hook.js';
 
 describe('weights: TF.js artifacts on disk', () => {
+  useBackend();
   let root: string;
   const manifest = buildManifest([
     { name: 'encoder/item_embedding', shape: [5, 3] },

@@ -4,8 +4,10 @@ import {
   applyDelta, buildManifest, computeDelta, flattenTensors, l2Norm, sliceByName, unflattenToTensors, weightsHash, weightsHashAsync,
 } from '../../shared/weights/index.js';
 import { FedProfileError } from '../../shared/errors.js';
+import { useBackend } from './backend-hook.js';
 
 describe('weights: flatten / unflatten', () => {
+  useBackend();
   it('round-trips named tensors exactly, in order, with shapes', () => {
     const a = tf.tensor2d([[1.5, -2], [3, 4.25], [1e-30, -7]]);
     const b = tf.tensor1d([0.1, 0.2]);
