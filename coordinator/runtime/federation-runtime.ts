@@ -129,8 +129,9 @@ export class FederationRuntime {
       w.watching = false;
       if (this.closed || this.current !== w) return;
       if (w.session.outcome().status === 'pending') {
-        // Collection closed while the summing that settled() waited for was finishing: the final pass may
-        // have started after it resolved. Watch again rather than wait for the stage deadline.
+        // A watch armed by one message (say fit-meta) resolves at once when nothing is queued yet; if the last
+        // update arrives in the same socket read, its summing starts before that resolution is observed. The
+        // session then aggregates unwatched, so watch again rather than wait for the stage deadline.
         if (w.session.stage === 'aggregating') setImmediate(() => this.watchSession());
         return;
       }
