@@ -1,29 +1,26 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSimulationConfig, type SimulationConfigInput } from '../../simulations/config.js';
 import { runSimulation } from '../../simulations/runner.js';
 import { simulationRoundingSeed } from '../../simulations/strategies/aggregate.js';
+import { metricLines, tinyExperiment, type MetricLine } from './fixtures.js';
 
-/** Small enough for seconds on two cores; 5 merchants so SecAgg+ survives a dropout and a straggler. */
+/** The tiny experiment with 5 merchants, so SecAgg+ survives a dropout and a straggler. */
 const tinySecAgg: SimulationConfigInput = {
+  ...tinyExperiment,
   name: 'tiny-secagg',
   seed: 7,
   data: { source: 'synthetic', users: 50, merchants: 5, categories: 6, itemsPerCategory: 15, days: 21 },
-  examples: { maxPrefixesPerUser: 2 },
-  partition: { type: 'natural' },
-  model: { itemVocab: 128, categoryVocab: 8, textVocab: 32, textTokens: 2, maxLen: 16, dModel: 8, heads: 2, layers: 1, ffDim: 16, dropout: 0.1 },
   strategies: [{ name: 'fedavg' }],
   training: { pretrainRounds: 1, rounds: 2, localEpochs: 1, batchSize: 16, learningRate: 0.01 },
   secureAggregation: { enabled: true, clip: 0.5 },
   dropout: 0.2,
   stragglers: { rate: 0.1 },
-  workers: 2,
 };
 
-type Line = Record<string, unknown>;
-const metricLines = (dir: string): Line[] => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+type Line = MetricLine;
 
 /** Everything but wall-clock and CPU-time figures. */
 function withoutTimes(l: Line): Line {
