@@ -8,10 +8,10 @@ import { assertVectorMatches } from '../shared/weights/layout.js';
 import { ARTIFACT_FORMAT, GENERATED_BY, MODEL_JSON, WEIGHTS_BIN, loadArtifacts, type SavedModel } from '../shared/weights/artifacts.js';
 import { weightsHashAsync } from '../shared/weights/hash.js';
 import { syncDir, writeFileAtomic } from '../shared/weights/atomic-file.js';
+import { yieldToEventLoop } from '../shared/event-loop.js';
 
 /** Bytes hashed between two yields to the event loop (≈ 2 ms of SHA-256 each). */
 const HASH_CHUNK_BYTES = 1 << 20;
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Global model of every round as TF.js artifacts: <dataDir>/checkpoints/<federation>/round-000007/. */
 export class CheckpointStore {

@@ -14,8 +14,10 @@ export interface ServerAggregatorArgs {
   maxWeight?: number;
   /** Enrolled Ed25519 identity public keys of the participants (SecAgg+ verifies signatures with them). */
   identityKeys: ReadonlyMap<string, Uint8Array>;
-  /** The federation's `secureAggregation` options, passed through untouched. */
+  /** The federation's `secureAggregation` options with the plan's weight cap. */
   options?: Record<string, unknown>;
+  /** Called when background work decided the outcome (see SessionSettledListener). */
+  onSettled?: () => void;
 }
 
 export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggregationSession;
@@ -25,7 +27,7 @@ const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
     vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
     // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats).
-    yieldEvery: DEFAULT_YIELD_EVERY,
+    yieldEvery: DEFAULT_YIELD_EVERY, onSettled: a.onSettled,
   })],
   ['secagg', (a) => new SecAggServerSession({
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },

@@ -1,4 +1,5 @@
 import { FedProfileError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 
 /*
  * Weighted means of update vectors, accumulated in float64 so the result does not depend on how many
@@ -109,7 +110,6 @@ export function weightedMean(updates: readonly WeightedUpdate[]): Float32Array {
 
 export const DEFAULT_YIELD_EVERY = 1 << 18;
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Adds one update to an accumulator, yielding to the event loop every `yieldEvery` elements so that

@@ -1,8 +1,9 @@
 import { FedProfileError } from '../errors.js';
 import { assertFiniteRange, MeanAccumulator, resultInChunks } from './mean.js';
-import {
-  SESSION_SETTLED, type AggregationOutcome, type ClientAggregationSession, type Outbound, type ServerAggregationSession,
+import type {
+  AggregationOutcome, ClientAggregationSession, Outbound, ServerAggregationSession, SessionSettledListener,
 } from './seam.js';
+import { yieldToEventLoop } from '../event-loop.js';
 
 /**
  * Plain (unmasked) FedAvg behind the Aggregator seam: each participant sends its update and weight in one
@@ -23,10 +24,12 @@ export interface PlainSessionOptions {
   /**
    * Accumulate in the background, yielding to the event loop every this many elements, instead of inside
    * handle(): a 10M-parameter update is 100–300 ms of summing. outcome() then stays 'pending' (stage
-   * 'aggregating') until the sum and the final division are done; settled() resolves at that point.
+   * 'aggregating') until the sum and the final division are done, and then `onSettled` is called.
    * Unset: handle() sums synchronously and outcome() is final as soon as the last update is handled.
    */
   yieldEvery?: number;
+  /** Background mode: told once the outcome is decided by background work (done, or aborted on failure). */
+  onSettled?: SessionSettledListener;
 }
 
 interface PlainUpdatePayload { update: Float32Array; weight: number }
@@ -48,7 +51,6 @@ function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayloa
   return { update: p.update, weight: p.weight };
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class PlainServerSession implements ServerAggregationSession {
   private readonly acc: MeanAccumulator;
@@ -86,7 +88,6 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   handle(from: string, type: string, payload: unknown): Outbound[] {
-    if (type === SESSION_SETTLED) return [];
     if (type !== PLAIN_UPDATE) throw new FedProfileError('PROTOCOL', `plain aggregation does not accept "${type}"`);
     if (!this.participants.has(from)) throw new FedProfileError('PROTOCOL', `client ${from} is not a participant of this round`);
     if (this._stage !== 'collect') {
@@ -118,11 +119,6 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   outcome(): AggregationOutcome { return this.result; }
-
-  /** Resolves once no background summing is left (immediately in synchronous mode). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
-  }
 
   private settleIfNothingPending(): void {
     if (this._stage !== 'collect' || this.pending.size > 0) return;
@@ -177,10 +173,14 @@ export class PlainServerSession implements ServerAggregationSession {
           continue;
         }
         const mean = await resultInChunks(this.acc, every);
-        if (this._stage === 'aggregating') this.complete(mean);
+        if (this._stage === 'aggregating') {
+          this.complete(mean);
+          this.opts.onSettled?.();
+        }
       }
     } catch (e) {
       this.abort(`aggregation failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.opts.onSettled?.();
     }
   }
 

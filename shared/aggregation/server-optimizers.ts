@@ -1,4 +1,5 @@
 import { FedProfileError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import { DEFAULT_YIELD_EVERY } from './mean.js';
 import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../weights/bytes.js';
 
@@ -134,7 +135,7 @@ export function createServerOptimizer(partial: Partial<ServerOptimizerConfig> & 
     const out = prepare(global, delta, state);
     for (let from = 0; from < global.length; from += yieldEvery) {
       stepRange(global, delta, state, out, from, Math.min(global.length, from + yieldEvery));
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     return out;
   };

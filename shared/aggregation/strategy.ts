@@ -1,4 +1,5 @@
 import { FedProfileError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import type { FitConfig } from '../training/types.js';
 import { DEFAULT_YIELD_EVERY } from './mean.js';
 import {
@@ -149,7 +150,7 @@ class ConfiguredStrategy implements Strategy {
       const norms = { delta2: 0, step2: 0 };
       for (let from = 0; from < global.length; from += yieldEvery) {
         addSquaredNorms(norms, global, weights, meanDelta, from, Math.min(global.length, from + yieldEvery));
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
       return this.commit(round, info, weights, state, norms);
     } finally {
