@@ -6,5 +6,5 @@ export { RoundEngine } from '../shared/round/engine.js';
 export type {
   RoundEvent, RoundCommand, RoundEngineConfig, RoundPlanner, ResumePoint, FederationStatus, RoundSummary,
 } from '../shared/round/types.js';
-export { registerServerAggregator, type ServerAggregatorFactory, type ServerAggregatorArgs } from './runtime/aggregators.js';
+export { registerServerAggregator, type ServerAggregatorFactory, type ServerAggregatorArgs } from '../shared/round/server-aggregators.js';
 export type { InitModel, GlobalModel } from './runtime/federation-runtime.js';

@@ -12,7 +12,8 @@ import { aggregationPlan } from '../../shared/round/plan.js';
 import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
 import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { createServerAggregator } from './aggregators.js';
+import { createServerAggregator } from '../../shared/round/server-aggregators.js';
+import { DEFAULT_YIELD_EVERY } from '../../shared/aggregation/mean.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
@@ -90,7 +91,9 @@ export class FederationRuntime {
         federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
         maxWeight: plan.weightCap, options: plan.params,
         identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
-        // Pushed, not polled: background summing that decides the outcome becomes an engine event.
+        // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats);
+        // pushed, not polled: the background work that decides the outcome becomes an engine event.
+        yieldEvery: DEFAULT_YIELD_EVERY,
         onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
       }),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },

@@ -6,7 +6,7 @@ import {
   createServerOptimizer, deserializeServerOptimizerState, serializeServerOptimizerState,
   type SerializedServerOptimizerState, type ServerOptimizer, type ServerOptimizerName, type ServerOptimizerState,
 } from './server-optimizers.js';
-import { parseStrategyConfig, phaseForRound, serverLearningRateOf, type StrategyConfig, type StrategyName } from './strategy-config.js';
+import { learningRateForRound, parseStrategyConfig, phaseForRound, serverLearningRateOf, type StrategyConfig, type StrategyName } from './strategy-config.js';
 import { drawSeed, overSelectedCount, sampleIds } from './sampling.js';
 
 export { StrategyConfigSchema, parseStrategyConfig, STRATEGY_NAMES, type StrategyConfig, type StrategyConfigInput, type StrategyName } from './strategy-config.js';
@@ -121,8 +121,8 @@ class ConfiguredStrategy implements Strategy {
     const phase = phaseForRound(c, round);
     return chosen.map((clientId) => {
       const config: FitConfig = {
-        round, phase, localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: c.learningRate,
-        optimizer: c.optimizer, seed: drawSeed(rng),
+        round, phase, localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: learningRateForRound(c, round),
+        optimizer: c.optimizer, seed: drawSeed(rng), selectByValidation: c.selectByValidation,
       };
       if (this.name === 'fedprox') config.proximalMu = c.proximalMu;
       if (c.maxExamples !== undefined) config.maxExamples = c.maxExamples;

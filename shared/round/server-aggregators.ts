@@ -1,8 +1,7 @@
-import { DEFAULT_YIELD_EVERY } from '../../shared/aggregation/mean.js';
-import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
-import type { ServerAggregationSession } from '../../shared/aggregation/seam.js';
-import { FedProfileError } from '../../shared/errors.js';
-import { SecAggServerSession } from '../../shared/secagg/server.js';
+import { PlainServerSession } from '../aggregation/plain-session.js';
+import type { ServerAggregationSession } from '../aggregation/seam.js';
+import { FedProfileError } from '../errors.js';
+import { SecAggServerSession, type SecAggServerOptions } from '../secagg/server.js';
 
 export interface ServerAggregatorArgs {
   federationId: string;
@@ -18,6 +17,10 @@ export interface ServerAggregatorArgs {
   options?: Record<string, unknown>;
   /** Called when background work decided the outcome (see SessionSettledListener). */
   onSettled?: () => void;
+  /** Plain only: sum in the background, yielding every this many elements (the coordinator); unset sums inline. */
+  yieldEvery?: number;
+  /** SecAgg+ only, simulations: a seeded graph relabelling source (see SecAggServerOptions). */
+  graphRandomIndex?: SecAggServerOptions['graphRandomIndex'];
 }
 
 export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggregationSession;
@@ -26,12 +29,12 @@ export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggr
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
     vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
-    // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats).
-    yieldEvery: DEFAULT_YIELD_EVERY, onSettled: a.onSettled,
+    yieldEvery: a.yieldEvery, onSettled: a.onSettled,
   })],
   ['secagg', (a) => new SecAggServerSession({
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
     identities: a.identityKeys,
+    ...(a.graphRandomIndex ? { graphRandomIndex: a.graphRandomIndex } : {}),
   })],
 ]);
 
