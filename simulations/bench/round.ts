@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { FederatedClient } from '../../client-sdk/federated-client.js';
+import { restJson } from '../../coordinator/rest-client.js';
 import { modelManifest } from '../../shared/model/init.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { LocalTrainer } from '../../shared/training/types.js';
@@ -44,14 +45,8 @@ function instantTrainer(length: number, index: number): LocalTrainer {
   };
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const r = await fetch(`${base}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const call = (base: string, method: string, path: string, body?: unknown): Promise<any> =>
+  restJson(base, method, path, { body, token: ADMIN });
 
 /** The coordinator's last log lines, printed if the bench fails. */
 const coordinatorTail: string[] = [];
