@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { createStrategy, type Strategy } from '../../shared/aggregation/strategy.js';
+import { createStrategy, isStrategyStateRecord, type Strategy, type StrategyStateRecord } from '../../shared/aggregation/strategy.js';
+import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import type { CheckpointStore } from '../checkpoints.js';
+import { OPTIMIZER_BIN, sha256InSlices, type CheckpointStore } from '../checkpoints.js';
 import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { RoundEngine } from '../../shared/round/engine.js';
@@ -71,8 +72,15 @@ export class FederationRuntime {
   static async open(row: FederationRow, deps: RuntimeDeps): Promise<FederationRuntime> {
     const config = FederationConfigSchema.parse(row.config);
     const strategy = createStrategy(config.strategy);
-    if (row.strategyState) strategy.restore(row.strategyState);
     const lastCompleted = deps.store.listRounds(row.id).filter((r) => r.status === 'completed').at(-1)?.round ?? 0;
+    if (isStrategyStateRecord(row.strategyState)) {
+      const bytes = await deps.checkpoints.loadOptimizer(row.id, lastCompleted, row.strategyState.optimizer.sha256);
+      strategy.restoreFromRecord(row.strategyState, decodeServerOptimizerState(bytes, `federation ${row.id} round ${lastCompleted} ${OPTIMIZER_BIN}`));
+    } else if (row.strategyState) {
+      // A row written before the optimiser state moved beside the checkpoint: base64 moments inline.
+      // The next commit writes optimizer.bin and replaces the row with a record.
+      strategy.restore(row.strategyState);
+    }
     const saved = await deps.checkpoints.load(row.id, lastCompleted);
     if (saved.hash !== row.modelHash) {
       throw new FedProfileError('INTEGRITY', `federation ${row.id}: checkpoint of round ${lastCompleted} has hash ${saved.hash}, the store expects ${row.modelHash}`);
@@ -171,9 +179,16 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
+      const optimizerState = this.strategy.optimizerState();
+      const optimizerBytes = encodeServerOptimizerState(optimizerState);
+      const optimizer = { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) };
       const hash = await this.deps.checkpoints.save(this.id, round, {
-        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, optimizer,
       });
+      const strategyState: StrategyStateRecord = {
+        name: this.strategy.name, lastRound: round,
+        optimizer: { name: optimizerState.name, step: optimizerState.step, file: OPTIMIZER_BIN, sha256: optimizer.sha256 },
+      };
       if (this.closed) return;
       const durationMs = this.now() - summary.startedAt;
       const metrics: Record<string, number> = { ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length };
@@ -181,7 +196,7 @@ export class FederationRuntime {
       const finished = this.engine.snapshot().completedRounds + 1 >= this.config.rounds;
       this.deps.store.completeRound({
         federationId: this.id, round, contributors: summary.contributors, modelHash: hash, metrics,
-        strategyState: this.strategy.state(), status: finished ? 'completed' : undefined,
+        strategyState, status: finished ? 'completed' : undefined,
       });
       this.global = { manifest: this.global.manifest, values: result.weights, hash, round };
       this.deps.metrics.roundsTotal.inc({ federation: this.id, status: 'completed' });

@@ -52,6 +52,26 @@ export interface Strategy {
   minFitResults(): number;
   state(): StrategyState;
   restore(state: unknown): void;
+  /** The server optimiser's state as it stands (its moments are not copied). */
+  optimizerState(): ServerOptimizerState;
+  /** Restores from a record whose optimiser state was kept apart (see StrategyStateRecord). */
+  restoreFromRecord(record: StrategyStateRecord, optimizer: ServerOptimizerState): void;
+}
+
+/**
+ * What the coordinator's store keeps per federation: the moments live in optimizer.bin beside the round's
+ * checkpoint, referenced by name and SHA-256, so the SQLite row stays a few hundred bytes at any model size.
+ */
+export interface StrategyStateRecord {
+  name: StrategyName;
+  lastRound: number;
+  optimizer: { name: ServerOptimizerName; step: number; file: string; sha256: string };
+}
+
+export function isStrategyStateRecord(x: unknown): x is StrategyStateRecord {
+  const r = x as Partial<StrategyStateRecord> | null;
+  return !!r && typeof r === 'object' && !!r.optimizer && typeof r.optimizer === 'object'
+    && typeof r.optimizer.file === 'string' && typeof r.optimizer.sha256 === 'string';
 }
 
 /** JSON-safe strategy state for crash-safe resume. */
@@ -89,7 +109,7 @@ class ConfiguredStrategy implements Strategy {
   readonly name: StrategyName;
   readonly config: Readonly<StrategyConfig>;
   private readonly optimizer: ServerOptimizer;
-  private optimizerState: ServerOptimizerState;
+  private currentOptimizerState: ServerOptimizerState;
   private lastRound = 0;
   private busy = false;
 
@@ -104,7 +124,7 @@ class ConfiguredStrategy implements Strategy {
       beta2: config.beta2,
       tau: config.tau,
     });
-    this.optimizerState = this.optimizer.initialState();
+    this.currentOptimizerState = this.optimizer.initialState();
   }
 
   minFitResults(): number {
@@ -133,7 +153,7 @@ class ConfiguredStrategy implements Strategy {
   aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> } {
     this.checkQuorum(round, info);
     if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
-    const { weights, state } = this.optimizer.step(global, meanDelta, this.optimizerState);
+    const { weights, state } = this.optimizer.step(global, meanDelta, this.currentOptimizerState);
     const norms = { delta2: 0, step2: 0 };
     addSquaredNorms(norms, global, weights, meanDelta, 0, global.length);
     return this.commit(round, info, weights, state, norms);
@@ -146,7 +166,7 @@ class ConfiguredStrategy implements Strategy {
     if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
     this.busy = true; // the optimiser state is read across awaits
     try {
-      const { weights, state } = await this.optimizer.stepAsync(global, meanDelta, this.optimizerState, yieldEvery);
+      const { weights, state } = await this.optimizer.stepAsync(global, meanDelta, this.currentOptimizerState, yieldEvery);
       const norms = { delta2: 0, step2: 0 };
       for (let from = 0; from < global.length; from += yieldEvery) {
         addSquaredNorms(norms, global, weights, meanDelta, from, Math.min(global.length, from + yieldEvery));
@@ -170,7 +190,7 @@ class ConfiguredStrategy implements Strategy {
   private commit(
     round: number, info: FitAggregationInfo, weights: Float32Array, state: ServerOptimizerState, norms: { delta2: number; step2: number },
   ): { weights: Float32Array; metrics: Record<string, number> } {
-    this.optimizerState = state;
+    this.currentOptimizerState = state;
     this.lastRound = round;
     return {
       weights,
@@ -227,7 +247,22 @@ class ConfiguredStrategy implements Strategy {
   }
 
   state(): StrategyState {
-    return { name: this.name, lastRound: this.lastRound, optimizer: serializeServerOptimizerState(this.optimizerState) };
+    return { name: this.name, lastRound: this.lastRound, optimizer: serializeServerOptimizerState(this.currentOptimizerState) };
+  }
+
+  optimizerState(): ServerOptimizerState {
+    return this.currentOptimizerState;
+  }
+
+  restoreFromRecord(record: StrategyStateRecord, optimizer: ServerOptimizerState): void {
+    if (record.name !== this.name || !Number.isInteger(record.lastRound) || record.lastRound < 0) {
+      throw new FedProfileError('INTEGRITY', `cannot restore strategy "${this.name}" from a "${String(record.name)}" record`);
+    }
+    if (optimizer.name !== SERVER_OPTIMIZER_OF[this.name] || optimizer.step !== record.optimizer.step) {
+      throw new FedProfileError('INTEGRITY', `optimiser state holds ${optimizer.name} step ${optimizer.step}, the record expects ${record.optimizer.name} step ${record.optimizer.step}`);
+    }
+    this.currentOptimizerState = optimizer;
+    this.lastRound = record.lastRound;
   }
 
   restore(input: unknown): void {
@@ -239,7 +274,7 @@ class ConfiguredStrategy implements Strategy {
     if (optimizerState.name !== SERVER_OPTIMIZER_OF[this.name]) {
       throw new FedProfileError('INTEGRITY', `strategy state holds a ${optimizerState.name} optimiser, expected ${SERVER_OPTIMIZER_OF[this.name]}`);
     }
-    this.optimizerState = optimizerState;
+    this.currentOptimizerState = optimizerState;
     this.lastRound = s.lastRound as number;
   }
 }
