@@ -1,6 +1,6 @@
 export type { Outbound, AggregationOutcome, ServerAggregationSession, ClientAggregationSession } from './seam.js';
 export {
-  MeanAccumulator, weightedMean, weightedMeanAsync, accumulateInChunks, resultInChunks, assertFiniteRange,
+  MeanAccumulator, weightedMean, resultInChunks, assertFiniteRange,
   DEFAULT_YIELD_EVERY, type WeightedUpdate,
 } from './mean.js';
 export {

@@ -46,7 +46,7 @@ function instantTrainer(length: number, index: number): LocalTrainer {
 }
 
 const call = (base: string, method: string, path: string, body?: unknown): Promise<any> =>
-  restJson(base, method, path, { body, token: ADMIN });
+  restJson(base, method, path, { body, token: ADMIN, retries: 4 });
 
 /** The coordinator's last log lines, printed if the bench fails. */
 const coordinatorTail: string[] = [];
