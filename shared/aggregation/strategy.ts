@@ -12,7 +12,7 @@ import { drawSeed, overSelectedCount, sampleIds } from './sampling.js';
 export { StrategyConfigSchema, parseStrategyConfig, STRATEGY_NAMES, type StrategyConfig, type StrategyConfigInput, type StrategyName } from './strategy-config.js';
 
 /**
- * Flower-style strategy hooks, shared by the coordinator's round orchestrator and the simulation runner.
+ * Flower-style strategy hooks, used by the one round engine (shared/round) that the coordinator and the simulator drive.
  * The mean delta handed to aggregateFit comes from the Aggregator seam (plain or SecAgg+), so a strategy
  * never sees an individual client's update.
  */
@@ -134,7 +134,7 @@ class ConfiguredStrategy implements Strategy {
   configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[] {
     checkRound(round);
     const c = this.config;
-    // Not enough clients to ever reach quorum: ask for nobody and let the orchestrator wait.
+    // Not enough clients to ever reach quorum: ask for nobody and let the round engine wait.
     if (available.length < c.minFitClients) return [];
     const count = overSelectedCount(c.clientsPerRound, c.overSelection, available.length);
     const chosen = sampleIds(available.map((a) => a.id), count, rng);

@@ -31,7 +31,7 @@ function config(over: Partial<RoundEngineConfig> = {}): RoundEngineConfig {
 
 type EventInput = RoundEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
 
-/** Drives an orchestrator with fake time and records every command. */
+/** Drives the engine with fake time and records every command. */
 function harness(cfg = config(), plan = planner()) {
   const o = new RoundEngine(cfg, plan, ({ minResults, targetResults }) =>
     new PlainServerSession({ vectorLength: 2, minResults, targetResults }),
