@@ -156,9 +156,18 @@ export class RoundEngine {
     const participants = plan.map((p) => p.clientId);
     const minResults = this.planner.minFitResults();
     if (participants.length < minResults) return;
-    this.lastRound = round;
     const targetResults = Math.min(Math.max(this.planner.targetFitResults(), minResults), participants.length);
-    const session = this.createAggregator({ round, participants, minResults, targetResults });
+    let session: ServerAggregationSession;
+    try {
+      session = this.createAggregator({ round, participants, minResults, targetResults });
+    } catch (e) {
+      // Nothing has changed yet: pause rather than fail again at every later event, and say why.
+      const reason = e instanceof Error ? e.message : String(e);
+      out.push({ type: 'log', level: 'warn', msg: `round ${round} cannot start; federation paused: ${reason}`, data: { round } });
+      this.setStatus('paused', out);
+      return;
+    }
+    this.lastRound = round;
     const a: FitStage = {
       kind: 'fit', round, participants: new Set(participants), session, stage: session.stage,
       deadline: now + this.cfg.deadlines.trainMs, startedAt: now, meta: new Map(),

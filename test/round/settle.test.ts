@@ -133,3 +133,22 @@ describe('round engine × background aggregation: the settle is an event', () =>
     expect(d.snapshot().stage).to.equal('fit:collect');
   });
 });
+
+describe('round engine: an aggregator that cannot be built', () => {
+  it('changes nothing, pauses the federation with the reason, and does not throw into the transport', () => {
+    const engine = new RoundEngine(
+      { federationId: 'f', seed: 1, rounds: 2, minClients: 3, deadlines: { trainMs: 1000, aggregationStageMs: 500, evaluateMs: 300 }, aggregation: { kind: 'secagg', params: {} } },
+      planner,
+      () => { throw new Error('secureAggregation.threshold: must be > neighbors / 2'); },
+      { status: 'created', completedRounds: 0, lastRound: 4, modelHash: '0'.repeat(64) },
+    );
+    const log: RoundCommand[] = [];
+    log.push(...engine.handle({ type: 'start', now: 0 }));
+    for (const id of ['a', 'b', 'c']) log.push(...engine.handle({ type: 'client-online', clientId: id, now: 1 }));
+    expect(engine.snapshot()).to.include({ status: 'paused', lastRound: 4, stage: 'idle' });
+    expect(log.filter((c) => c.type === 'round-started')).to.have.length(0);
+    expect(log.filter((c) => c.type === 'send')).to.have.length(0);
+    const warn = log.find((c) => c.type === 'log');
+    expect(warn && warn.type === 'log' && warn.msg).to.match(/round 5 cannot start; federation paused: secureAggregation.threshold/);
+  });
+});
