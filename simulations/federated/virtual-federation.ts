@@ -51,7 +51,6 @@ export interface VirtualRound {
   clientTrainSeconds: number;
   /** Wall seconds spent in the aggregation sessions and the server step. */
   aggregationSeconds: number;
-  evalMetrics?: Record<string, number>;
 }
 
 export interface VirtualFederationOptions {
