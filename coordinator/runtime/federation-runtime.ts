@@ -74,8 +74,11 @@ export class FederationRuntime {
     const strategy = createStrategy(config.strategy);
     const lastCompleted = deps.store.listRounds(row.id).filter((r) => r.status === 'completed').at(-1)?.round ?? 0;
     if (isStrategyStateRecord(row.strategyState)) {
-      const bytes = await deps.checkpoints.loadOptimizer(row.id, lastCompleted, row.strategyState.optimizer.sha256);
-      strategy.restoreFromRecord(row.strategyState, decodeServerOptimizerState(bytes, `federation ${row.id} round ${lastCompleted} ${OPTIMIZER_BIN}`));
+      const ref = row.strategyState.optimizer;
+      const optimizer = ref.sha256 === undefined
+        ? { name: ref.name, step: ref.step, m: null, v: null }
+        : decodeServerOptimizerState(await deps.checkpoints.loadOptimizer(row.id, lastCompleted, ref.sha256), `federation ${row.id} round ${lastCompleted} ${OPTIMIZER_BIN}`);
+      strategy.restoreFromRecord(row.strategyState, optimizer);
     } else if (row.strategyState) {
       // A row written before the optimiser state moved beside the checkpoint: base64 moments inline.
       // The next commit writes optimizer.bin and replaces the row with a record.
@@ -180,14 +183,15 @@ export class FederationRuntime {
         failures: summary.participants.length - outcome.contributors.length,
       });
       const optimizerState = this.strategy.optimizerState();
-      const optimizerBytes = encodeServerOptimizerState(optimizerState);
-      const optimizer = { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) };
+      const hasMoments = optimizerState.m !== null || optimizerState.v !== null;
+      const optimizerBytes = hasMoments ? encodeServerOptimizerState(optimizerState) : undefined;
+      const optimizer = optimizerBytes ? { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) } : undefined;
       const hash = await this.deps.checkpoints.save(this.id, round, {
-        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, optimizer,
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, ...(optimizer ? { optimizer } : {}),
       });
       const strategyState: StrategyStateRecord = {
         name: this.strategy.name, lastRound: round,
-        optimizer: { name: optimizerState.name, step: optimizerState.step, file: OPTIMIZER_BIN, sha256: optimizer.sha256 },
+        optimizer: { name: optimizerState.name, step: optimizerState.step, ...(optimizer ? { file: OPTIMIZER_BIN, sha256: optimizer.sha256 } : {}) },
       };
       if (this.closed) return;
       const durationMs = this.now() - summary.startedAt;

@@ -65,13 +65,16 @@ export interface Strategy {
 export interface StrategyStateRecord {
   name: StrategyName;
   lastRound: number;
-  optimizer: { name: ServerOptimizerName; step: number; file: string; sha256: string };
+  /** `file` and `sha256` are absent when the optimiser keeps no moments (FedAvg, FedProx): nothing to write. */
+  optimizer: { name: ServerOptimizerName; step: number; file?: string; sha256?: string };
 }
 
 export function isStrategyStateRecord(x: unknown): x is StrategyStateRecord {
   const r = x as Partial<StrategyStateRecord> | null;
-  return !!r && typeof r === 'object' && !!r.optimizer && typeof r.optimizer === 'object'
-    && typeof r.optimizer.file === 'string' && typeof r.optimizer.sha256 === 'string';
+  if (!r || typeof r !== 'object' || !r.optimizer || typeof r.optimizer !== 'object') return false;
+  const o = r.optimizer as Record<string, unknown>;
+  // A legacy state carries the moments inline (m, v); a record carries a file reference or nothing.
+  return !('m' in o) && !('v' in o);
 }
 
 /** JSON-safe strategy state for crash-safe resume. */

@@ -92,4 +92,29 @@ describe('server optimiser state: a binary file beside the checkpoint, hashed wi
     expect((err as FedProfileError).code).to.equal('INTEGRITY');
     expect((err as Error).message).to.match(/optimizer\.bin: SHA-256 [0-9a-f]{64}, the store expects/);
   });
+
+  it('FedAvg keeps no moments: no optimizer.bin, a record without a file, and a restart still resumes', async () => {
+    const d = tempDir('optimizer-state-avg');
+    dir = d;
+    let running = await startTestCoordinator(d);
+    coord = running;
+    const fed = await createFederation(running.url, {
+      name: 'avg', model: TINY_MODEL, seed: 2, rounds: 1,
+      strategy: { name: 'fedavg', clientsPerRound: 2, minFitClients: 2, overSelection: 1, localEpochs: 1, learningRate: 0.05, optimizer: 'sgd', evaluateEvery: 0 },
+    });
+    for (const [i, n] of [7, 13].entries()) {
+      const c = newClient(running.url, await issueToken(running.url, fed), new LeastSquaresTrainer(DIM, n, `avg-${i}`), `${d}/client-${i}`);
+      clients.push(c);
+      await c.start();
+    }
+    await api(running.url, 'POST', `/federations/${fed}/start`);
+    await waitFor('completed', async () => (await api(running.url, 'GET', `/federations/${fed}`)).json.status === 'completed');
+    expect(running.store.getFederation(fed)!.strategyState).to.deep.equal({ name: 'fedavg', lastRound: 1, optimizer: { name: 'fedavg', step: 1 } });
+    expect(() => statSync(join(new CheckpointStore(d).dir(fed, 1), OPTIMIZER_BIN))).to.throw(/ENOENT/);
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    await running.close();
+    running = await startTestCoordinator(d);
+    coord = running;
+    expect(running.runtime(fed)!.snapshot().completedRounds).to.equal(1);
+  });
 });
