@@ -73,7 +73,11 @@ describe('aggregation: weighted mean', () => {
     const done = new Promise<void>((resolve) => { settled = resolve; });
     const session = new PlainServerSession({ vectorLength: m, minResults: 3, yieldEvery: 1 << 18, onSettled: () => settled() });
     session.begin(['a', 'b', 'c']);
-    updates.forEach((u, i) => session.handle('abc'[i]!, PLAIN_UPDATE, { update: u.values, weight: u.weight }));
+    // One update per event-loop turn, as socket reads deliver them; each is validated (one pass) on arrival.
+    for (const [i, u] of updates.entries()) {
+      session.handle('abc'[i]!, PLAIN_UPDATE, { update: u.values, weight: u.weight });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await done;
     const elapsed = performance.now() - start;
     const o = session.outcome();
