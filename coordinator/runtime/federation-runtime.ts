@@ -14,8 +14,11 @@ import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
 import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
 import { createServerAggregator } from '../../shared/round/server-aggregators.js';
-import { DEFAULT_YIELD_EVERY } from '../../shared/aggregation/mean.js';
+import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
+
+/** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
+const vectorWorker = new VectorWorker();
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
 
@@ -102,9 +105,9 @@ export class FederationRuntime {
         federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
         maxWeight: plan.weightCap, options: plan.params,
         identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
-        // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats);
-        // pushed, not polled: the background work that decides the outcome becomes an engine event.
-        yieldEvery: DEFAULT_YIELD_EVERY,
+        // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
+        // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
+        ...(plan.kind === 'plain' ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
         onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
       }),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },

@@ -3,6 +3,7 @@ import { assertFiniteRange, MeanAccumulator, resultInChunks } from './mean.js';
 import type {
   AggregationOutcome, ClientAggregationSession, Outbound, ServerAggregationSession, SessionSettledListener,
 } from './seam.js';
+import type { RemoteAccumulator } from './vector-worker.js';
 import { yieldToEventLoop } from '../event-loop.js';
 
 /**
@@ -30,6 +31,11 @@ export interface PlainSessionOptions {
   yieldEvery?: number;
   /** Background mode: told once the outcome is decided by background work (done, or aborted on failure). */
   onSettled?: SessionSettledListener;
+  /**
+   * Sum on the aggregation worker instead of this thread (background mode: onSettled is then required).
+   * Updates are handed over, buffers transferred, as they arrive; the mean comes back once collection closes.
+   */
+  accumulator?: RemoteAccumulator;
 }
 
 interface PlainUpdatePayload { update: Float32Array; weight: number }
@@ -63,6 +69,8 @@ export class PlainServerSession implements ServerAggregationSession {
   /** Background mode: accepted updates not yet summed, and the loop summing them. */
   private readonly queue: Array<{ update: Float32Array; weight: number }> = [];
   private running: Promise<void> | undefined;
+  /** Worker mode: the weights handed over, summed here in the same order as the worker sums them. */
+  private remoteWeight = 0;
 
   constructor(private readonly opts: PlainSessionOptions) {
     if (!Number.isInteger(opts.vectorLength) || opts.vectorLength < 0) {
@@ -71,10 +79,12 @@ export class PlainServerSession implements ServerAggregationSession {
     if (!Number.isInteger(opts.minResults) || opts.minResults < 1) {
       throw new FedProfileError('BAD_CONFIG', `minResults must be a positive integer, got ${opts.minResults}`);
     }
+    if (opts.accumulator && !opts.onSettled) throw new FedProfileError('BAD_CONFIG', 'a worker accumulator needs onSettled (background mode)');
     if (opts.yieldEvery !== undefined && (!Number.isInteger(opts.yieldEvery) || opts.yieldEvery < 1)) {
       throw new FedProfileError('BAD_CONFIG', `yieldEvery must be a positive integer, got ${opts.yieldEvery}`);
     }
-    this.acc = new MeanAccumulator(opts.vectorLength);
+    // With a worker accumulator the float64 sum lives on the worker; this one only checks lengths.
+    this.acc = new MeanAccumulator(opts.accumulator ? 0 : opts.vectorLength);
   }
 
   get stage(): string { return this._stage; }
@@ -96,9 +106,10 @@ export class PlainServerSession implements ServerAggregationSession {
     if (!this.pending.has(from)) throw new FedProfileError('REPLAY', `client ${from} already sent its update or was dropped`);
     const { update, weight } = parsePayload(payload, this.opts.vectorLength);
     const w = this.opts.maxWeight !== undefined ? Math.min(weight, this.opts.maxWeight) : weight;
-    if (this.opts.yieldEvery === undefined) this.acc.add(update, w);
-    else { this.queue.push({ update, weight: w }); this.kick(); }
     this.bytesIn += update.byteLength;
+    if (this.opts.accumulator) { this.remoteWeight += w; this.opts.accumulator.add(update, w); }
+    else if (this.opts.yieldEvery === undefined) this.acc.add(update, w);
+    else { this.queue.push({ update, weight: w }); this.kick(); }
     this.pending.delete(from);
     this.contributors.push(from);
     if (this.opts.targetResults !== undefined && this.contributors.length >= this.opts.targetResults) this.finish();
@@ -127,6 +138,19 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   private finish(): void {
+    const remote = this.opts.accumulator;
+    if (remote) {
+      this._stage = 'aggregating';
+      remote.mean().then(
+        (mean) => { if (this._stage === 'aggregating') { this.complete(mean); this.opts.onSettled?.(); } },
+        (e: unknown) => {
+          if (this._stage !== 'aggregating') return;
+          this.abort(`aggregation failed: ${e instanceof Error ? e.message : String(e)}`);
+          this.opts.onSettled?.();
+        },
+      );
+      return;
+    }
     if (this.opts.yieldEvery !== undefined) {
       // Collection is closed (late updates are refused from here on); the outcome follows the summing.
       this._stage = 'aggregating';
@@ -139,7 +163,7 @@ export class PlainServerSession implements ServerAggregationSession {
   private complete(mean: Float32Array): void {
     this._stage = 'done';
     this.result = {
-      status: 'done', mean, totalWeight: this.acc.totalWeight, contributors: [...this.contributors],
+      status: 'done', mean, totalWeight: this.opts.accumulator ? this.remoteWeight : this.acc.totalWeight, contributors: [...this.contributors],
       metrics: { contributors: this.contributors.length, stragglers: this.pending.size, bytesIn: this.bytesIn },
     };
   }
@@ -185,6 +209,7 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   private abort(reason: string): void {
+    if (this.opts.accumulator && this._stage !== 'aggregating') this.opts.accumulator.drop();
     this._stage = 'aborted';
     this.queue.length = 0;
     this.result = { status: 'aborted', reason };

@@ -1,3 +1,4 @@
+import type { RemoteAccumulator } from '../aggregation/vector-worker.js';
 import { PlainServerSession } from '../aggregation/plain-session.js';
 import type { ServerAggregationSession } from '../aggregation/seam.js';
 import { FedProfileError } from '../errors.js';
@@ -17,8 +18,10 @@ export interface ServerAggregatorArgs {
   options?: Record<string, unknown>;
   /** Called when background work decided the outcome (see SessionSettledListener). */
   onSettled?: () => void;
-  /** Plain only: sum in the background, yielding every this many elements (the coordinator); unset sums inline. */
+  /** Plain only: sum in the background, yielding every this many elements; unset sums inline. */
   yieldEvery?: number;
+  /** Plain only: sum on the aggregation worker (the coordinator); needs onSettled. */
+  accumulator?: RemoteAccumulator;
   /** SecAgg+ only, simulations: a seeded graph relabelling source (see SecAggServerOptions). */
   graphRandomIndex?: SecAggServerOptions['graphRandomIndex'];
 }
@@ -29,7 +32,7 @@ export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggr
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
     vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
-    yieldEvery: a.yieldEvery, onSettled: a.onSettled,
+    yieldEvery: a.yieldEvery, onSettled: a.onSettled, accumulator: a.accumulator,
   })],
   ['secagg', (a) => new SecAggServerSession({
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },

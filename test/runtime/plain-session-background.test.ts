@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { PLAIN_UPDATE, PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import { FedProfileError } from '../../shared/errors.js';
 import { yieldToEventLoop } from '../../shared/event-loop.js';
+import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
 
 const LENGTH = 10_007; // not a multiple of the chunk size
 const vec = (seed: number) => Float32Array.from({ length: LENGTH }, (_, i) => Math.sin(i * 0.37 + seed) * (seed + 1));
@@ -110,5 +111,39 @@ describe('PlainServerSession in background mode (yieldEvery)', () => {
 
   it('refuses a bad yieldEvery', () => {
     expect(code(() => new PlainServerSession({ vectorLength: 2, minResults: 1, yieldEvery: 0 }))).to.equal('BAD_CONFIG');
+  });
+});
+
+describe('PlainServerSession summing on the aggregation worker (real worker thread)', function () {
+  this.timeout(30_000);
+  const worker = new VectorWorker();
+  after(() => worker.close());
+
+  it('gives the synchronous session\'s mean bit for bit, settles through onSettled, and takes updates by transfer', async () => {
+    const sync = new PlainServerSession({ vectorLength: LENGTH, minResults: 2, maxWeight: 50 });
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => { settle = resolve; });
+    const remote = new PlainServerSession({ vectorLength: LENGTH, minResults: 2, maxWeight: 50, accumulator: worker.accumulator(LENGTH), onSettled: () => settle() });
+    for (const s of [sync, remote]) s.begin(['a', 'b', 'c']);
+    const sent: Float32Array[] = [];
+    for (const [id, w] of [['b', 7], ['a', 80], ['c', 13]] as const) {
+      sync.handle(id, PLAIN_UPDATE, { update: vec(w), weight: w });
+      const u = vec(w);
+      sent.push(u);
+      remote.handle(id, PLAIN_UPDATE, { update: u, weight: w });
+    }
+    expect(remote.outcome().status).to.equal('pending');
+    expect(sent.every((u) => u.length === 0), 'buffers were transferred, not copied').to.equal(true);
+    await settled;
+    const a = sync.outcome();
+    const b = remote.outcome();
+    if (a.status !== 'done' || b.status !== 'done') throw new Error('both sessions should be done');
+    expect(Buffer.from(b.mean.buffer).equals(Buffer.from(a.mean.buffer))).to.equal(true);
+    expect(b.totalWeight).to.equal(a.totalWeight);
+    expect(b.metrics).to.deep.equal(a.metrics);
+  });
+
+  it('a worker accumulator without onSettled is refused', () => {
+    expect(code(() => new PlainServerSession({ vectorLength: 2, minResults: 1, accumulator: worker.accumulator(2) }))).to.equal('BAD_CONFIG');
   });
 });
