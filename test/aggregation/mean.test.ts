@@ -86,9 +86,10 @@ describe('aggregation: weighted mean', () => {
     clearInterval(timer);
     expect(mean[0]).to.equal(Math.fround(14 / 6));
     expect(mean[m - 1]).to.equal(Math.fround(14 / 6));
-    // The blocking run holds the loop for its whole duration; the chunked one only for a slice at a time.
+    // The blocking run holds the loop for its whole duration; the session only for one update's validation
+    // pass or one summing slice at a time (half the blocking time is the bound: a loaded machine adds GC).
     expect(blockingMs, 'blocking baseline').to.be.above(50);
-    expect(worstGap, `worst timer gap (blocking run took ${blockingMs.toFixed(0)} ms)`).to.be.below(Math.max(40, blockingMs / 4));
+    expect(worstGap, `worst timer gap (blocking run took ${blockingMs.toFixed(0)} ms)`).to.be.below(Math.max(60, blockingMs / 2));
     expect(ticks).to.be.above(elapsed / 25);
   });
 });
