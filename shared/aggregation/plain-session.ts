@@ -131,6 +131,10 @@ export class PlainServerSession implements ServerAggregationSession {
 
   outcome(): AggregationOutcome { return this.result; }
 
+  close(): void {
+    if (this._stage === 'collect' || this._stage === 'aggregating') this.abort('the round was closed');
+  }
+
   private settleIfNothingPending(): void {
     if (this._stage !== 'collect' || this.pending.size > 0) return;
     if (this.contributors.length >= this.opts.minResults) this.finish();
@@ -209,6 +213,7 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   private abort(reason: string): void {
+    // A sum still being computed is freed by its mean() reply; any other is freed here.
     if (this.opts.accumulator && this._stage !== 'aggregating') this.opts.accumulator.drop();
     this._stage = 'aborted';
     this.queue.length = 0;

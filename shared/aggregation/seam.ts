@@ -41,6 +41,8 @@ export interface ServerAggregationSession {
    * driver feeds the round engine a 'session-settled' event: the outcome is pushed, never polled.
    */
   outcome(): AggregationOutcome;
+  /** The round ended without this session's outcome (e.g. the operator stopped it): free what it holds. */
+  close?(): void;
 }
 
 /** Called by a server session when background work changed its outcome (never from inside handle()). */

@@ -264,6 +264,7 @@ export class RoundEngine {
   }
 
   private failRound(a: FitStage, reason: string, now: number, out: RoundCommand[]): void {
+    a.session.close?.();
     out.push({ type: 'round-failed', round: a.round, reason, at: now });
     for (const id of a.participants) {
       if (this.online.has(id)) out.push({ type: 'send', to: id, message: { type: 'round-end', round: a.round, status: 'failed', reason } });

@@ -152,3 +152,22 @@ describe('round engine: an aggregator that cannot be built', () => {
     expect(warn && warn.type === 'log' && warn.msg).to.match(/round 5 cannot start; federation paused: secureAggregation.threshold/);
   });
 });
+
+describe('round engine: a stopped round frees its aggregation session', () => {
+  it('the worker-side sum of a round stopped while collecting is dropped, not leaked', () => {
+    const calls: string[] = [];
+    const accumulator = { add: () => { calls.push('add'); }, mean: () => new Promise<Float32Array>(() => undefined), drop: () => { calls.push('drop'); } };
+    const engine = new RoundEngine(
+      { federationId: 'f', seed: 1, rounds: 2, minClients: 3, deadlines: { trainMs: 1000, aggregationStageMs: 500, evaluateMs: 300 }, aggregation: { kind: 'plain', params: {} } },
+      planner,
+      ({ minResults, targetResults }) => new PlainServerSession({ vectorLength: 2, minResults, targetResults, accumulator, onSettled: () => undefined }),
+      { status: 'created', completedRounds: 0, lastRound: 0, modelHash: '0'.repeat(64) },
+    );
+    engine.handle({ type: 'start', now: 0 });
+    for (const id of ['a', 'b', 'c']) engine.handle({ type: 'client-online', clientId: id, now: 0 });
+    engine.handle({ type: 'agg-message', from: 'a', round: 1, aggType: PLAIN_UPDATE, payload: { update: Float32Array.of(1, 2), weight: 1 }, now: 1 });
+    const cmds = engine.handle({ type: 'stop', now: 2 });
+    expect(cmds.some((c) => c.type === 'round-failed')).to.equal(true);
+    expect(calls).to.deep.equal(['add', 'drop']);
+  });
+});
