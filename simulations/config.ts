@@ -114,8 +114,8 @@ const TrainingSchema = z.strictObject({
   minFitClients: int(1, 1_000_000).default(1),
   /** Federated evaluation every N rounds on the selected clients' test users (0 = off; the pooled test set is always scored). */
   evaluateEvery: int(0, 10_000).default(0),
-  /** Clients keep their best local epoch by validation loss, as real clients do. */
-  selectByValidation: z.boolean().default(true),
+  /** Clients keep their best local epoch by validation loss (the strategy setting of the same name). */
+  selectByValidation: z.boolean().default(false),
 });
 
 const SecureAggregationSchema = z.strictObject({

@@ -59,14 +59,14 @@ function finite(metrics: Record<string, number>): Record<string, number> {
 /**
  * The one client fit body, run by FederatedClient's training worker and by every simulated client: train
  * from the weights already loaded into `model`, keep the best epoch by validation loss when the strategy
- * asks for it (FitConfig.selectByValidation, default on), report validation metrics, return the delta.
+ * asks for it (FitConfig.selectByValidation), report validation metrics, return the delta.
  */
 export function fitFromLoadedWeights(
   model: ProfileModel, examples: { train: ExampleSplits['train']; validation: NonNullable<ExampleSplits['validation']> },
   global: Float32Array, config: FitConfig, training: WorkerInit['training'], onProgress?: (p: TrainingProgress) => void,
 ): FitResult {
   const { train, validation } = examples;
-  const selecting = config.selectByValidation !== false;
+  const selecting = config.selectByValidation === true;
   // The FedProx anchor defaults to the weights at the start of training, i.e. exactly these global weights.
   const result = trainLocal(model, { train, validation: selecting ? validation : [] }, { ...training, ...config }, onProgress);
   const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));

@@ -14,7 +14,7 @@ export interface FitConfig {
   /** Cap on examples used this round (also the SecAgg+ maxWeight). */
   maxExamples?: number;
   seed: number;
-  /** Keep the local epoch with the best validation loss; false trains every epoch and keeps the last. Default true. */
+  /** Keep the local epoch with the best validation loss; false (or absent) keeps the last epoch. */
   selectByValidation?: boolean;
 }
 
