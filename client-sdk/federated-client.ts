@@ -19,7 +19,8 @@ import { createDataSourceTrainer, type DataSource } from './data-source.js';
 import { LocalProfiler, type LocalProfilerOptions } from './local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
 import type { UserProfile } from '../shared/model/profile.js';
-import type { EventSource } from '../shared/data/readers/index.js';
+import { readEvents, type EventSource } from '../shared/data/readers/index.js';
+import { cleanEventStream } from '../shared/data/clean.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
@@ -131,8 +132,6 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     const src = this.opts.dataSource;
     const path = typeof src === 'string' ? src : src && typeof src === 'object' && 'path' in src && !(Symbol.iterator in src) && !(Symbol.asyncIterator in src) ? (src as EventSource).path : undefined;
     if (path === undefined) return { users: 0, events: 0 };
-    const { readEvents } = await import('../shared/data/readers/index.js');
-    const { cleanEventStream } = await import('../shared/data/clean.js');
     const cleaned = await cleanEventStream(readEvents(typeof src === 'string' ? { path } : src as EventSource));
     let usable = 0;
     for (const evs of cleaned.users.values()) if (evs.length >= 3) usable++;
@@ -430,7 +429,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend,
     }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
-    else if (modelConfig) this.trainerPromise = Promise.resolve(t(modelConfig));
+    else if (modelConfig) this.trainerPromise = Promise.resolve().then(() => t(modelConfig));
     else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));
     this.trainerPromise.then((tr) => { this.trainer = tr; }, () => undefined);
     return this.trainerPromise;
