@@ -41,7 +41,7 @@ export function profileServiceApp(state: ProfileState, opts: { authToken: string
   });
   app.use(express.json({ limit: '5mb' }));
 
-  app.get('/profiles/:userId', (req, res) => { res.json(state.profile(String(req.params.userId))); });
+  app.get('/profiles/:userId', (req, res) => { res.type('application/json').send(state.profileJson(String(req.params.userId))); });
 
   app.post('/events', async (req, res) => {
     const parsed = EventsBodySchema.safeParse(req.body);

@@ -13,6 +13,8 @@ export interface SegmentMember { userId: string; propensity: number; tier: numbe
 export class ProfileState {
   private readonly events = new Map<string, BehaviourEvent[]>();
   private readonly profiles = new Map<string, UserProfile>();
+  /** Each profile's JSON, serialised once per recomputation rather than once per read. */
+  private readonly json = new Map<string, string>();
   private profiler: LocalProfiler;
   /** Serialises recomputations so a model swap and an event batch never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -62,6 +64,13 @@ export class ProfileState {
     return p;
   }
 
+  /** The profile as JSON text (what GET /profiles/:userId sends). */
+  profileJson(userId: string): string {
+    const j = this.json.get(userId);
+    if (j === undefined) this.profile(userId);
+    return j!;
+  }
+
   segments(): SegmentSummary[] {
     const by = new Map<number, SegmentSummary>();
     for (const p of this.profiles.values()) {
@@ -86,7 +95,10 @@ export class ProfileState {
     for (let i = 0; i < userIds.length; i += this.batchSize) {
       const chunk = userIds.slice(i, i + this.batchSize).filter((id) => (this.events.get(id)?.length ?? 0) > 0);
       const profiles = this.profiler.profile(chunk.map((userId) => ({ userId, events: this.events.get(userId)! })));
-      profiles.forEach((p) => this.profiles.set(p.userKey, p));
+      for (const p of profiles) {
+        this.profiles.set(p.userKey, p);
+        this.json.set(p.userKey, JSON.stringify(p));
+      }
     }
   }
 
