@@ -95,7 +95,8 @@ are also reported to the coordinator, which lists them per client.
         process.once('SIGINT', () => leave(0));
         process.once('SIGTERM', () => leave(0));
       });
-      if (exitCode !== 0) process.exitCode = exitCode;
+      // The client is stopped; a lingering keep-alive socket or worker must not keep the process around.
+      process.exit(exitCode);
     });
 }
 
