@@ -77,4 +77,23 @@ describe('fedprofile serve: the merchant profile service', function () {
     expect(usersCsv.split('\n')[0]).to.equal('userId,propensity,tier,lapsed');
     expect(usersCsv.trim().split('\n').slice(1).map((l) => l.split(',')[0]).sort()).to.deep.equal(users.map((u) => u.userId).sort());
   });
+
+  it('takes its model from the coordinator with the enrolment token, and checks it for updates', async () => {
+    const { startTestCoordinator, createFederation, issueToken } = await import('../runtime/fixtures/harness.js');
+    const coord = await startTestCoordinator(join(dir, 'coord'));
+    let remote: RunningProfileService | undefined;
+    try {
+      const fed = await createFederation(coord.url, { name: 's', model: MODEL, seed: 4, rounds: 1 });
+      const token = await issueToken(coord.url, fed, 'serve');
+      remote = await startProfileService({
+        data: join(dir, 'events.jsonl'), hashKey: 'the-shared-key', authToken: TOKEN, model: { url: coord.url, token }, modelPollMs: 0, port: 0, backend: 'cpu',
+      });
+      expect(remote.state.modelRound).to.equal(0);
+      expect(remote.state.users).to.equal(12);
+      expect(await remote.checkModel()).to.equal(false); // no newer round yet: nothing reloaded
+    } finally {
+      await remote?.close();
+      await coord.close();
+    }
+  });
 });
