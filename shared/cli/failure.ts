@@ -20,9 +20,9 @@ const isSystemError = (e: unknown): e is SystemError =>
 
 export function describeFailure(err: unknown, opts: { debug?: boolean } = {}): Failure {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-      return { line: '', exitCode: 0 };
-    }
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return { line: '', exitCode: 0 };
+    // Help shown instead of running anything (no subcommand given): the usage is already on stderr.
+    if (err.code === 'commander.help') return { line: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
     const message = err.message.replace(/^error:\s*/i, '');
     return { line: `fedprofile: ${message} (see --help)`, exitCode: EXIT_USAGE };
   }

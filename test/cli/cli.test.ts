@@ -63,6 +63,9 @@ describe('fedprofile CLI: failures speak, with one format and exit codes', funct
     expect(oneLine(badPort)).to.contain('expected a port number 0-65535');
     expect(help.status).to.equal(0);
     expect(help.stdout).to.contain('--hash-key');
+    const bare = await fedprofile([]);
+    expect(bare.status, 'no subcommand is a usage error').to.equal(2);
+    expect(bare.stderr).to.contain('Usage: fedprofile');
   });
 
   it('a bad --out path is one line naming the flag and the path, exit 2 (issue item 13)', async () => {
