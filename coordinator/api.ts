@@ -8,7 +8,7 @@ import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { FederationConfigSchema } from './federation-config.js';
 import { fromZod } from './http-errors.js';
-import { downloadHeaders, lastClientErrors, merchantRouter } from './merchant-api.js';
+import { downloadHeaders, lastClientErrors, merchantRouter, resetKeyCheck } from './merchant-api.js';
 import { openApiDocument } from './openapi.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
@@ -134,6 +134,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const errors = lastClientErrors(deps.store, fed(req).id);
     res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id), lastError: errors.get(c.id) ?? null })) });
   });
+  r.delete('/federations/:id/key-check', (req, res) => { res.json(resetKeyCheck(deps.store, fed(req).id)); });
   r.get('/audit', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: deps.store.listAudit(limit) });

@@ -17,6 +17,7 @@ export interface MerchantApiDeps {
 
 /** Audit actions that carry merchant-reported state (the audit log is append-only, so the first pin wins). */
 export const KEY_CHECK_ACTION = 'federation.key-check';
+export const KEY_CHECK_RESET_ACTION = 'federation.key-check-reset';
 export const CLIENT_ERROR_ACTION = 'client.error';
 
 interface MerchantScope { federationId: string; tokenId: string; clientId: string | null }
@@ -33,9 +34,10 @@ export function downloadHeaders(res: Response, file: string): void {
   res.attachment(file);
 }
 
-/** The key check value pinned for a federation by its first merchant, if any. */
+/** The key check value pinned for a federation by its first merchant (since the operator's last reset), if any. */
 export function pinnedKeyCheck(store: CoordinatorStore, federationId: string): string | undefined {
-  const entry = store.listAuditFor(federationId, KEY_CHECK_ACTION, 1, 'oldest')[0];
+  const reset = store.listAuditFor(federationId, KEY_CHECK_RESET_ACTION, 1, 'newest')[0];
+  const entry = store.listAuditFor(federationId, KEY_CHECK_ACTION, 1, 'oldest', reset?.id ?? 0)[0];
   const v = (entry?.details as { keyCheck?: unknown } | null)?.keyCheck;
   return typeof v === 'string' ? v : undefined;
 }
@@ -122,4 +124,11 @@ export function lastClientErrors(store: CoordinatorStore, federationId: string):
     if (d?.clientId && !out.has(d.clientId)) out.set(d.clientId, { at: e.at, stage: d.stage ?? 'unknown', message: d.message ?? '' });
   }
   return out;
+}
+
+/** The operator's way out when the first merchant pinned a mistyped key: the next merchant to connect pins anew. */
+export function resetKeyCheck(store: CoordinatorStore, federationId: string): { previous: string | null } {
+  const previous = pinnedKeyCheck(store, federationId) ?? null;
+  store.audit('admin', KEY_CHECK_RESET_ACTION, federationId, { previous });
+  return { previous };
 }

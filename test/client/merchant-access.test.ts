@@ -97,6 +97,14 @@ describe('merchants: model access with the enrolment token, key check, client st
     try { await b.start(); } catch (e) { err = e as Error & { code?: string }; }
     expect(err?.code).to.equal('BAD_CONFIG');
     expect(err?.message).to.contain(`--hash-key: the hash key does not match the federation's (key check ${keyCheckValue('not-the-same-key')} ≠ ${keyCheckValue(KEY)})`);
+    // The operator can clear a mistaken pin; the next merchant to connect pins its key.
+    const reset = await api(coord.url, 'DELETE', `/federations/${fed}/key-check`);
+    expect(reset.json).to.deep.equal({ previous: keyCheckValue(KEY) });
+    const c = newClient(coord.url, await issueToken(coord.url, fed, 'c'), new LeastSquaresTrainer(1, 5, 'c'), join(dir, 'c'), { hashKey: 'not-the-same-key', statusPollMs: 0 });
+    clients.push(c);
+    await c.start();
+    const info = await (await merchantGet(coord.url, '/federation', await issueToken(coord.url, fed, 'd'))).json() as { keyCheck: string };
+    expect(info.keyCheck).to.equal(keyCheckValue('not-the-same-key'));
   });
 
   it('checks its data before enrolling: a missing file fails start() and nothing enrols (item 5)', async () => {
