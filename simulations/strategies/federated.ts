@@ -8,7 +8,7 @@ import { VirtualFederation, type Fault, type VirtualClient, type VirtualRound } 
 import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
 
-type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' }>;
+type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
 
 /**
  * A client's stochastic-rounding seed for one round, a pure function of (config seed, strategy, round,
@@ -40,7 +40,7 @@ export function strategyInput(ctx: Pick<RunContext, 'cfg' | 'clientIds' | 'train
   };
   if (spec.name === 'fedprox') return { ...base, proximalMu: spec.mu };
   if (spec.name === 'fedavgm') return { ...base, serverLearningRate: spec.serverLearningRate, serverMomentum: spec.serverMomentum };
-  if (spec.name === 'fedadam') {
+  if (spec.name === 'fedadam' || spec.name === 'fedyogi') {
     return { ...base, serverLearningRate: spec.serverLearningRate, beta1: spec.beta1, beta2: spec.beta2, tau: spec.tau };
   }
   return base;
