@@ -108,8 +108,16 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function torchAvailable(python: string): boolean {
-  return spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+/**
+ * The BLAS libraries torch has loaded after one matmul, or undefined when the python cannot import torch.
+ * Recorded because the ratio depends on it: Debian's python3-torch uses whichever libblas.so.3 is installed,
+ * and the netlib reference BLAS is several times slower than OpenBLAS (libopenblas0-pthread).
+ */
+function torchBlas(python: string): string[] | undefined {
+  const probe = 'import torch\ntorch.ones(64, 64) @ torch.ones(64, 64)\n'
+    + "print('\\n'.join(sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.lower()})))";
+  const r = spawnSync(python, ['-c', probe], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  return r.status === 0 ? r.stdout.split('\n').filter((l) => l.length > 0) : undefined;
 }
 
 function runTorch(python: string, threads: number, steps: number): TorchRun {
@@ -177,7 +185,8 @@ async function main(): Promise<void> {
   }
   const manualTorch = o.torchRef !== undefined ? Number(o.torchRef) : undefined;
   if (manualTorch !== undefined && !(manualTorch > 0)) throw new Error(`--torch-ref must be a positive number (got ${o.torchRef})`);
-  const autoTorch = manualTorch === undefined && o.torch && torchAvailable(o.python);
+  const blas = manualTorch === undefined && o.torch ? torchBlas(o.python) : undefined;
+  const autoTorch = blas !== undefined;
 
   await initBackend(backend);
   const threads = tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
@@ -210,7 +219,7 @@ async function main(): Promise<void> {
     torchSource: autoTorch ? 'interleaved' : manualTorch !== undefined ? '--torch-ref' : null,
     ratio,
     runs: { ours: ours.map((r) => r.seqPerSec), torch: refs.map((r) => r.seqPerSec) },
-    ...(refs.length > 0 ? { torchVersion: refs[0]!.torch, torchLoss: refs[refs.length - 1]!.loss } : {}),
+    ...(refs.length > 0 ? { torchVersion: refs[0]!.torch, torchBlas: blas, torchLoss: refs[refs.length - 1]!.loss } : {}),
     ...(torchCpu !== undefined && torchCpu > 0 ? { torchCpuSeqPerSec: torchCpu, cpuRatio: round(cpuSeqPerSec / torchCpu, 3) } : {}),
     ...(stock ? { stock, ratioVsStock: round(seqPerSec / stock.seqPerSec, 2) } : {}),
     loadAvg1m: round(os.loadavg()[0]!, 2),
