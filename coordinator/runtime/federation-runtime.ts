@@ -12,6 +12,7 @@ import { RoundOrchestrator } from '../orchestrator/orchestrator.js';
 import type { OrchestratorCommand, OrchestratorEvent } from '../orchestrator/types.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
 import { createServerAggregator } from './aggregators.js';
+import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 import { plannerFromStrategy } from './strategy-planner.js';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -43,6 +44,7 @@ export class FederationRuntime {
   private readonly now: () => number;
   /** The current round's aggregation session, watched for background work finishing (see settled()). */
   private current: { session: ServerAggregationSession; round: number; nudgeFrom: string; watching: boolean } | undefined;
+  private progress: RoundProgress | undefined;
 
   private constructor(
     readonly id: string,
@@ -84,6 +86,7 @@ export class FederationRuntime {
       {
         federationId: row.id, seed: config.seed, rounds: config.rounds,
         minClients: config.minClients ?? strategy.config.minFitClients, deadlines: config.deadlines, aggregation,
+        failurePolicy: config.failurePolicy,
       },
       plannerFromStrategy(strategy),
       ({ round, participants, minResults, targetResults }) => {
@@ -103,11 +106,19 @@ export class FederationRuntime {
 
   get model(): GlobalModel { return this.global; }
   snapshot(): ReturnType<RoundOrchestrator['snapshot']> { return this.orchestrator.snapshot(); }
+  /** Each participant's state in the current or last round since this process started. */
+  roundProgress(): RoundProgress | undefined { return this.progress; }
 
   event(ev: EventInput): void {
     if (this.closed) return;
-    const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
-    for (const c of cmds) this.execute(c);
+    const event = { ...ev, now: this.now() } as OrchestratorEvent;
+    if (event.type === 'fit-failed') this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
+    const cmds = this.orchestrator.handle(event);
+    this.progress = nextRoundProgress(this.progress, { event });
+    for (const c of cmds) {
+      this.progress = nextRoundProgress(this.progress, { command: c });
+      this.execute(c);
+    }
     this.watchSession();
   }
 
@@ -173,7 +184,7 @@ export class FederationRuntime {
         logger.info({ federation: this.id, round: c.round, metrics: c.metrics }, 'round evaluated');
         break;
       case 'status':
-        store.setFederationStatus(this.id, c.status);
+        store.setFederationStatus(this.id, c.status, undefined, c.reason ?? null);
         break;
       case 'reject':
         metrics.rejected.inc({ reason: c.reason });
