@@ -1,4 +1,5 @@
 import type { Chart } from './plots.js';
+import { runMetadataMarkdown } from './run-metadata.js';
 import type { Summary } from './types.js';
 
 const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -37,6 +38,7 @@ export function reportMarkdown(summary: Summary, charts: readonly Chart[], title
     lines.push('## Plots', '');
     for (const c of charts) lines.push(`### ${c.title}`, '', `![${c.title}](plots/${c.name}.png)`, '', `[SVG](plots/${c.name}.svg)`, '');
   }
+  if (summary.run) lines.push(...runMetadataMarkdown(summary.run));
   lines.push('## Config', '', '```json', JSON.stringify(summary.config, null, 2), '```', '');
   return lines.join('\n');
 }

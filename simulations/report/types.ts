@@ -1,3 +1,5 @@
+import type { RunMetadata } from './run-metadata.js';
+
 /** One line of metrics.jsonl: one strategy after one round (local and centralized too, round = epoch block). */
 export interface RoundRecord {
   strategy: string;
@@ -56,4 +58,6 @@ export interface Summary {
   partition?: unknown;
   interrupted?: boolean;
   wallSeconds?: number;
+  /** fedprofile version, git commit, Node.js, date and command of the run. */
+  run?: RunMetadata;
 }
