@@ -109,6 +109,11 @@ describe('deployment files', () => {
       }
     });
 
+    it('an unedited admin-token placeholder cannot start a coordinator (shorter than the 16 characters required)', () => {
+      const secret = all.find((m) => m.kind === 'Secret' && m.stringData?.FEDPROFILE_ADMIN_TOKEN !== undefined)!;
+      expect(secret.stringData.FEDPROFILE_ADMIN_TOKEN.length).to.be.below(16);
+    });
+
     it('containers run the real CLI with valid options, secrets only from Secrets', () => {
       for (const m of all.filter((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')) {
         for (const c of m.spec.template.spec.containers) {
