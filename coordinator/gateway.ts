@@ -151,7 +151,7 @@ export class SocketGateway {
     }
     this.peers.set(clientId, { socket, framed, federationId });
     this.lastSeen.seen(clientId);
-    // Engine.io emits 'heartbeat' for every packet, pongs included, so an idle client stays "seen".
+    // Engine.io emits 'heartbeat' when the client answers a ping (every pingInterval), so an idle client stays "seen".
     socket.conn.on('heartbeat', () => { if (this.peers.get(clientId)?.socket === socket) this.lastSeen.seen(clientId); });
     metrics.clientsOnline.inc({ federation: federationId });
     this.deps.store.audit(clientId, 'client.connect', federationId);
