@@ -281,7 +281,7 @@ describe('operator dashboard in a real browser', function () {
     await page.locator('#federation-status').getByText('running', { exact: true }).waitFor();
     const a = await rawSocket(coordinator!.url, tokens[0]!);
     const b = await (async () => {
-      await page.locator('#federation-note', { hasText: 'Waiting: waiting for 2 clients, 1 online.' }).waitFor();
+      await page.locator('#federation-note', { hasText: 'Waiting for 2 clients, 1 online.' }).waitFor();
       expect(await page.locator('#federations tbody tr', { hasText: 'Hamburg pilot' }).locator('td').nth(2).innerText()).to.equal('idle: waiting for 2 clients, 1 online');
       return rawSocket(coordinator!.url, tokens[1]!);
     })();

@@ -360,7 +360,7 @@ function renderMetricChoices(rounds) {
 function federationNote(f) {
   const parts = [];
   if (f.statusReason) parts.push(f.statusReason);
-  if (f.live?.waiting) parts.push(`Waiting: ${f.live.waiting.message}.`);
+  if (f.live?.waiting) parts.push(`${f.live.waiting.message[0].toUpperCase()}${f.live.waiting.message.slice(1)}.`);
   if (f.status === 'running' && isNum(f.live?.retryAt) && f.live.retryAt > Date.now()) {
     parts.push(`Backing off after ${f.live.consecutiveFailures} failed round(s): next round at ${fmtTime(f.live.retryAt).slice(11)}.`);
   }
