@@ -30,7 +30,7 @@ export function afterRoundFailure(policy: FailurePolicy, consecutiveFailures: nu
   if (consecutiveFailures >= policy.maxConsecutiveFailures) {
     return {
       kind: 'pause',
-      reason: `paused after ${consecutiveFailures} consecutive failed rounds; last failure: ${lastReason}. `
+      reason: `paused after ${consecutiveFailures} consecutive failed round${consecutiveFailures === 1 ? '' : 's'}; last failure: ${lastReason}. `
         + 'Fix the cause (see the clients\' errors), then resume.',
     };
   }

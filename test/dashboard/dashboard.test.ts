@@ -331,6 +331,39 @@ describe('operator dashboard in a real browser', function () {
     await page.getByLabel('Show archived').uncheck();
   });
 
+  it('shows why the coordinator paused a federation after failed rounds', async () => {
+    const { id } = await adminApi('/federations', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'Flaky pilot', model: TINY_MODEL, rounds: 1, strategy: { clientsPerRound: 2, minFitClients: 2 },
+        deadlines: { trainMs: 100 }, failurePolicy: { backoffMs: 0, maxBackoffMs: 0, maxConsecutiveFailures: 1 },
+      }),
+    }) as { id: string };
+    const tokens = await Promise.all(['x', 'y'].map(async (l) => (await adminApi(`/federations/${id}/tokens`, { method: 'POST', body: JSON.stringify({ label: l }) }) as { token: string }).token));
+    await adminApi(`/federations/${id}/start`, { method: 'POST' });
+    const sockets = [await rawSocket(coordinator!.url, tokens[0]!), await rawSocket(coordinator!.url, tokens[1]!)];
+    try {
+      // Nobody trains: the round misses its 100 ms deadline, and one failure is the limit here.
+      const deadline = Date.now() + 10_000;
+      let status = '';
+      while (status !== 'paused' && Date.now() < deadline) {
+        status = (await adminApi(`/federations/${id}`) as { status: string }).status;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(status).to.equal('paused');
+      await page.goto(`${served!.base}#fed=${encodeURIComponent(id)}`);
+      const note = page.locator('#federation-note', { hasText: 'paused after 1 consecutive failed round;' });
+      await note.waitFor();
+      const noteText = await note.innerText();
+      expect(noteText, noteText).to.match(/^paused after 1 consecutive failed round; last failure: quorum not reached: 0 of 2 required updates before the deadline\. Fix the cause/);
+      const row = page.locator('#federations tbody tr', { hasText: 'Flaky pilot' });
+      expect(await row.locator('td').nth(1).innerText()).to.match(/^paused\npaused after 1 consecutive failed round;/);
+      expect(await page.getByRole('button', { name: 'Resume' }).isEnabled()).to.equal(true);
+    } finally {
+      for (const s of sockets) s.close();
+    }
+  });
+
   it('fits a 420 px wide screen: no sideways scrolling, the chart and controls inside the viewport', async () => {
     const narrow = await browser!.newContext({ viewport: { width: 420, height: 900 } });
     try {

@@ -230,7 +230,8 @@ function renderFederations(federations) {
       const current = f.live?.round ?? null;
       return el('tr', { 'aria-current': f.id === state.selected ? 'true' : undefined },
         el('td', {}, el('a', { href: `#fed=${encodeURIComponent(f.id)}` }, f.name), el('div', { className: 'muted mono' }, f.id)),
-        el('td', {}, statusBadge(f.status), f.archivedAt ? el('span', { className: 'status status-archived' }, 'archived') : null),
+        el('td', {}, statusBadge(f.status), f.archivedAt ? el('span', { className: 'status status-archived' }, 'archived') : null,
+          f.statusReason ? el('div', { className: 'muted' }, f.statusReason) : null),
         el('td', {}, current === null ? (f.live?.waiting ? `idle: ${f.live.waiting.message}` : 'idle') : `${current} (${f.live?.stage ?? ''})`),
         el('td', { className: 'num' }, `${f.completedRounds} / ${f.config?.rounds ?? '?'}`),
         el('td', { className: 'num' }, String(f.live?.online ?? 0)),
