@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { Ajv2019 } from 'ajv/dist/2019.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +199,42 @@ describe('deployment files', () => {
       const port = c.command[c.command.indexOf('--port') + 1];
       expect(c.healthcheck.test.join(' ')).to.include(`127.0.0.1:${port}/healthz`);
       expect(c.ports[0]).to.match(new RegExp(`:${port}$`));
+    });
+  });
+
+  describe('docker/compose.yml, run without Docker', () => {
+    it('the coordinator service\'s command starts a coordinator with its env file, and its healthcheck tells up from down', async function () {
+      this.timeout(30_000);
+      const compose = (loadAll(readFileSync(join(DOCKER, 'compose.yml'), 'utf8'), { schema: YAML11_SCHEMA })[0]) as { services: Record<string, any> };
+      const svc = compose.services.coordinator;
+      const port = await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => { const p = (probe.address() as { port: number }).port; probe.close(() => resolve(p)); });
+      });
+      const dataDir = mkdtempSync(join(tmpdir(), 'fp-compose-'));
+      // As written, except: loopback instead of all interfaces, a free port, a temporary data dir.
+      const args = (svc.command as string[]).map((a, i, all) => (all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? String(port) : all[i - 1] === '--data-dir' ? dataDir : a));
+      const envFile = readFileSync(join(DOCKER, 'coordinator.env.example'), 'utf8').replace(/^FEDPROFILE_ADMIN_TOKEN=$/m, 'FEDPROFILE_ADMIN_TOKEN=compose-test-admin-token-0123');
+      const env = { ...process.env, ...Object.fromEntries(envFile.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) };
+      const [kind, ...check] = svc.healthcheck.test as string[];
+      expect(kind).to.equal('CMD');
+      const healthcheck = () => spawnSync(check[0]!, check.slice(1).map((a) => a.replaceAll(':8080/', `:${port}/`)), { timeout: 10_000 }).status;
+      const child = spawn(process.execPath, [join(DOCKER, '..', 'bin', 'fedprofile.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('"event":"listening"')) resolve(); });
+          child.once('exit', (code) => reject(new Error(`coordinator exited with ${code}`)));
+        });
+        expect(healthcheck(), 'healthy while it serves').to.equal(0);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          await exited;
+        }
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+      expect(healthcheck(), 'unhealthy once it is gone').to.equal(1);
     });
   });
 
