@@ -5,7 +5,8 @@ import { DEFAULT_METRICS, describeMetric, metricChoices, metricKeys } from './me
 
 const TOKEN_KEY = 'fedprofile.adminToken';
 const API_BASE = new URL('../api/v1/', document.baseURI);
-const POLL_MS = 2000;
+// Four small GETs a second per open page: cheap for the coordinator, and a round's progress shows at once.
+const POLL_MS = 1000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const STRATEGY_LABELS = { fedavg: 'FedAvg', fedprox: 'FedProx', fedavgm: 'FedAvgM', fedadam: 'FedAdam', fedyogi: 'FedYogi' };
@@ -201,7 +202,7 @@ async function refresh() {
       stopPolling();
       setConnection('Not connected: token rejected');
     } else {
-      setConnection('Connection problem; retrying every 2 s');
+      setConnection(`Connection problem; retrying every ${POLL_MS / 1000} s`);
     }
   } finally {
     state.inFlight = false;
