@@ -222,15 +222,30 @@ describe('operator dashboard in a real browser', function () {
     expect(await textOf('#banner-text')).to.equal('Pause federation failed (409): cannot pause a federation that is paused');
   });
 
-  it('downloads a round\'s model exactly as the API serves it', async () => {
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      page.getByRole('button', { name: 'Download model.json of round 1' }).click(),
-    ]);
-    expect(download.suggestedFilename()).to.equal(`${fedId}-round-1-model.json`);
-    const path = await download.path();
-    const { readFileSync } = await import('node:fs');
-    expect(JSON.parse(readFileSync(path, 'utf8'))).to.deep.equal(await adminApi(`/federations/${fedId}/rounds/1/model.json`));
+  it('downloads a round\'s model as a pair that still finds its weights after the rename', async () => {
+    const { readFileSync, copyFileSync, existsSync: exists } = await import('node:fs');
+    const folder = mkdtempSync(join(tmpdir(), 'fedprofile-download-'));
+    try {
+      for (const file of ['model.json', 'weights.bin']) {
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: `Download ${file} of round 1` }).click(),
+        ]);
+        expect(download.suggestedFilename()).to.equal(`${fedId}-round-1-${file}`);
+        copyFileSync(await download.path(), join(folder, download.suggestedFilename()));
+      }
+      const saved = JSON.parse(readFileSync(join(folder, `${fedId}-round-1-model.json`), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+      const served = await adminApi(`/federations/${fedId}/rounds/1/model.json`) as { weightsManifest: Array<{ paths: string[] }> };
+      // Only the weights path differs from what the API serves, and it names the file saved beside it.
+      expect(saved.weightsManifest.map((g) => g.paths)).to.deep.equal([[`${fedId}-round-1-weights.bin`]]);
+      expect({ ...saved, weightsManifest: saved.weightsManifest.map((g) => ({ ...g, paths: ['weights.bin'] })) }).to.deep.equal(served);
+      const weightsPath = join(folder, saved.weightsManifest[0]!.paths[0]!);
+      expect(exists(weightsPath)).to.equal(true);
+      const res = await fetch(`${coordinator!.url}/api/v1/federations/${fedId}/rounds/1/weights.bin`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(Buffer.compare(readFileSync(weightsPath), Buffer.from(await res.arrayBuffer()))).to.equal(0);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('comes back after a reload from the session token, loading nothing from outside its origin', async () => {

@@ -331,14 +331,27 @@ function roundRow(f, r) {
   );
 }
 
+/**
+ * Saved files are named after the federation and round so that rounds do not overwrite each other; the
+ * saved model.json names the saved weights file, so the pair still loads from one folder.
+ */
+const savedName = (fedId, round, file) => `${fedId}-round-${round}-${file}`;
+
 function downloadButton(fedId, round, file) {
   return el('button', {
     type: 'button', className: 'link', 'aria-label': `Download ${file} of round ${round}`,
     onclick: () => act(`Downloading ${file} of round ${round}`, async () => {
       // The endpoint needs the bearer token, so a plain link cannot fetch it; hand the browser a blob instead.
-      const blob = await api(fedPath(fedId, `/rounds/${round}/${file}`), { as: 'blob' });
+      let blob = await api(fedPath(fedId, `/rounds/${round}/${file}`), { as: 'blob' });
+      if (file === 'model.json') {
+        const model = JSON.parse(await blob.text());
+        for (const group of model.weightsManifest ?? []) {
+          group.paths = group.paths.map((p) => (p === 'weights.bin' ? savedName(fedId, round, 'weights.bin') : p));
+        }
+        blob = new Blob([JSON.stringify(model)], { type: 'application/json' });
+      }
       const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: `${fedId}-round-${round}-${file}` });
+      const a = el('a', { href: url, download: savedName(fedId, round, file) });
       document.body.append(a);
       a.click();
       a.remove();
