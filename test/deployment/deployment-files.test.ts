@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Ajv2019 } from 'ajv/dist/2019.js';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,32 @@ function parseWith(make: () => Command, argv: string[], env: Record<string, stri
 }
 
 const SECRET_FLAGS = ['--admin-token', '--token', '--hash-key'];
+
+async function freePort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => { const p = (probe.address() as { port: number }).port; probe.close(() => resolve(p)); });
+  });
+}
+
+/** Starts `fedprofile <args>` and resolves once it prints its "listening" line. */
+async function startCli(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(DOCKER, '..', 'bin', 'fedprofile.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d; if (out.includes('"event":"listening"')) resolve(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d; });
+    child.once('exit', (code) => reject(new Error(`fedprofile ${args.join(' ')} exited with ${code}: ${err}`)));
+  });
+  return child;
+}
+
+async function stopCli(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
 const subcommands: Record<string, () => Command> = { coordinator: coordinatorCommand, client: clientCommand };
 const SECRETS_ENV = { FEDPROFILE_ADMIN_TOKEN: 'a-long-enough-admin-token-0123', FEDPROFILE_TOKEN: 'fpt_x', FEDPROFILE_HASH_KEY: 'k' };
 
@@ -207,9 +234,7 @@ describe('deployment files', () => {
       this.timeout(30_000);
       const compose = (loadAll(readFileSync(join(DOCKER, 'compose.yml'), 'utf8'), { schema: YAML11_SCHEMA })[0]) as { services: Record<string, any> };
       const svc = compose.services.coordinator;
-      const port = await new Promise<number>((resolve) => {
-        const probe = createServer().listen(0, '127.0.0.1', () => { const p = (probe.address() as { port: number }).port; probe.close(() => resolve(p)); });
-      });
+      const port = await freePort();
       const dataDir = mkdtempSync(join(tmpdir(), 'fp-compose-'));
       // As written, except: loopback instead of all interfaces, a free port, a temporary data dir.
       const args = (svc.command as string[]).map((a, i, all) => (all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? String(port) : all[i - 1] === '--data-dir' ? dataDir : a));
@@ -218,20 +243,11 @@ describe('deployment files', () => {
       const [kind, ...check] = svc.healthcheck.test as string[];
       expect(kind).to.equal('CMD');
       const healthcheck = () => spawnSync(check[0]!, check.slice(1).map((a) => a.replaceAll(':8080/', `:${port}/`)), { timeout: 10_000 }).status;
-      const child = spawn(process.execPath, [join(DOCKER, '..', 'bin', 'fedprofile.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = await startCli(args, env);
       try {
-        await new Promise<void>((resolve, reject) => {
-          let out = '';
-          child.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('"event":"listening"')) resolve(); });
-          child.once('exit', (code) => reject(new Error(`coordinator exited with ${code}`)));
-        });
         expect(healthcheck(), 'healthy while it serves').to.equal(0);
       } finally {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((r) => child.once('exit', r));
-          child.kill('SIGTERM');
-          await exited;
-        }
+        await stopCli(child);
         rmSync(dataDir, { recursive: true, force: true });
       }
       expect(healthcheck(), 'unhealthy once it is gone').to.equal(1);
@@ -252,6 +268,44 @@ describe('deployment files', () => {
       expect(opts.tlsCert).to.equal('/run/credentials/fedprofile-coordinator.service/tls-cert');
       expect(directive('LoadCredential').map((c) => c.split(':')[0])).to.deep.equal(['tls-cert', 'tls-key']);
       for (const k of ['[Unit]', '[Service]', '[Install]']) expect(unit).to.include(k);
+    });
+
+    it('its ExecStart, run with the credentials and the environment file the unit names, serves HTTPS', async function () {
+      this.timeout(30_000);
+      const unit = readFileSync(join(DOCKER, 'systemd', 'fedprofile-coordinator.service'), 'utf8');
+      const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
+      const dir = mkdtempSync(join(tmpdir(), 'fp-systemd-'));
+      try {
+        try {
+          execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+            '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls-key'), '-out', join(dir, 'tls-cert')], { stdio: 'ignore' });
+        } catch {
+          this.skip(); // no openssl binary to make a test certificate
+        }
+        const port = await freePort();
+        // As written, except: loopback, a free port, a temporary state dir; systemd's credentials dir is ours.
+        const args = exec.slice(2).map((a, i, all) => (all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? String(port)
+          : all[i - 1] === '--data-dir' ? join(dir, 'state') : a.replace('${CREDENTIALS_DIRECTORY}', dir)));
+        // The environment file exactly as the unit's install notes write it.
+        const envLine = /printf '(FEDPROFILE_ADMIN_TOKEN)=%s\\n'/.exec(unit);
+        expect(envLine, 'the unit says how to write its environment file').to.not.equal(null);
+        const child = await startCli(args, { ...process.env, [envLine![1]!]: 'systemd-test-admin-token-0123' });
+        try {
+          const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+            httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: readFileSync(join(dir, 'tls-cert')) }, (res) => {
+              let body = '';
+              res.on('data', (d: Buffer) => { body += d; });
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            }).on('error', reject);
+          });
+          expect(health.status).to.equal(200);
+          expect(JSON.parse(health.body)).to.deep.equal({ status: 'ok', federations: 0 });
+        } finally {
+          await stopCli(child);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
