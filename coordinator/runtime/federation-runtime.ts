@@ -111,15 +111,16 @@ export class FederationRuntime {
 
   event(ev: EventInput): void {
     if (this.closed) return;
-    const event = { ...ev, now: this.now() } as OrchestratorEvent;
-    if (event.type === 'fit-failed') this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
-    const cmds = this.orchestrator.handle(event);
-    this.progress = nextRoundProgress(this.progress, { event });
-    for (const c of cmds) {
-      this.progress = nextRoundProgress(this.progress, { command: c });
-      this.execute(c);
-    }
+    this.observe({ ...ev, now: this.now() } as OrchestratorEvent);
+    const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
+    for (const c of cmds) this.execute(c);
     this.watchSession();
+  }
+
+  /** For the operator: a client's reported error is kept with it, and each participant's state in the round. */
+  private observe(event: OrchestratorEvent): void {
+    if (event.type === 'fit-failed') this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
+    this.progress = nextRoundProgress(this.progress, { event });
   }
 
   /** Called by the aggregator factory (inside event()) for each new round's session. */
@@ -160,6 +161,7 @@ export class FederationRuntime {
   }
 
   private execute(c: OrchestratorCommand): void {
+    this.progress = nextRoundProgress(this.progress, { command: c });
     const { store, metrics, logger } = this.deps;
     switch (c.type) {
       case 'send':
