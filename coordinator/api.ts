@@ -9,6 +9,7 @@ import type { CheckpointStore } from './checkpoints.js';
 import { FederationConfigSchema } from './federation-config.js';
 import { federationConfigProblems } from './federation-rules.js';
 import { fromZod } from './http-errors.js';
+import { downloadHeaders, lastClientErrors, merchantRouter, resetKeyCheck } from './merchant-api.js';
 import { openApiDocument } from './openapi.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
@@ -46,6 +47,7 @@ const TokenRequestSchema = z.strictObject({ label: z.string().max(200).optional(
 export function apiRouter(deps: ApiDeps): Router {
   const r = express.Router();
   r.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  r.use('/merchant', merchantRouter(deps));
   r.use(requireAdmin(deps.adminToken));
 
   const fed = (req: Request): FederationRuntime => {
@@ -149,7 +151,8 @@ export function apiRouter(deps: ApiDeps): Router {
       const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
         throw new FedProfileError('NOT_FOUND', `checkpoint file ${file} of round ${round} is missing`);
       });
-      res.type(file === MODEL_JSON ? 'application/json' : 'application/octet-stream').send(bytes);
+      downloadHeaders(res, file);
+      res.send(bytes);
     });
   }
 
@@ -173,18 +176,25 @@ export function apiRouter(deps: ApiDeps): Router {
   r.get('/federations/:id/clients', (req, res) => {
     const rt = fed(req);
     const progress = rt.roundProgress();
+    const reported = lastClientErrors(deps.store, rt.id);
     res.json({
       clients: deps.store.listClients(rt.id).map((c) => {
         const online = deps.isOnline(c.id);
         const seen = online ? deps.lastSeen?.(c.id) : undefined;
         const inRound = progress?.clients[c.id];
+        // The newer of a failed round's reason and an error the client reported on its own (bad data, start-up).
+        const r = reported.get(c.id);
+        const lastError = r && (!c.lastError || r.at >= c.lastError.at)
+          ? { message: r.message, round: null, at: r.at, stage: r.stage }
+          : c.lastError ? { ...c.lastError, stage: 'training' } : null;
         return {
-          ...c, online, lastSeenAt: Math.max(c.lastSeenAt ?? 0, seen ?? 0) || null,
+          ...c, online, lastSeenAt: Math.max(c.lastSeenAt ?? 0, seen ?? 0) || null, lastError,
           round: inRound ? { round: progress!.round, ...inRound } : null,
         };
       }),
     });
   });
+  r.delete('/federations/:id/key-check', (req, res) => { res.json(resetKeyCheck(deps.store, fed(req).id)); });
   r.get('/audit', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: deps.store.listAudit(limit) });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ModelConfigSchema } from '../shared/model/config.js';
 import { StrategyConfigSchema } from '../shared/aggregation/strategy-config.js';
-import { DEFAULT_FAILURE_POLICY, FailurePolicySchema } from './runtime/backoff.js';
+import { DEFAULT_FAILURE_POLICY, FailurePolicySchema } from '../shared/round/backoff.js';
 
 /**
  * What an operator sends to create a federation. Client sampling, quorum, local training and evaluation

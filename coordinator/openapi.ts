@@ -70,7 +70,7 @@ const schemas: Record<string, Schema> = {
   Client: closed({
     id: str, federationId: str, name: nullable(str), identityPublicKey: str, tokenId: str, createdAt: millis,
     lastSeenAt: { ...nullable(millis), description: 'last message or heartbeat' },
-    lastError: nullable(closed({ message: str, round: nullable(int), at: millis })),
+    lastError: nullable(closed({ message: str, round: nullable(int), at: millis, stage: str })),
     online: { type: 'boolean' },
     round: nullable(closed({ round: int, state: str, detail: str }, ['detail'])),
   }),

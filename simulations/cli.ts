@@ -1,8 +1,5 @@
-import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadSimulationConfig } from './config.js';
-import { runSeeds } from './multi-seed.js';
-import { runSimulation } from './runner.js';
+import { ensureOutputDir } from '../shared/cli/paths.js';
 
 function seedCountArg(v: string): number {
   const n = Number(v);
@@ -26,9 +23,15 @@ Runs every strategy listed in the experiment file on the same data, partition an
 With --seeds N the experiment runs N times (seed, seed+1, …) into DIR/seed-<n>/, and DIR/summary.json and
 DIR/report.md give every metric as mean ± the half-width of its 95 % confidence interval over the seeds.
 
+Strategies: centralized, local, fedavg, fedprox, fedavgm, fedadam, fedyogi.
+
 Ctrl-C stops the run and still writes summary.json and report.md for the rounds that finished.
-The same config and seed give bit-identical metrics on one backend, with or without secure aggregation
-(only the wall-clock and CPU-time fields differ). FEDPROFILE_BACKEND selects the tfjs backend.
+
+Reproducibility: two runs of the same config and seed on the same tfjs backend write identical metrics.jsonl
+lines (every metric and loss, bit for bit), except the wall-clock and CPU-time fields (seconds, totalSeconds,
+timing, and the SecAgg+ timing in aggregation). That holds with secure aggregation on as well. It does NOT
+hold across backends, and a run with secure aggregation gives different numbers from the same run without
+it (updates are clipped and rounded to fixed point). FEDPROFILE_BACKEND selects the tfjs backend.
 
 Examples:
   fedprofile simulate --config simulations/experiments/demo-sim.json --out runs/demo-sim
@@ -46,10 +49,13 @@ export function simulateCommand(): Command {
     .option('--no-progress', 'no progress bars or log lines')
     .addHelpText('after', HELP)
     .action(async (o: { config: string; out: string; seed?: number; seeds: number; dataPath?: string; progress: boolean }) => {
+      const { loadSimulationConfig } = await import('./config.js');
       const cfg = loadSimulationConfig(o.config, {
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(o.dataPath !== undefined ? { dataPath: o.dataPath } : {}),
       });
+      const outDir = ensureOutputDir(o.out);
+      const { runSimulation } = await import('./runner.js');
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -61,7 +67,8 @@ export function simulateCommand(): Command {
       process.on('SIGINT', onSigint);
       try {
         if (o.seeds > 1) {
-          const r = await runSeeds(cfg, o.seeds, { outDir: resolve(o.out), progress: o.progress, signal: controller.signal });
+          const { runSeeds } = await import('./multi-seed.js');
+          const r = await runSeeds(cfg, o.seeds, { outDir: outDir, progress: o.progress, signal: controller.signal });
           const cell = (m: { mean: number | null; ci95: number | null } | undefined) =>
             (m?.mean == null ? 'n/a' : `${m.mean.toFixed(4)} ± ${m.ci95 === null ? 'n/a' : m.ci95.toFixed(4)}`);
           const lines = Object.entries(r.summary.strategies).map(([name, m]) =>
@@ -70,7 +77,7 @@ export function simulateCommand(): Command {
           if (r.interrupted) process.exitCode = 130;
           return;
         }
-        const r = await runSimulation(cfg, { outDir: resolve(o.out), progress: o.progress, signal: controller.signal });
+        const r = await runSimulation(cfg, { outDir: outDir, progress: o.progress, signal: controller.signal });
         const lines = Object.entries(r.summary.strategies).map(([name, s]) =>
           `  ${name.padEnd(12)} ndcg10 ${s.ndcg10.toFixed(4)}  hr10 ${s.hr10.toFixed(4)}  auc ${s.auc.toFixed(4)}  `
           + `interestP3 ${s.interestP3.toFixed(4)}  tierAcc ${s.tierAcc.toFixed(4)}  ${s.seconds.toFixed(1)} s`);

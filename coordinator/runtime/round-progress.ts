@@ -1,4 +1,4 @@
-import type { OrchestratorCommand, OrchestratorEvent } from '../orchestrator/types.js';
+import type { RoundCommand as OrchestratorCommand, RoundEvent as OrchestratorEvent } from '../../shared/round/types.js';
 
 /** Where one participant is within the current (or last) round. */
 export type ClientRoundState = 'training' | 'update sent' | 'failed' | 'disconnected' | 'aggregated' | 'left out';

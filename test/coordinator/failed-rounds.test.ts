@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
-import { RoundOrchestrator } from '../../coordinator/orchestrator/orchestrator.js';
-import type { OrchestratorCommand, OrchestratorConfig, OrchestratorEvent, RoundPlanner } from '../../coordinator/orchestrator/types.js';
-import { afterRoundFailure, backoffDelayMs, DEFAULT_FAILURE_POLICY, type FailurePolicy } from '../../coordinator/runtime/backoff.js';
-import { quorumWait } from '../../coordinator/runtime/quorum-wait.js';
+import { RoundEngine as RoundOrchestrator } from '../../shared/round/engine.js';
+import type { RoundCommand as OrchestratorCommand, RoundEngineConfig as OrchestratorConfig, RoundEvent as OrchestratorEvent, RoundPlanner } from '../../shared/round/types.js';
+import { afterRoundFailure, backoffDelayMs, DEFAULT_FAILURE_POLICY, type FailurePolicy } from '../../shared/round/backoff.js';
+import { quorumWait } from '../../shared/round/quorum-wait.js';
 
 const HASH0 = '0'.repeat(64);
 const POLICY: FailurePolicy = { backoffMs: 1000, maxBackoffMs: 3000, maxConsecutiveFailures: 4 };
