@@ -184,7 +184,7 @@ export function apiRouter(deps: ApiDeps): Router {
         const inRound = progress?.clients[c.id];
         // The newer of a failed round's reason and an error the client reported on its own (bad data, start-up).
         const r = reported.get(c.id);
-        const lastError = r && (!c.lastError || r.at >= c.lastError.at)
+        const lastError = r && (!c.lastError || (r.at > c.lastError.at && r.message !== c.lastError.message))
           ? { message: r.message, round: null, at: r.at, stage: r.stage }
           : c.lastError ? { ...c.lastError, stage: 'training' } : null;
         return {

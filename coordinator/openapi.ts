@@ -88,6 +88,7 @@ const schemas: Record<string, Schema> = {
     properties: { modelTopology: { type: 'object' }, format: str, generatedBy: str, weightsManifest: { type: 'array' }, userDefinedMetadata: { type: 'object' } },
   },
   Health: closed({ status: { const: 'ok' }, federations: int }),
+  KeyCheckReset: closed({ previous: nullable(str) }),
 };
 
 const json = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
@@ -175,6 +176,11 @@ export function openApiDocument(): Record<string, unknown> {
       '/federations/{id}/clients': {
         get: op('List enrolled clients: online, last seen, last reported error, state in the current round', {
           200: json('Clients', ref('ClientList')), ...errors(...AUTH, 404),
+        }, { parameters: [idParam] }),
+      },
+      '/federations/{id}/key-check': {
+        delete: op('Forget the hash-key check value the first merchant pinned (a mistyped key); the next merchant pins anew', {
+          200: json('The check value that was pinned', ref('KeyCheckReset')), ...errors(...AUTH, 404),
         }, { parameters: [idParam] }),
       },
       '/audit': {

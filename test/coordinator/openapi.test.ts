@@ -122,6 +122,7 @@ describe('OpenAPI document matches the API', function () {
     await call('GET', `/federations/${id}/tokens`);
     expect((await call('DELETE', `/federations/${id}/tokens/nope`)).status).to.equal(404);
     await call('DELETE', `/federations/${id}/tokens/${issued.json.id}`);
+    await call('DELETE', `/federations/${id}/key-check`);
     await call('GET', '/audit?limit=5');
     await call('POST', `/federations/${id}/archive`);
     expect((await call('POST', `/federations/${id}/archive`)).status).to.equal(409);
