@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import seedrandom from 'seedrandom';
 import { PlainClientSession, PlainServerSession } from '../../shared/aggregation/plain-session.js';
+import { RobustServerSession } from '../../shared/aggregation/robust/session.js';
 import type { AggregationOutcome, ClientAggregationSession } from '../../shared/aggregation/seam.js';
 import { runSecAggInMemory, type DropPoint } from '../../shared/secagg/index.js';
 import type { SimulationConfig } from '../config.js';
@@ -55,7 +56,10 @@ export interface RoundAggregation {
  */
 export function aggregateRound(a: RoundAggregationInput): RoundAggregation {
   if (!a.cfg.secureAggregation.enabled) {
-    const server = new PlainServerSession({ vectorLength: a.dimension, minResults: 1, maxWeight: a.maxWeight });
+    const rule = a.cfg.robustAggregation;
+    const server = rule && rule.rule !== 'mean'
+      ? new RobustServerSession({ vectorLength: a.dimension, minResults: 1, maxWeight: a.maxWeight, rule })
+      : new PlainServerSession({ vectorLength: a.dimension, minResults: 1, maxWeight: a.maxWeight });
     const clients = new Map<string, ClientAggregationSession>(a.participants.map((id) => [id, new PlainClientSession()]));
     const r = runAggregationInMemory({
       server, clients, updates: a.updates,

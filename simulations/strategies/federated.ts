@@ -8,12 +8,18 @@ import {
 import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
 import { aggregateRound } from './aggregate.js';
+import { createPrivacyHooks } from './privacy-hooks.js';
 
 type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' }>;
 
-function strategyInput(ctx: RunContext, spec: FederatedSpec): StrategyConfigInput {
+function plannedPerRound(ctx: RunContext): number {
+  return Math.min(ctx.cfg.training.clientsPerRound ?? ctx.clientIds.length, ctx.clientIds.length);
+}
+
+function strategyInput(ctx: RunContext, spec: FederatedSpec, selectAll: boolean): StrategyConfigInput {
   const t = ctx.cfg.training;
-  const perRound = Math.min(t.clientsPerRound ?? ctx.clientIds.length, ctx.clientIds.length);
+  // Poisson sampling (DP): the strategy offers everyone and the privacy hooks keep each client with rate q.
+  const perRound = selectAll ? ctx.clientIds.length : plannedPerRound(ctx);
   const base: StrategyConfigInput = {
     name: spec.name, clientsPerRound: perRound, overSelection: 1, minFitClients: 1,
     localEpochs: t.localEpochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: t.optimizer,
@@ -35,11 +41,12 @@ function strategyInput(ctx: RunContext, spec: FederatedSpec): StrategyConfigInpu
  */
 export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promise<void> {
   const { cfg, pool, signal } = ctx;
-  const strategy = createStrategy(strategyInput(ctx, spec));
+  const hooks = createPrivacyHooks(cfg, spec.name, ctx.clientIds, plannedPerRound(ctx), ctx.manifest.totalSize);
+  const strategy = createStrategy(strategyInput(ctx, spec, hooks.selectAll));
   const sampleRng = seedrandom(`${cfg.seed}/${spec.name}/sample`);
   const faultRng = seedrandom(`${cfg.seed}/${spec.name}/faults`);
   const available = ctx.clientIds.map((id) => ({ id, numExamples: ctx.trainSizes.get(id)! }));
-  const maxWeight = Math.max(1, ...ctx.clientIds.map((id) => Math.min(ctx.trainSizes.get(id)!, cfg.training.maxExamplesPerClient)));
+  const maxWeight = hooks.maxWeight(Math.max(1, ...ctx.clientIds.map((id) => Math.min(ctx.trainSizes.get(id)!, cfg.training.maxExamplesPerClient))));
   const participation: Record<string, number> = Object.fromEntries(ctx.clientIds.map((id) => [id, 0]));
   ctx.participation[spec.name] = participation;
   const rounds = totalRounds(cfg);
@@ -50,8 +57,14 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   ctx.progress.startStrategy(spec.name, rounds);
   for (let round = 1; round <= rounds; round++) {
     checkAborted(signal);
+    const stop = hooks.budgetStop();
+    if (stop) {
+      ctx.progress.note(`[${spec.name}] stopped before round ${round}: ${stop}`);
+      break;
+    }
     const t0 = performance.now();
-    const instructions = strategy.configureFit(round, available, sampleRng);
+    const instructions = hooks.sample(round, strategy.configureFit(round, available, sampleRng));
+    const download = hooks.download(global);
     const dropped = new Set<string>();
     const stragglers = new Set<string>();
     for (const ins of instructions) {
@@ -64,14 +77,15 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     const tTrain = performance.now();
     const lr = learningRateOf(cfg, round);
     const fits = await abortable(Promise.all(training.map(async (ins) => {
-      const r = await pool.run({ kind: 'fit', clientId: ins.clientId, global, config: { ...ins.config, learningRate: lr } });
+      const r = await pool.run({ kind: 'fit', clientId: ins.clientId, global: download.global, config: { ...ins.config, learningRate: lr } });
       ctx.progress.clientDone();
       if (r.kind !== 'fit') throw new FedProfileError('INTERNAL', 'unexpected pool result');
       return [ins.clientId, r] as const;
     })), signal);
     const trainSeconds = (performance.now() - tTrain) / 1000;
     const clientTrainSeconds = fits.reduce((s, [, r]) => s + r.seconds, 0);
-    const updates = new Map(fits.map(([id, r]) => [id, { update: r.delta, weight: Math.max(1, Math.min(r.numExamples, maxWeight)) }]));
+    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)))]));
+    const updates = new Map([...uploads].map(([id, u]) => [id, { update: u.update, weight: u.weight }]));
     const agg = aggregateRound({
       cfg, strategy: spec.name, round, participants: instructions.map((i) => i.clientId), updates, dropped, stragglers,
       dimension: ctx.manifest.totalSize, maxWeight,
@@ -81,7 +95,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     if (agg.outcome.status === 'done') {
       const contributors = agg.outcome.contributors;
       completed = contributors.length;
-      const step = strategy.aggregateFit(round, global, agg.outcome.mean, {
+      const step = strategy.aggregateFit(round, global, hooks.serverMean(round, agg.outcome.mean, completed), {
         contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
       });
       global = step.weights;
@@ -91,11 +105,19 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       aggregation.aborted = 1;
       ctx.progress.note(`[${spec.name}] round ${round}: aggregation aborted (${agg.outcome.reason}); the global model is unchanged`);
     }
+    Object.assign(aggregation, hooks.endRound({ participants: instructions.length, contributors: completed, released: agg.outcome.status === 'done' }));
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
     // Every invited client downloads the global model; the aggregation protocol's own traffic is added.
-    const bytesDown = instructions.length * ctx.modelBytes + agg.bytesDown;
-    const bytesUp = agg.bytesUp;
+    const bytesDown = instructions.length * download.bytes + agg.bytesDown;
+    // Compressed uploads: the transport counted float32 updates; count the encoded bytes instead.
+    let bytesUp = agg.bytesUp;
+    if (agg.outcome.status === 'done') {
+      for (const id of agg.outcome.contributors) {
+        const u = uploads.get(id);
+        if (u && u.encodedBytes !== null) bytesUp += u.encodedBytes - u.update.byteLength;
+      }
+    }
     const seconds = (performance.now() - t0) / 1000;
     totalSeconds += seconds;
     totalUp += bytesUp;

@@ -3,7 +3,11 @@ import seedrandom from 'seedrandom';
 import { decodeTopK, encodeTopK, topKIndices, UpdateCompressor } from '../../shared/compression/index.js';
 import { FedProfileError } from '../../shared/errors.js';
 
-const maxAbsDiff = (a: Float32Array | Float64Array, b: Float32Array | Float64Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
 
 describe('compression: top-k sparsification', () => {
   it('keeps exactly the k largest magnitudes, bit for bit, in 16 + 8k bytes', () => {
