@@ -10,6 +10,7 @@ import { gaussianSource } from '../../shared/privacy/noise.js';
 import { encodeMessage } from '../../shared/protocol/codec.js';
 import { fractionalBits } from '../../shared/secagg/quantise.js';
 import { decodeVector, encodeVector } from '../../shared/weights/codec.js';
+import { ConfigError } from '../../shared/errors.js';
 import type { SimulationConfig } from '../config.js';
 
 /**
@@ -66,6 +67,9 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
   const compression = cfg.compression;
   const compressors = new Map<string, UpdateCompressor>();
   const clientNoiseStd = dp && mode === 'distributed' ? distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, plannedPerRound) : 0;
+  if (dp && secagg && mode === 'distributed' && cfg.secureAggregation.clip < 4 * clientNoiseStd) {
+    throw new ConfigError(`secureAggregation.clip: must be >= ${(4 * clientNoiseStd).toPrecision(3)} (4 x the per-client DP noise std for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${plannedPerRound} clients per round) so the noise survives coordinate clipping, got ${cfg.secureAggregation.clip}`, { field: 'secureAggregation.clip' });
+  }
   const normBound = cfg.robustAggregation?.rule === 'norm-bound' && secagg ? cfg.robustAggregation.maxNorm : undefined;
   let clipped = 0;
   let submitted = 0;

@@ -58,10 +58,19 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     bad({ secureAggregation: { enabled: true }, robustAggregation: { rule: 'median' } }, /robustAggregation\.rule: "median" needs every individual update/);
     bad({ secureAggregation: { enabled: true }, compression: { upload: 'q8' } }, /compression\.upload: applies to plain mode only/);
     bad({ dp: { enabled: true, mode: 'distributed' } }, /dp\.mode: "distributed" noise only hides updates under secure aggregation/);
-    bad({ secureAggregation: { enabled: true, clip: 0.5 }, dp: { enabled: true, clipNorm: 1, noiseMultiplier: 1 } }, /secureAggregation\.clip: must be >= 4 x the per-client DP noise std/);
+    bad({ secureAggregation: { enabled: true, clip: 0.5 }, dp: { enabled: true, clipNorm: 1, noiseMultiplier: 1 }, training: { ...tinyExperiment.training, clientsPerRound: 3 } }, /secureAggregation\.clip: must be >= 4 x the per-client DP noise std/);
     bad({ robustAggregation: { rule: 'multi-krum', byzantine: 1 }, training: { ...tinyExperiment.training, clientsPerRound: 3 } }, /robustAggregation\.byzantine: multi-Krum with f = 1 needs more than 4 clients per round, got 3/);
     bad({ dp: { enabled: true }, robustAggregation: { rule: 'median' } }, /not covered/);
     expect(() => parseSimulationConfig(fedOnly({ secureAggregation: { enabled: true }, robustAggregation: { rule: 'norm-bound', maxNorm: 1 } }))).not.to.throw();
+  });
+
+  it('checks the SecAgg clip against the DP noise once the cohort size is known (natural partition)', async () => {
+    const cfg = fedOnly({ secureAggregation: { enabled: true, clip: 0.5 }, dp: { enabled: true, clipNorm: 1, noiseMultiplier: 1 } });
+    const out = mkdtempSync(join(tmpdir(), 'fp-priv-'));
+    let err: unknown;
+    try { await runSimulation(parseSimulationConfig(cfg), { outDir: out, plots: false }); } catch (e) { err = e; }
+    expect(err).to.be.instanceOf(ConfigError);
+    expect((err as Error).message).to.match(/secureAggregation\.clip: must be >= 2\.31 /);
   });
 
   it('attackers move the model; the median ignores them; compression shrinks the bytes it claims to', async () => {
