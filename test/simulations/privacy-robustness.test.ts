@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSimulationConfig, type SimulationConfigInput } from '../../simulations/config.js';
@@ -12,8 +12,10 @@ const fedOnly = (extra: Partial<SimulationConfigInput>): SimulationConfigInput =
   ...tinyExperiment, strategies: [{ name: 'fedavg' }], training: { ...tinyExperiment.training, rounds: 2 }, ...extra,
 });
 
+let lastOut = '';
 async function run(cfg: SimulationConfigInput): Promise<MetricLine[]> {
   const out = mkdtempSync(join(tmpdir(), 'fp-priv-'));
+  lastOut = out;
   await runSimulation(parseSimulationConfig(cfg), { outDir: out, plots: false });
   return metricLines(out);
 }
@@ -34,6 +36,9 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
       expect(agg(l).dpDistributed).to.equal(0);
       expect(l.ndcg10).to.be.within(0, 1);
     });
+    const summary = JSON.parse(readFileSync(join(lastOut, 'summary.json'), 'utf8'));
+    expect(summary.strategies.fedavg.privacy).to.deep.equal({ epsilon: agg(lines[2]!).dpEpsilon, delta: 1e-5, rounds: 3 });
+    expect(readFileSync(join(lastOut, 'report.md'), 'utf8')).to.match(/Differential privacy[^\n]*\n\n\| strategy \| ε/);
     const twoRounds = computeEpsilon({ samplingRate: 1, noiseMultiplier: 1.5, steps: 2, delta: 1e-5, sampling: 'fixed-size' }).epsilon;
     const stopped = await run(fedOnly({ dp: { enabled: true, clipNorm: 0.5, noiseMultiplier: 1.5, epsilonBudget: twoRounds + 0.01 } }));
     expect(stopped.map((l) => l.round)).to.deep.equal([1, 2]);
