@@ -3,7 +3,7 @@ export {
   secureUniform, gaussianSource, addGaussianNoise, privatizeLocally, addCentralNoise, type Uniform, type DpSettings,
 } from './noise.js';
 export {
-  rdpSubsampledGaussian, rdpPoissonGaussian, rdpFixedSizeGaussian, rdpOfScheme, epsilonFromRdp, computeEpsilon, DEFAULT_ORDERS,
+  rdpSubsampledGaussian, rdpPoissonGaussian, rdpFixedSizeGaussian, rdpOfScheme, epsilonFromRdp, computeEpsilon, noiseForEpsilon, DEFAULT_ORDERS,
   type PrivacySpent, type RdpConversion, type SamplingScheme,
 } from './rdp.js';
 export { RdpAccountant, type AccountantOptions, type AccountantState } from './accountant.js';

@@ -201,3 +201,27 @@ export function computeEpsilon(p: {
   const rdp = rdpOfScheme(p.sampling ?? 'poisson', p.samplingRate, p.noiseMultiplier, orders).map((r) => r * p.steps);
   return epsilonFromRdp(orders, rdp, p.delta, p.conversion ?? 'improved');
 }
+
+/**
+ * The smallest noise multiplier (to 0.1 %) whose ε after `steps` rounds is at most `targetEpsilon`, by
+ * bisection (ε falls monotonically as σ grows). For planning a run to a budget.
+ */
+export function noiseForEpsilon(p: {
+  targetEpsilon: number; samplingRate: number; steps: number; delta: number; sampling?: SamplingScheme; orders?: readonly number[];
+}): number {
+  if (!(p.targetEpsilon > 0)) throw new FedProfileError('BAD_CONFIG', `target epsilon must be > 0, got ${p.targetEpsilon}`);
+  const eps = (sigma: number) => computeEpsilon({ ...p, noiseMultiplier: sigma }).epsilon;
+  let lo = 0.05;
+  let hi = 1;
+  while (eps(hi) > p.targetEpsilon) {
+    hi *= 2;
+    if (hi > 1e4) throw new FedProfileError('BAD_CONFIG', `no noise multiplier up to 1e4 reaches ε = ${p.targetEpsilon}`);
+  }
+  if (eps(lo) <= p.targetEpsilon) return lo;
+  while (hi - lo > 1e-3 * hi) {
+    const mid = (lo + hi) / 2;
+    if (eps(mid) > p.targetEpsilon) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}

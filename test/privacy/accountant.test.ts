@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  computeEpsilon, epsilonFromRdp, RdpAccountant, rdpFixedSizeGaussian, rdpPoissonGaussian,
+  computeEpsilon, epsilonFromRdp, noiseForEpsilon, RdpAccountant, rdpFixedSizeGaussian, rdpPoissonGaussian,
 } from '../../shared/privacy/index.js';
 import { logErfc } from '../../shared/privacy/log-math.js';
 import { FedProfileError } from '../../shared/errors.js';
@@ -89,6 +89,16 @@ describe('privacy: RDP → (ε, δ)', () => {
     expect(() => computeEpsilon({ samplingRate: 0.1, noiseMultiplier: 0, steps: 1, delta: 1e-5 })).to.throw(FedProfileError, /noise multiplier/);
     expect(() => computeEpsilon({ samplingRate: 0.1, noiseMultiplier: 1, steps: 1.5, delta: 1e-5 })).to.throw(FedProfileError, /steps/);
     expect(() => rdpPoissonGaussian(0.1, 1, [1])).to.throw(FedProfileError, /orders/);
+  });
+});
+
+describe('privacy: noise for a target ε', () => {
+  it('finds the smallest multiplier that meets the target, within 0.1 %', () => {
+    const p = { samplingRate: 0.5, steps: 15, delta: 1e-5, sampling: 'fixed-size' as const };
+    const z = noiseForEpsilon({ ...p, targetEpsilon: 3 });
+    expect(computeEpsilon({ ...p, noiseMultiplier: z }).epsilon).to.be.at.most(3);
+    expect(computeEpsilon({ ...p, noiseMultiplier: z * 0.998 }).epsilon).to.be.above(3);
+    expect(() => noiseForEpsilon({ ...p, targetEpsilon: 0 })).to.throw(FedProfileError, /target epsilon/);
   });
 });
 

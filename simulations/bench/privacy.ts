@@ -1,0 +1,144 @@
+/**
+ * Privacy, robustness and compression measurements on one experiment file, through the real simulator
+ * (`runSimulation`, the path `fedprofile simulate` runs). Every variant runs the experiment's first
+ * federated strategy only, with the same seed, data and model.
+ *
+ *   npm run bench:privacy -- [--config FILE] [--suite dp,attack,compression] [--out FILE]
+ *                            [--clip-norm C] [--attack-fraction F] [--max-norm N] [--rounds N]
+ *
+ * dp:          ε at noise multiplier 1.0 (accountant only), then NDCG@10 at ε = ∞, 8 and 3 (noise calibrated to
+ *              each target over the run's rounds; DP-FedAvg distributed under SecAgg, central otherwise).
+ * attack:      plain mode (robust rules need it); no attack, then sign-flip and scaled-update attackers
+ *              against the mean, median, trimmed mean, multi-Krum and norm bounding.
+ * compression: plain mode; float32 both ways, f16 down + q8 (error feedback) up, f16 down + top-k 1 % up.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { loadSimulationConfig, type SimulationConfig } from '../config.js';
+import { runSimulation } from '../runner.js';
+import { computeEpsilon, noiseForEpsilon } from '../../shared/privacy/rdp.js';
+import { distributedNoiseStd } from '../../shared/privacy/dp-fedavg.js';
+import { isFedProfileError } from '../../shared/errors.js';
+
+interface VariantResult {
+  variant: string;
+  ndcg10: number;
+  hr10: number;
+  rounds: number;
+  epsilon: number | null;
+  noiseMultiplier?: number;
+  bytesUpPerRound: number;
+  bytesDownPerRound: number;
+  seconds: number;
+  clientsUsed: number;
+}
+
+async function runVariant(variant: string, cfg: SimulationConfig, extra: { noiseMultiplier?: number } = {}): Promise<VariantResult> {
+  const out = mkdtempSync(join(tmpdir(), 'fp-bench-privacy-'));
+  try {
+    const t0 = performance.now();
+    const r = await runSimulation(cfg, { outDir: out, plots: false });
+    const name = cfg.strategies[0]!.name;
+    const s = r.summary.strategies[name]!;
+    const res: VariantResult = {
+      variant, ndcg10: s.ndcg10, hr10: s.hr10, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
+      bytesUpPerRound: s.bytesPerRound?.up ?? NaN, bytesDownPerRound: s.bytesPerRound?.down ?? NaN,
+      seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, ...extra,
+    };
+    process.stderr.write(`${JSON.stringify(res)}\n`);
+    return res;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function federatedOnly(cfg: SimulationConfig, rounds?: number): SimulationConfig {
+  const fed = cfg.strategies.find((s) => s.name !== 'centralized' && s.name !== 'local');
+  if (!fed) throw new Error('the experiment lists no federated strategy');
+  return { ...cfg, strategies: [fed], training: { ...cfg.training, ...(rounds !== undefined ? { rounds } : {}) } };
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('bench:privacy')
+    .option('--config <file>', 'experiment file', 'simulations/experiments/demo-sim.json')
+    .option('--suite <list>', 'comma-separated: dp, attack, compression', 'dp,attack,compression')
+    .option('--clip-norm <c>', 'DP-FedAvg clip norm C', '0.5')
+    .option('--attack-fraction <f>', 'fraction of attacking clients', '0.15')
+    .option('--max-norm <n>', 'norm-bounding threshold', '0.5')
+    .option('--rounds <n>', 'override training.rounds')
+    .option('--out <file>', 'also write the JSON here');
+  program.parse();
+  const o = program.opts<{ config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; out?: string }>();
+  const base = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
+  const suites = new Set(o.suite.split(',').map((s) => s.trim()));
+  const clipNorm = Number(o.clipNorm);
+  const result: Record<string, unknown> = { config: o.config, seed: base.seed, rounds: base.training.pretrainRounds + base.training.rounds };
+
+  // Every round samples clientsPerRound of the clients (default: all) without replacement.
+  const clients = base.clients ?? 10;
+  const steps = base.training.pretrainRounds + base.training.rounds;
+
+  if (suites.has('dp')) {
+    const probe = await runVariant('no DP (ε = ∞)', base);
+    const n = probe.clientsUsed;
+    const perRound = Math.min(base.training.clientsPerRound ?? n, n);
+    const q = perRound / n;
+    const delta = 1e-5;
+    const at1 = computeEpsilon({ samplingRate: q, noiseMultiplier: 1, steps, delta, sampling: 'fixed-size' });
+    const rows: VariantResult[] = [probe];
+    for (const target of [8, 3]) {
+      const z = noiseForEpsilon({ targetEpsilon: target, samplingRate: q, steps, delta, sampling: 'fixed-size' });
+      const secagg = base.secureAggregation.enabled;
+      const clip = secagg ? Math.max(base.secureAggregation.clip, 4 * distributedNoiseStd(clipNorm, z, perRound)) : base.secureAggregation.clip;
+      const cfg: SimulationConfig = {
+        ...base, secureAggregation: { ...base.secureAggregation, clip },
+        dp: { enabled: true, clipNorm, noiseMultiplier: z, delta, sampling: 'fixed-size' },
+      };
+      rows.push(await runVariant(`DP ε = ${target}`, cfg, { noiseMultiplier: z }));
+    }
+    result.dp = { samplingRate: q, steps, delta, clipNorm, epsilonAtNoise1: at1.epsilon, epsilonAtNoise1Order: at1.order, runs: rows };
+  }
+
+  if (suites.has('attack')) {
+    const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const fraction = Number(o.attackFraction);
+    const n = clients;
+    const f = Math.max(1, Math.round(fraction * n));
+    const rules = [
+      { label: 'mean', rule: undefined },
+      { label: 'median', rule: { rule: 'median' as const } },
+      { label: 'trimmed-mean', rule: { rule: 'trimmed-mean' as const, trimFraction: Math.min(0.45, Math.max(0.2, fraction + 0.05)) } },
+      { label: 'multi-krum', rule: { rule: 'multi-krum' as const, byzantine: f } },
+      { label: 'norm-bound', rule: { rule: 'norm-bound' as const, maxNorm: Number(o.maxNorm) } },
+    ];
+    const rows: VariantResult[] = [await runVariant('no attack, mean', plain)];
+    for (const kind of ['sign-flip', 'scale'] as const) {
+      for (const r of rules) {
+        const cfg: SimulationConfig = { ...plain, attack: { fraction, kind, scale: kind === 'scale' ? 10 : 1 }, ...(r.rule ? { robustAggregation: r.rule } : {}) };
+        rows.push(await runVariant(`${kind}, ${r.label}`, cfg));
+      }
+    }
+    result.attack = { fraction, attackers: f, runs: rows };
+  }
+
+  if (suites.has('compression')) {
+    const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const rows: VariantResult[] = [];
+    rows.push(await runVariant('f32 down, f32 up', plain));
+    rows.push(await runVariant('f16 down, q8 up (error feedback)', { ...plain, compression: { download: 'f16', upload: 'q8', topkFraction: 0.01 } }));
+    rows.push(await runVariant('f16 down, top-k 1 % up (error feedback)', { ...plain, compression: { download: 'f16', upload: 'topk', topkFraction: 0.01 } }));
+    result.compression = { runs: rows };
+  }
+
+  const json = JSON.stringify(result, null, 2);
+  process.stdout.write(`${json}\n`);
+  if (o.out) writeFileSync(o.out, `${json}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:privacy: ${isFedProfileError(e) ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
