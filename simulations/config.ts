@@ -206,6 +206,8 @@ type RefineInput = {
   robustAggregation?: z.output<typeof RobustAggregationSchema> | undefined;
   compression?: z.output<typeof CompressionSchema> | undefined;
   clients?: number | undefined;
+  dropout: number;
+  stragglers: { rate: number };
   training: { clientsPerRound?: number | undefined };
 };
 
@@ -234,9 +236,10 @@ function checkPrivacyAndRobustness(c: RefineInput, ctx: z.RefinementCtx): void {
   const mode = dp.mode ?? (secagg ? 'distributed' : 'central');
   if (secagg && mode === 'distributed' && perRound !== undefined) {
     // The SecAgg coordinate clip must leave each client's noise share intact (clipping it would change the mechanism).
-    const std = distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, perRound);
+    const planned = dp.plannedContributors ?? Math.max(1, Math.floor(perRound * (1 - c.dropout - c.stragglers.rate) + 1e-9));
+    const std = distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, planned);
     if (c.secureAggregation.clip < 4 * std) {
-      ctx.addIssue({ code: 'custom', path: ['secureAggregation', 'clip'], message: `must be >= 4 x the per-client DP noise std (${(4 * std).toPrecision(3)} for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${perRound} clients per round) so the noise survives coordinate clipping, got ${c.secureAggregation.clip}` });
+      ctx.addIssue({ code: 'custom', path: ['secureAggregation', 'clip'], message: `must be >= 4 x the per-client DP noise std (${(4 * std).toPrecision(3)} for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${planned} planned contributors) so the noise survives coordinate clipping, got ${c.secureAggregation.clip}` });
     }
   }
 }

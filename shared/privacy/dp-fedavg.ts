@@ -36,6 +36,12 @@ export const DpConfigSchema = z.strictObject({
   delta: z.number().gt(0).lt(1).default(1e-5),
   /** How clients are sampled each round; the accountant uses the matching bound. */
   sampling: z.enum(['fixed-size', 'poisson']).default('fixed-size'),
+  /**
+   * Distributed mode: how many contributors' noise shares must add up to the full z·C (each adds
+   * z·C/√k). Fewer contributors than this leave less noise and the accountant is charged for it; more
+   * add extra noise. Default: the cohort size less the expected dropouts.
+   */
+  plannedContributors: z.number().int().min(1).max(1_000_000).optional(),
   /** Stop the federation before a round would take ε past this. */
   epsilonBudget: z.number().positive().max(1e6).optional(),
 });

@@ -20,6 +20,7 @@ import { loadSimulationConfig, type SimulationConfig } from '../config.js';
 import { runSimulation } from '../runner.js';
 import { computeEpsilon, noiseForEpsilon } from '../../shared/privacy/rdp.js';
 import { distributedNoiseStd } from '../../shared/privacy/dp-fedavg.js';
+import { plannedContributorsOf } from '../strategies/privacy-hooks.js';
 import { isFedProfileError } from '../../shared/errors.js';
 
 interface VariantResult {
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     for (const target of [8, 3]) {
       const z = noiseForEpsilon({ targetEpsilon: target, samplingRate: q, steps, delta, sampling: 'fixed-size' });
       const secagg = base.secureAggregation.enabled;
-      const clip = secagg ? Math.max(base.secureAggregation.clip, 4 * distributedNoiseStd(clipNorm, z, perRound)) : base.secureAggregation.clip;
+      const clip = secagg ? Math.max(base.secureAggregation.clip, 4 * distributedNoiseStd(clipNorm, z, plannedContributorsOf(base, perRound))) : base.secureAggregation.clip;
       const cfg: SimulationConfig = {
         ...base, secureAggregation: { ...base.secureAggregation, clip },
         dp: { enabled: true, clipNorm, noiseMultiplier: z, delta, sampling: 'fixed-size' },

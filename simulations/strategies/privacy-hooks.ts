@@ -57,6 +57,11 @@ export function attackersOf(cfg: SimulationConfig, clientIds: readonly string[])
   return new Set(pool.slice(0, Math.max(1, Math.round(cfg.attack.fraction * pool.length))));
 }
 
+/** Distributed DP: contributors whose noise shares make up the full noise (cohort less expected dropouts). */
+export function plannedContributorsOf(cfg: SimulationConfig, perRound: number): number {
+  return cfg.dp?.plannedContributors ?? Math.max(1, Math.floor(perRound * (1 - cfg.dropout - cfg.stragglers.rate) + 1e-9));
+}
+
 export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clientIds: readonly string[], plannedPerRound: number, dimension: number): PrivacyHooks {
   const dp = cfg.dp?.enabled ? cfg.dp : undefined;
   const secagg = cfg.secureAggregation.enabled;
@@ -66,9 +71,10 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
   const attackers = attackersOf(cfg, clientIds);
   const compression = cfg.compression;
   const compressors = new Map<string, UpdateCompressor>();
-  const clientNoiseStd = dp && mode === 'distributed' ? distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, plannedPerRound) : 0;
+  const planned = plannedContributorsOf(cfg, plannedPerRound);
+  const clientNoiseStd = dp && mode === 'distributed' ? distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, planned) : 0;
   if (dp && secagg && mode === 'distributed' && cfg.secureAggregation.clip < 4 * clientNoiseStd) {
-    throw new ConfigError(`secureAggregation.clip: must be >= ${(4 * clientNoiseStd).toPrecision(3)} (4 x the per-client DP noise std for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${plannedPerRound} clients per round) so the noise survives coordinate clipping, got ${cfg.secureAggregation.clip}`, { field: 'secureAggregation.clip' });
+    throw new ConfigError(`secureAggregation.clip: must be >= ${(4 * clientNoiseStd).toPrecision(3)} (4 x the per-client DP noise std for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${planned} planned contributors) so the noise survives coordinate clipping, got ${cfg.secureAggregation.clip}`, { field: 'secureAggregation.clip' });
   }
   const normBound = cfg.robustAggregation?.rule === 'norm-bound' && secagg ? cfg.robustAggregation.maxNorm : undefined;
   let clipped = 0;
@@ -147,7 +153,7 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
       if (released && contributors > 0) {
         const roundingL2 = secagg ? roundingL2Bound(dimension, fractionalBits(Math.max(1, participants), cfg.secureAggregation.clip)) : 0;
         const z = effectiveNoiseMultiplier({
-          mode, clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, contributors, plannedContributors: plannedPerRound, roundingL2,
+          mode, clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, contributors, plannedContributors: planned, roundingL2,
         });
         accountant.record(q, z);
         lowestZ = Math.min(lowestZ, z);
