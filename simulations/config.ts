@@ -5,6 +5,7 @@ import { ConfigError } from '../shared/errors.js';
 import { ModelConfigSchema, PROFILE_SMALL, type ModelConfig } from '../shared/model/config.js';
 import { RobustAggregationSchema } from '../shared/aggregation/robust/config.js';
 import { DpConfigSchema, distributedNoiseStd } from '../shared/privacy/dp-fedavg.js';
+import { PEFT_METHODS } from '../shared/peft/bitfit.js';
 
 /**
  * The experiment file of `fedprofile simulate`. Every object is strict, so a misspelt key is an error
@@ -182,6 +183,8 @@ export const SimulationConfigSchema = z
     robustAggregation: RobustAggregationSchema.optional(),
     attack: AttackSchema.optional(),
     compression: CompressionSchema.optional(),
+    /** Parameter-efficient fine-tuning: fine-tuning rounds train and federate only this subset (encoder frozen). */
+    peft: z.strictObject({ method: z.enum(PEFT_METHODS) }).optional(),
     /** Cap on worker threads; defaults to one per core. */
     workers: int(1, 256).optional(),
   })

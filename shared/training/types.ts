@@ -14,6 +14,8 @@ export interface FitConfig {
   /** Cap on examples used this round (also the SecAgg+ maxWeight). */
   maxExamples?: number;
   seed: number;
+  /** Parameter-efficient fine-tuning: train only these weights (by name); the others stay frozen. */
+  trainOnly?: readonly string[];
 }
 
 export interface FitResult {

@@ -3,11 +3,12 @@ import { createStrategy, type StrategyConfigInput } from '../../shared/aggregati
 import { FedProfileError } from '../../shared/errors.js';
 import type { StrategySpec } from '../config.js';
 import {
-  abortable, checkAborted, evalNumbers, learningRateOf, totalRounds, type RunContext,
+  abortable, checkAborted, evalNumbers, learningRateOf, phaseOf, totalRounds, type RunContext,
 } from '../context.js';
 import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
 import { aggregateRound } from './aggregate.js';
+import { PeftRounds } from './peft-round.js';
 import { createPrivacyHooks } from './privacy-hooks.js';
 
 type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' }>;
@@ -41,7 +42,8 @@ function strategyInput(ctx: RunContext, spec: FederatedSpec, selectAll: boolean)
  */
 export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promise<void> {
   const { cfg, pool, signal } = ctx;
-  const hooks = createPrivacyHooks(cfg, spec.name, ctx.clientIds, plannedPerRound(ctx), ctx.manifest.totalSize);
+  const hooks = createPrivacyHooks(cfg, spec.name, ctx.clientIds, plannedPerRound(ctx));
+  const peft = new PeftRounds(cfg, ctx.manifest);
   const strategy = createStrategy(strategyInput(ctx, spec, hooks.selectAll));
   const sampleRng = seedrandom(`${cfg.seed}/${spec.name}/sample`);
   const faultRng = seedrandom(`${cfg.seed}/${spec.name}/faults`);
@@ -65,6 +67,10 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     const t0 = performance.now();
     const instructions = hooks.sample(round, strategy.configureFit(round, available, sampleRng));
     const download = hooks.download(global);
+    const phase = phaseOf(cfg, round);
+    const peftRound = peft.active(phase);
+    const dimension = peftRound ? peft.slice!.size : ctx.manifest.totalSize;
+    const trainOnly = peftRound ? { trainOnly: peft.slice!.names } : {};
     const dropped = new Set<string>();
     const stragglers = new Set<string>();
     for (const ins of instructions) {
@@ -77,25 +83,26 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     const tTrain = performance.now();
     const lr = learningRateOf(cfg, round);
     const fits = await abortable(Promise.all(training.map(async (ins) => {
-      const r = await pool.run({ kind: 'fit', clientId: ins.clientId, global: download.global, config: { ...ins.config, learningRate: lr } });
+      const r = await pool.run({ kind: 'fit', clientId: ins.clientId, global: download.global, config: { ...ins.config, learningRate: lr, ...trainOnly } });
       ctx.progress.clientDone();
       if (r.kind !== 'fit') throw new FedProfileError('INTERNAL', 'unexpected pool result');
       return [ins.clientId, r] as const;
     })), signal);
     const trainSeconds = (performance.now() - tTrain) / 1000;
     const clientTrainSeconds = fits.reduce((s, [, r]) => s + r.seconds, 0);
-    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)))]));
+    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, peftRound ? peft.slice!.extract(r.delta) : r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)))]));
     const updates = new Map([...uploads].map(([id, u]) => [id, { update: u.update, weight: u.weight }]));
     const agg = aggregateRound({
       cfg, strategy: spec.name, round, participants: instructions.map((i) => i.clientId), updates, dropped, stragglers,
-      dimension: ctx.manifest.totalSize, maxWeight,
+      dimension, maxWeight,
     });
     let completed = 0;
     const aggregation: Record<string, number> = { ...agg.metrics };
     if (agg.outcome.status === 'done') {
       const contributors = agg.outcome.contributors;
       completed = contributors.length;
-      const step = strategy.aggregateFit(round, global, hooks.serverMean(round, agg.outcome.mean, completed), {
+      const mean = hooks.serverMean(round, agg.outcome.mean, completed);
+      const step = strategy.aggregateFit(round, global, peftRound ? peft.slice!.scatter(mean) : mean, {
         contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
       });
       global = step.weights;
@@ -105,11 +112,14 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       aggregation.aborted = 1;
       ctx.progress.note(`[${spec.name}] round ${round}: aggregation aborted (${agg.outcome.reason}); the global model is unchanged`);
     }
-    Object.assign(aggregation, hooks.endRound({ participants: instructions.length, contributors: completed, released: agg.outcome.status === 'done' }));
+    Object.assign(aggregation, hooks.endRound({ participants: instructions.length, contributors: completed, released: agg.outcome.status === 'done', dimension }));
+    const downloaded = peft.downloads(instructions.map((i) => i.clientId), global, cfg.compression?.download ?? 'f32', peftRound);
+    peft.endRound(peftRound, agg.outcome.status === 'done');
+    if (peftRound) aggregation.peftParameters = dimension;
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
     // Every invited client downloads the global model; the aggregation protocol's own traffic is added.
-    const bytesDown = instructions.length * download.bytes + agg.bytesDown;
+    const bytesDown = downloaded + agg.bytesDown;
     // Compressed uploads: the transport counted float32 updates; count the encoded bytes instead.
     let bytesUp = agg.bytesUp;
     if (agg.outcome.status === 'done') {

@@ -7,7 +7,6 @@ import {
   distributedNoiseStd, effectiveNoiseMultiplier, noiseCentralMean, privatizeClientUpdate, roundingL2Bound, type DpMode,
 } from '../../shared/privacy/dp-fedavg.js';
 import { gaussianSource } from '../../shared/privacy/noise.js';
-import { encodeMessage } from '../../shared/protocol/codec.js';
 import { fractionalBits } from '../../shared/secagg/quantise.js';
 import { decodeVector, encodeVector } from '../../shared/weights/codec.js';
 import { ConfigError } from '../../shared/errors.js';
@@ -35,15 +34,15 @@ export interface PrivacyHooks {
   /** Reason to stop before the next round (its ε would exceed the budget), or null. */
   budgetStop(): string | null;
   sample(round: number, instructions: readonly FitInstruction[]): FitInstruction[];
-  /** The global model as clients decode it, and its size on the wire. */
-  download(global: Float32Array): { global: Float32Array; bytes: number };
+  /** The global model as clients decode it from the configured download encoding. */
+  download(global: Float32Array): { global: Float32Array };
   clientUpdate(clientId: string, round: number, delta: Float32Array, weight: number): ClientUpload;
   /** Cap on the aggregation weight (1 under DP: every client counts equally). */
   maxWeight(dataMax: number): number;
   /** Central DP noise on the aggregated mean. */
   serverMean(round: number, mean: Float32Array, contributors: number): Float32Array;
   /** Book-keeping once the round released a model; returns numbers for the round record. */
-  endRound(p: { participants: number; contributors: number; released: boolean }): Record<string, number>;
+  endRound(p: { participants: number; contributors: number; released: boolean; dimension: number }): Record<string, number>;
 }
 
 export function attackersOf(cfg: SimulationConfig, clientIds: readonly string[]): Set<string> {
@@ -62,7 +61,7 @@ export function plannedContributorsOf(cfg: SimulationConfig, perRound: number): 
   return cfg.dp?.plannedContributors ?? Math.max(1, Math.floor(perRound * (1 - cfg.dropout - cfg.stragglers.rate) + 1e-9));
 }
 
-export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clientIds: readonly string[], plannedPerRound: number, dimension: number): PrivacyHooks {
+export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clientIds: readonly string[], plannedPerRound: number): PrivacyHooks {
   const dp = cfg.dp?.enabled ? cfg.dp : undefined;
   const secagg = cfg.secureAggregation.enabled;
   const mode: DpMode = dp?.mode ?? (secagg ? 'distributed' : 'central');
@@ -103,9 +102,7 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
 
     download(global) {
       const codec = compression?.download ?? 'f32';
-      if (codec === 'f32') return { global, bytes: encodeMessage({ type: 'global', payload: global }).byteLength };
-      const bytes = encodeVector(global, codec);
-      return { global: decodeVector(bytes), bytes: encodeMessage({ type: 'global', payload: bytes }).byteLength };
+      return { global: codec === 'f32' ? global : decodeVector(encodeVector(global, codec)) };
     },
 
     clientUpdate(clientId, round, delta, weight) {
@@ -146,7 +143,7 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
       return noiseCentralMean(mean, contributors, dp.clipNorm, dp.noiseMultiplier, normal);
     },
 
-    endRound({ participants, contributors, released }) {
+    endRound({ participants, contributors, released, dimension }) {
       const out: Record<string, number> = {};
       if (attackers.size > 0) out.attackers = attackers.size;
       if (!dp || !accountant) return out;

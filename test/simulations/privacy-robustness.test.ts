@@ -95,4 +95,21 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     expect(ratio('bytesUp')).to.be.within(0.24, 0.30);
     expect(ratio('bytesDown')).to.be.within(0.49, 0.52);
   });
+
+  it('PEFT (BitFit): fine-tuning rounds ship only the slice, also under SecAgg; pre-training ships the whole model', async () => {
+    const [full, peft] = await Promise.all([
+      run(fedOnly({ secureAggregation: { enabled: true } })),
+      run(fedOnly({ secureAggregation: { enabled: true }, peft: { method: 'bitfit' } })),
+    ]);
+    expect(agg(peft[0]!).peftParameters).to.equal(undefined);
+    expect(peft[0]!.bytesUp).to.equal(full[0]!.bytesUp);
+    for (const i of [1, 2]) {
+      expect(agg(peft[i]!).peftParameters).to.be.a('number');
+      expect((peft[i]!.bytesUp as number) / (full[i]!.bytesUp as number)).to.be.below(0.35);
+    }
+    // Round 2 follows pre-training, so clients fetch the new encoder once; round 3 downloads the slice only.
+    expect(peft[1]!.bytesDown).to.be.closeTo(full[1]!.bytesDown as number, 0.1 * (full[1]!.bytesDown as number));
+    expect((peft[2]!.bytesDown as number) / (full[2]!.bytesDown as number)).to.be.below(0.35);
+    expect(peft[2]!.ndcg10).to.be.within(0, 1);
+  });
 });
