@@ -8,11 +8,11 @@
  *
  * dp:          ε at noise multiplier 1.0 (accountant only), then NDCG@10 at ε = ∞, 8 and 3 (noise calibrated to
  *              each target over the run's rounds; DP-FedAvg distributed under SecAgg, central otherwise).
- * attack:      plain mode (robust rules need it); no attack, then sign-flip and scaled-update attackers
+ * attack:      plain mode (robust rules need it); no attack, then sign-flip (×−4) and scaled-update (×10) attackers
  *              against the mean, median, trimmed mean, multi-Krum and norm bounding.
  * compression: plain mode; float32 both ways, f16 down + q8 (error feedback) up, f16 down + top-k 1 % up.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -34,6 +34,14 @@ interface VariantResult {
   bytesDownPerRound: number;
   seconds: number;
   clientsUsed: number;
+  /** Median over rounds of the median honest client update norm (for calibrating clip and norm bounds). */
+  honestNormMedian: number | null;
+}
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
 }
 
 async function runVariant(variant: string, cfg: SimulationConfig, extra: { noiseMultiplier?: number } = {}): Promise<VariantResult> {
@@ -43,10 +51,13 @@ async function runVariant(variant: string, cfg: SimulationConfig, extra: { noise
     const r = await runSimulation(cfg, { outDir: out, plots: false });
     const name = cfg.strategies[0]!.name;
     const s = r.summary.strategies[name]!;
+    const norms = readFileSync(r.metricsPath, 'utf8').trim().split('\n')
+      .map((l) => (JSON.parse(l) as { aggregation?: Record<string, number> }).aggregation?.honestUpdateNormMedian)
+      .filter((x): x is number => x !== undefined);
     const res: VariantResult = {
       variant, ndcg10: s.ndcg10, hr10: s.hr10, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
       bytesUpPerRound: s.bytesPerRound?.up ?? NaN, bytesDownPerRound: s.bytesPerRound?.down ?? NaN,
-      seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, ...extra,
+      seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, honestNormMedian: median(norms), ...extra,
     };
     process.stderr.write(`${JSON.stringify(res)}\n`);
     return res;
@@ -65,17 +76,16 @@ async function main(): Promise<void> {
   const program = new Command()
     .name('bench:privacy')
     .option('--config <file>', 'experiment file', 'simulations/experiments/demo-sim.json')
-    .option('--suite <list>', 'comma-separated: dp, attack, compression', 'dp,attack,compression')
-    .option('--clip-norm <c>', 'DP-FedAvg clip norm C', '0.5')
+    .option('--suite <list>', 'comma-separated: dp, attack, compression, peft', 'dp,attack,compression')
+    .option('--clip-norm <c>', 'DP-FedAvg clip norm C ("auto": the median honest update norm of the no-DP run)', 'auto')
     .option('--attack-fraction <f>', 'fraction of attacking clients', '0.15')
-    .option('--max-norm <n>', 'norm-bounding threshold', '0.5')
+    .option('--max-norm <n>', 'norm-bounding threshold ("auto": the median honest update norm of the no-attack run)', 'auto')
     .option('--rounds <n>', 'override training.rounds')
     .option('--out <file>', 'also write the JSON here');
   program.parse();
   const o = program.opts<{ config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; out?: string }>();
   const base = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
   const suites = new Set(o.suite.split(',').map((s) => s.trim()));
-  const clipNorm = Number(o.clipNorm);
   const result: Record<string, unknown> = { config: o.config, seed: base.seed, rounds: base.training.pretrainRounds + base.training.rounds };
 
   // Every round samples clientsPerRound of the clients (default: all) without replacement.
@@ -84,6 +94,7 @@ async function main(): Promise<void> {
 
   if (suites.has('dp')) {
     const probe = await runVariant('no DP (ε = ∞)', base);
+    const clipNorm = o.clipNorm === 'auto' ? probe.honestNormMedian ?? 1 : Number(o.clipNorm);
     const n = probe.clientsUsed;
     const perRound = Math.min(base.training.clientsPerRound ?? n, n);
     const q = perRound / n;
@@ -108,21 +119,23 @@ async function main(): Promise<void> {
     const fraction = Number(o.attackFraction);
     const n = clients;
     const f = Math.max(1, Math.round(fraction * n));
+    const clean = await runVariant('no attack, mean', plain);
+    const rows: VariantResult[] = [clean];
+    const maxNorm = o.maxNorm === 'auto' ? clean.honestNormMedian ?? 1 : Number(o.maxNorm);
     const rules = [
       { label: 'mean', rule: undefined },
       { label: 'median', rule: { rule: 'median' as const } },
       { label: 'trimmed-mean', rule: { rule: 'trimmed-mean' as const, trimFraction: Math.min(0.45, Math.max(0.2, fraction + 0.05)) } },
       { label: 'multi-krum', rule: { rule: 'multi-krum' as const, byzantine: f } },
-      { label: 'norm-bound', rule: { rule: 'norm-bound' as const, maxNorm: Number(o.maxNorm) } },
+      { label: 'norm-bound', rule: { rule: 'norm-bound' as const, maxNorm } },
     ];
-    const rows: VariantResult[] = [await runVariant('no attack, mean', plain)];
     for (const kind of ['sign-flip', 'scale'] as const) {
       for (const r of rules) {
-        const cfg: SimulationConfig = { ...plain, attack: { fraction, kind, scale: kind === 'scale' ? 10 : 1 }, ...(r.rule ? { robustAggregation: r.rule } : {}) };
+        const cfg: SimulationConfig = { ...plain, attack: { fraction, kind, scale: kind === 'scale' ? 10 : 4 }, ...(r.rule ? { robustAggregation: r.rule } : {}) };
         rows.push(await runVariant(`${kind}, ${r.label}`, cfg));
       }
     }
-    result.attack = { fraction, attackers: f, runs: rows };
+    result.attack = { fraction, attackers: f, normBound: maxNorm, runs: rows };
   }
 
   if (suites.has('compression')) {
@@ -132,6 +145,20 @@ async function main(): Promise<void> {
     rows.push(await runVariant('f16 down, q8 up (error feedback)', { ...plain, compression: { download: 'f16', upload: 'q8', topkFraction: 0.01 } }));
     rows.push(await runVariant('f16 down, top-k 1 % up (error feedback)', { ...plain, compression: { download: 'f16', upload: 'topk', topkFraction: 0.01 } }));
     result.compression = { runs: rows };
+  }
+
+  if (suites.has('peft')) {
+    const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const full = await runVariant('full fine-tuning, f32', plain);
+    const bitfit = await runVariant('PEFT (BitFit + heads), f32', { ...plain, peft: { method: 'bitfit' } });
+    const bitfitQ8 = await runVariant('PEFT (BitFit + heads), q8 both ways (error feedback up)', {
+      ...plain, peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 },
+    });
+    // Fine-tuning rounds only: pre-training ships the whole model in every variant.
+    result.peft = {
+      runs: [full, bitfit, bitfitQ8],
+      ndcgVsFull: { bitfit: bitfit.ndcg10 / full.ndcg10, bitfitQ8: bitfitQ8.ndcg10 / full.ndcg10 },
+    };
   }
 
   const json = JSON.stringify(result, null, 2);

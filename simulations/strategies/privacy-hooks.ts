@@ -45,6 +45,12 @@ export interface PrivacyHooks {
   endRound(p: { participants: number; contributors: number; released: boolean; dimension: number }): Record<string, number>;
 }
 
+function updateNorm(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  return Math.sqrt(s);
+}
+
 export function attackersOf(cfg: SimulationConfig, clientIds: readonly string[]): Set<string> {
   if (!cfg.attack) return new Set();
   const rng = seedrandom(`${cfg.seed}/attackers`);
@@ -81,6 +87,8 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
   /** The lowest multiplier a round achieved so far (dropouts in distributed mode lower it). */
   let lowestZ = dp?.noiseMultiplier ?? 0;
   let normSum = 0;
+  /** Honest clients' update norms this round (before any clipping), for calibrating norm bounds. */
+  let honestNorms: number[] = [];
 
   return {
     dpEnabled: dp !== undefined,
@@ -110,15 +118,18 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
       if (attackers.has(clientId)) {
         // A malicious client skips every client-side safeguard (clipping, noise) and sends what it likes.
         update = delta.map((x) => x * (cfg.attack!.kind === 'sign-flip' ? -cfg.attack!.scale : cfg.attack!.scale));
-      } else if (dp) {
-        const normal = gaussianSource(seedrandom(`${cfg.seed}/${strategy}/${round}/${clientId}/dp`));
-        const p = privatizeClientUpdate(delta, { clipNorm: dp.clipNorm, noiseStd: clientNoiseStd }, normal);
-        update = p.values;
-        submitted++;
-        normSum += p.norm;
-        if (p.clipped) clipped++;
-      } else if (normBound !== undefined) {
-        update = clipL2(delta, normBound).values;
+      } else {
+        honestNorms.push(updateNorm(delta));
+        if (dp) {
+          const normal = gaussianSource(seedrandom(`${cfg.seed}/${strategy}/${round}/${clientId}/dp`));
+          const p = privatizeClientUpdate(delta, { clipNorm: dp.clipNorm, noiseStd: clientNoiseStd }, normal);
+          update = p.values;
+          submitted++;
+          normSum += p.norm;
+          if (p.clipped) clipped++;
+        } else if (normBound !== undefined) {
+          update = clipL2(delta, normBound).values;
+        }
       }
       if (!compression || compression.upload === 'f32' || secagg) return { update, weight: dp ? 1 : weight, encodedBytes: null };
       let c = compressors.get(clientId);
@@ -146,6 +157,11 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
     endRound({ participants, contributors, released, dimension }) {
       const out: Record<string, number> = {};
       if (attackers.size > 0) out.attackers = attackers.size;
+      if (honestNorms.length > 0) {
+        const sorted = [...honestNorms].sort((a, b) => a - b);
+        out.honestUpdateNormMedian = sorted[Math.floor((sorted.length - 1) / 2)]!;
+        honestNorms = [];
+      }
       if (!dp || !accountant) return out;
       if (released && contributors > 0) {
         const roundingL2 = secagg ? roundingL2Bound(dimension, fractionalBits(Math.max(1, participants), cfg.secureAggregation.clip)) : 0;
