@@ -69,7 +69,9 @@ async function runVariant(variant: string, cfg: SimulationConfig, extra: { noise
 function federatedOnly(cfg: SimulationConfig, rounds?: number): SimulationConfig {
   const fed = cfg.strategies.find((s) => s.name !== 'centralized' && s.name !== 'local');
   if (!fed) throw new Error('the experiment lists no federated strategy');
-  return { ...cfg, strategies: [fed], training: { ...cfg.training, ...(rounds !== undefined ? { rounds } : {}) } };
+  // Each suite sets attack, robust rule, DP, compression and PEFT itself; the experiment's own are dropped.
+  const { attack: _a, robustAggregation: _r, dp: _d, compression: _c, peft: _p, ...rest } = cfg;
+  return { ...rest, strategies: [fed], training: { ...cfg.training, ...(rounds !== undefined ? { rounds } : {}) } };
 }
 
 async function main(): Promise<void> {
