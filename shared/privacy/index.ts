@@ -7,6 +7,7 @@ export {
   type PrivacySpent, type RdpConversion, type SamplingScheme,
 } from './rdp.js';
 export { RdpAccountant, type AccountantOptions, type AccountantState } from './accountant.js';
+export { CentralDpServerSession, type CentralDpOptions } from './dp-session.js';
 export {
   DpConfigSchema, DP_MODES, distributedNoiseStd, privatizeClientUpdate, noiseCentralMean, effectiveNoiseMultiplier,
   roundingL2Bound, clipStats, type DpConfig, type DpMode, type PrivatizedUpdate,
