@@ -172,6 +172,10 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
         lowestZ = Math.min(lowestZ, z);
         out.dpEffectiveNoiseMultiplier = z;
         if (dp.epsilonBudget !== undefined && accountant.spent().epsilon > dp.epsilonBudget) out.dpBudgetExceeded = 1;
+      } else if (dp.sampling === 'poisson') {
+        // An empty (or failed) Poisson round still tells whether anyone was sampled: charge it as a round at
+        // the configured multiplier rather than leave it out of the analysis.
+        accountant.record(q, dp.noiseMultiplier);
       }
       const spent = accountant.spent();
       Object.assign(out, {

@@ -45,6 +45,21 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     expect(agg(stopped.at(-1)!).dpEpsilon).to.be.at.most(twoRounds + 0.01);
   });
 
+  it('Poisson sampling: each client joins a round with rate q, and the accountant uses the Poisson bound', async () => {
+    const lines = await run(fedOnly({
+      training: { ...tinyExperiment.training, rounds: 5, clientsPerRound: 2 },
+      dp: { enabled: true, clipNorm: 0.5, noiseMultiplier: 1.5, sampling: 'poisson' },
+    }));
+    const sizes = lines.map((l) => l.clientsSelected as number);
+    expect(new Set(sizes).size, `cohort sizes ${sizes.join(',')}`).to.be.greaterThan(1);
+    // Every round is charged, empty ones too (whether anyone was sampled is itself data-dependent).
+    for (const [i, l] of lines.entries()) {
+      expect(agg(l).dpSamplingRate).to.be.closeTo(2 / 3, 1e-12);
+      const want = computeEpsilon({ samplingRate: 2 / 3, noiseMultiplier: 1.5, steps: i + 1, delta: 1e-5, sampling: 'poisson' }).epsilon;
+      expect(agg(l).dpEpsilon).to.be.closeTo(want, 1e-9);
+    }
+  });
+
   it('distributed DP under SecAgg: clients noise their shares, the rounding bound lowers the multiplier a hair', async () => {
     const lines = await run(fedOnly({
       secureAggregation: { enabled: true, clip: 2 }, training: { ...tinyExperiment.training, rounds: 1 },
