@@ -36,6 +36,9 @@ interface VariantResult {
   clientsUsed: number;
   /** Median over rounds of the median honest client update norm (for calibrating clip and norm bounds). */
   honestNormMedian: number | null;
+  /** Fine-tuning rounds only (pre-training always ships the whole model). */
+  finetuneBytesUpPerRound: number;
+  finetuneBytesDownPerRound: number;
 }
 
 function median(xs: readonly number[]): number | null {
@@ -51,13 +54,16 @@ async function runVariant(variant: string, cfg: SimulationConfig, extra: { noise
     const r = await runSimulation(cfg, { outDir: out, plots: false });
     const name = cfg.strategies[0]!.name;
     const s = r.summary.strategies[name]!;
-    const norms = readFileSync(r.metricsPath, 'utf8').trim().split('\n')
-      .map((l) => (JSON.parse(l) as { aggregation?: Record<string, number> }).aggregation?.honestUpdateNormMedian)
-      .filter((x): x is number => x !== undefined);
+    const lines = readFileSync(r.metricsPath, 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { phase: string; bytesUp: number; bytesDown: number; aggregation?: Record<string, number> });
+    const norms = lines.map((l) => l.aggregation?.honestUpdateNormMedian).filter((x): x is number => x !== undefined);
+    const fine = lines.filter((l) => l.phase === 'finetune');
+    const perRound = (k: 'bytesUp' | 'bytesDown') => (fine.length ? fine.reduce((a, l) => a + l[k], 0) / fine.length : NaN);
     const res: VariantResult = {
       variant, ndcg10: s.ndcg10, hr10: s.hr10, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
       bytesUpPerRound: s.bytesPerRound?.up ?? NaN, bytesDownPerRound: s.bytesPerRound?.down ?? NaN,
-      seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, honestNormMedian: median(norms), ...extra,
+      seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, honestNormMedian: median(norms),
+      finetuneBytesUpPerRound: perRound('bytesUp'), finetuneBytesDownPerRound: perRound('bytesDown'), ...extra,
     };
     process.stderr.write(`${JSON.stringify(res)}\n`);
     return res;
@@ -156,10 +162,15 @@ async function main(): Promise<void> {
     const bitfitQ8 = await runVariant('PEFT (BitFit + heads), q8 both ways (error feedback up)', {
       ...plain, peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 },
     });
-    // Fine-tuning rounds only: pre-training ships the whole model in every variant.
+    // Byte ratios over fine-tuning rounds: pre-training ships the whole model in every variant.
+    const ratio = (a: VariantResult, k: 'finetuneBytesUpPerRound' | 'finetuneBytesDownPerRound') => full[k] / a[k];
     result.peft = {
       runs: [full, bitfit, bitfitQ8],
       ndcgVsFull: { bitfit: bitfit.ndcg10 / full.ndcg10, bitfitQ8: bitfitQ8.ndcg10 / full.ndcg10 },
+      finetuneShrink: {
+        bitfit: { up: ratio(bitfit, 'finetuneBytesUpPerRound'), down: ratio(bitfit, 'finetuneBytesDownPerRound') },
+        bitfitQ8: { up: ratio(bitfitQ8, 'finetuneBytesUpPerRound'), down: ratio(bitfitQ8, 'finetuneBytesDownPerRound') },
+      },
     };
   }
 
