@@ -71,6 +71,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     const peftRound = peft.active(phase);
     const dimension = peftRound ? peft.slice!.size : ctx.manifest.totalSize;
     const trainOnly = peftRound ? { trainOnly: peft.slice!.names } : {};
+    const downloaded = peft.downloads(instructions.map((i) => i.clientId), global, cfg.compression?.download ?? 'f32', peftRound);
     const dropped = new Set<string>();
     const stragglers = new Set<string>();
     for (const ins of instructions) {
@@ -113,7 +114,6 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       ctx.progress.note(`[${spec.name}] round ${round}: aggregation aborted (${agg.outcome.reason}); the global model is unchanged`);
     }
     Object.assign(aggregation, hooks.endRound({ participants: instructions.length, contributors: completed, released: agg.outcome.status === 'done', dimension }));
-    const downloaded = peft.downloads(instructions.map((i) => i.clientId), global, cfg.compression?.download ?? 'f32', peftRound);
     peft.endRound(peftRound, agg.outcome.status === 'done');
     if (peftRound) aggregation.peftParameters = dimension;
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
