@@ -3,8 +3,8 @@
  * (`runSimulation`, the path `fedprofile simulate` runs). Every variant runs the experiment's first
  * federated strategy only, with the same seed, data and model.
  *
- *   npm run bench:privacy -- [--config FILE] [--suite dp,attack,compression] [--out FILE]
- *                            [--clip-norm C] [--attack-fraction F] [--max-norm N] [--rounds N]
+ *   npm run bench:privacy -- [--config FILE] [--suite dp,attack,compression,peft] [--out FILE]
+ *                            [--clip-norm C|auto] [--attack-fraction F] [--max-norm N|auto] [--rounds N] [--plain]
  *
  * dp:          ε at noise multiplier 1.0 (accountant only), then NDCG@10 at ε = ∞, 8 and 3 (noise calibrated to
  *              each target over the run's rounds; DP-FedAvg distributed under SecAgg, central otherwise).
@@ -89,12 +89,16 @@ async function main(): Promise<void> {
     .option('--attack-fraction <f>', 'fraction of attacking clients', '0.15')
     .option('--max-norm <n>', 'norm-bounding threshold ("auto": the median honest update norm of the no-attack run)', 'auto')
     .option('--rounds <n>', 'override training.rounds')
+    .option('--plain', 'turn secure aggregation off (DP then runs in central mode)')
     .option('--out <file>', 'also write the JSON here');
   program.parse();
-  const o = program.opts<{ config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; out?: string }>();
-  const base = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
+  const o = program.opts<{ config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; plain?: boolean; out?: string }>();
+  const loaded = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
+  const base: SimulationConfig = o.plain ? { ...loaded, secureAggregation: { ...loaded.secureAggregation, enabled: false } } : loaded;
   const suites = new Set(o.suite.split(',').map((s) => s.trim()));
-  const result: Record<string, unknown> = { config: o.config, seed: base.seed, rounds: base.training.pretrainRounds + base.training.rounds };
+  const result: Record<string, unknown> = {
+    config: o.config, seed: base.seed, rounds: base.training.pretrainRounds + base.training.rounds, secureAggregation: base.secureAggregation.enabled,
+  };
 
   // Every round samples clientsPerRound of the clients (default: all) without replacement.
   const clients = base.clients ?? 10;
