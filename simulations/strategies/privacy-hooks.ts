@@ -132,13 +132,16 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
         }
       }
       if (!compression || compression.upload === 'f32' || secagg) return { update, weight: dp ? 1 : weight, encodedBytes: null };
-      let c = compressors.get(clientId);
+      // One residual per client and vector shape: a PEFT run's pre-training residual (whole model) cannot
+      // feed its fine-tuning updates (the slice) and is left behind when fine-tuning starts.
+      const key = `${clientId}/${update.length}`;
+      let c = compressors.get(key);
       if (!c) {
         c = new UpdateCompressor({
           codec: compression.upload, topkFraction: compression.topkFraction,
           ...(compression.errorFeedback !== undefined ? { errorFeedback: compression.errorFeedback } : {}),
         });
-        compressors.set(clientId, c);
+        compressors.set(key, c);
       }
       const out = c.compress(update);
       return { update: out.decoded, weight: dp ? 1 : weight, encodedBytes: out.bytes.byteLength };

@@ -127,4 +127,10 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     expect((peft[2]!.bytesDown as number) / (full[2]!.bytesDown as number)).to.be.below(0.35);
     expect(peft[2]!.ndcg10).to.be.within(0, 1);
   });
+
+  it('PEFT with q8 error feedback: the compressor follows the switch from the whole model to the slice', async () => {
+    const lines = await run(fedOnly({ peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8' } }));
+    expect(lines).to.have.length(3);
+    expect((lines[2]!.bytesUp as number) / (lines[0]!.bytesUp as number)).to.be.below(0.2);
+  });
 });
