@@ -270,6 +270,7 @@ const DISCRIMINATOR_VALUES: Record<string, string> = {
   source: '"synthetic", "movielens", "events", "retailrocket", "taobao"',
   type: '"natural", "iid", "dirichlet", "quantity-skew", "per-user"',
   name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam"',
+  rule: '"mean", "median", "trimmed-mean", "multi-krum", "norm-bound"',
 };
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {

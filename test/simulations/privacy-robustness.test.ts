@@ -82,6 +82,8 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     bad({ robustAggregation: { rule: 'multi-krum', byzantine: 1 }, training: { ...tinyExperiment.training, clientsPerRound: 3 } }, /robustAggregation\.byzantine: multi-Krum with f = 1 needs more than 4 clients per round, got 3/);
     bad({ dp: { enabled: true }, robustAggregation: { rule: 'median' } }, /not covered/);
     expect(() => parseSimulationConfig(fedOnly({ secureAggregation: { enabled: true }, robustAggregation: { rule: 'norm-bound', maxNorm: 1 } }))).not.to.throw();
+    bad({ robustAggregation: { rule: 'krum' } as never }, /robustAggregation\.rule: unknown or missing "rule"; expected one of "mean", "median"/);
+    bad({ dp: { enabled: true, noiseMultiplier: 0 } }, /dp\.noiseMultiplier: must be > 0/);
   });
 
   it('checks the SecAgg clip against the DP noise once the cohort size is known (natural partition)', async () => {
