@@ -28,7 +28,6 @@ export interface ClientUpload {
 }
 
 export interface PrivacyHooks {
-  readonly dpEnabled: boolean;
   /** Poisson sampling: the strategy should offer every client, the hooks then keep each with probability q. */
   readonly selectAll: boolean;
   /** Reason to stop before the next round (its ε would exceed the budget), or null. */
@@ -91,7 +90,6 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
   let honestNorms: number[] = [];
 
   return {
-    dpEnabled: dp !== undefined,
     selectAll: dp?.sampling === 'poisson',
 
     budgetStop() {
