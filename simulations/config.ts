@@ -93,6 +93,14 @@ const StrategySchema = z.discriminatedUnion('name', [
     beta2: z.number().min(0).max(0.9999).default(0.99),
     tau: z.number().positive().max(1).default(1e-3),
   }),
+  /** FedYogi: FedAdam with Yogi's additive second-moment update (steadier when client updates are sparse). */
+  z.strictObject({
+    name: z.literal('fedyogi'),
+    serverLearningRate: lr.default(0.01),
+    beta1: z.number().min(0).max(0.999).default(0.9),
+    beta2: z.number().min(0).max(0.9999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+  }),
 ]);
 export type StrategySpec = z.infer<typeof StrategySchema>;
 export type StrategyName = StrategySpec['name'];
@@ -111,6 +119,14 @@ const TrainingSchema = z.strictObject({
   optimizer: z.enum(['adam', 'sgd']).default('adam'),
   /** Cap on examples a client trains on per round; also the SecAgg+ maximum weight. */
   maxExamplesPerClient: int(1, 10_000_000).default(10_000),
+  /** Round-engine settings shared with the coordinator's strategy (see StrategyConfigSchema). */
+  overSelection: z.number().min(1).max(10).default(1),
+  /** Quorum: fewest results a round may aggregate. */
+  minFitClients: int(1, 1_000_000).default(1),
+  /** Federated evaluation every N rounds on the selected clients' test users (0 = off; the pooled test set is always scored). */
+  evaluateEvery: int(0, 10_000).default(0),
+  /** Clients keep their best local epoch by validation loss (the strategy setting of the same name). */
+  selectByValidation: z.boolean().default(false),
 });
 
 const SecureAggregationSchema = z.strictObject({
@@ -269,7 +285,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 const DISCRIMINATOR_VALUES: Record<string, string> = {
   source: '"synthetic", "movielens", "events", "retailrocket", "taobao"',
   type: '"natural", "iid", "dirichlet", "quantity-skew", "per-user"',
-  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam"',
+  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi"',
   rule: '"mean", "median", "trimmed-mean", "multi-krum", "norm-bound"',
 };
 

@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FedProfileError } from '../../shared/errors.js';
-import type { FederationStatus } from '../orchestrator/types.js';
+import type { FederationStatus } from '../../shared/round/types.js';
 import { MIGRATIONS } from './migrations.js';
 
 export interface FederationRow {
@@ -230,6 +230,14 @@ export class CoordinatorStore {
   audit(actor: string, action: string, federationId: string | null, details?: Record<string, unknown>, now = Date.now()): void {
     this.db.prepare('INSERT INTO audit_log (at, actor, action, federation_id, details) VALUES (?, ?, ?, ?, ?)')
       .run(now, actor, action, federationId, json(details));
+  }
+
+  /** Audit entries of one action in one federation, oldest or newest first. */
+  listAuditFor(federationId: string, action: string, limit: number, order: 'oldest' | 'newest', afterId = 0): Array<{ id: number; at: number; actor: string; details: unknown }> {
+    const sql = `SELECT id, at, actor, details FROM audit_log WHERE federation_id = ? AND action = ? AND id > ? ORDER BY id ${order === 'oldest' ? 'ASC' : 'DESC'} LIMIT ?`;
+    return (this.db.prepare(sql).all(federationId, action, afterId, limit) as Record<string, unknown>[]).map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, details: parse(r.details),
+    }));
   }
 
   listAudit(limit = 100): Array<{ at: number; actor: string; action: string; federationId: string | null; details: unknown }> {

@@ -62,8 +62,6 @@ export class CentralDpServerSession implements ServerAggregationSession {
   dropped(clientId: string): Outbound[] { return this.refused ? [] : this.inner.dropped(clientId); }
   expire(): Outbound[] { return this.refused ? [] : this.inner.expire(); }
 
-  async settled(): Promise<void> { await this.inner.settled?.(); }
-
   outcome(): AggregationOutcome {
     if (this.refused) return { status: 'aborted', reason: this.refused };
     if (this.final) return this.final;

@@ -115,7 +115,8 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
 
   it('PEFT (BitFit): fine-tuning rounds ship only the slice, also under SecAgg; pre-training ships the whole model', async () => {
     const [full, peft] = await Promise.all([
-      run(fedOnly({ secureAggregation: { enabled: true } })),
+      // Explicit f32 compression keeps the baseline on the same round loop (and byte accounting) as PEFT.
+      run(fedOnly({ secureAggregation: { enabled: true }, compression: { download: 'f32', upload: 'f32' } })),
       run(fedOnly({ secureAggregation: { enabled: true }, peft: { method: 'bitfit' } })),
     ]);
     expect(agg(peft[0]!).peftParameters).to.equal(undefined);

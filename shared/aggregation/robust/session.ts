@@ -1,7 +1,7 @@
 import { FedProfileError } from '../../errors.js';
 import { assertFiniteRange, weightedMean } from '../mean.js';
 import { PLAIN_UPDATE } from '../plain-session.js';
-import { SESSION_SETTLED, type AggregationOutcome, type Outbound, type ServerAggregationSession } from '../seam.js';
+import { type AggregationOutcome, type Outbound, type ServerAggregationSession } from '../seam.js';
 import type { RobustAggregation } from './config.js';
 import { coordinateMedian, multiKrum, normBoundedMean, trimCount, trimmedMean } from './rules.js';
 
@@ -42,7 +42,6 @@ export class RobustServerSession implements ServerAggregationSession {
   }
 
   handle(from: string, type: string, payload: unknown): Outbound[] {
-    if (type === SESSION_SETTLED) return [];
     if (type !== PLAIN_UPDATE) throw new FedProfileError('PROTOCOL', `plain aggregation does not accept "${type}"`);
     if (!this.participants.has(from)) throw new FedProfileError('PROTOCOL', `client ${from} is not a participant of this round`);
     if (this._stage !== 'collect') throw new FedProfileError('DEADLINE', `update from ${from} arrived after aggregation closed (${this._stage})`);

@@ -5,7 +5,7 @@ import { RobustServerSession } from '../../shared/aggregation/robust/session.js'
 import type { AggregationOutcome, ClientAggregationSession } from '../../shared/aggregation/seam.js';
 import { runSecAggInMemory, type DropPoint } from '../../shared/secagg/index.js';
 import type { SimulationConfig } from '../config.js';
-import { runAggregationInMemory } from '../federated/in-memory-transport.js';
+import { runAggregationInMemory } from './privacy-transport.js';
 
 /**
  * A client's stochastic-rounding seed for one round, a pure function of (config seed, strategy, round,
