@@ -1,0 +1,38 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FedProfileError } from '../errors.js';
+import type { UnmaskJob } from './unmask.js';
+
+/**
+ * Starts the unmask worker. From a build the compiled unmask-worker.js runs directly; from TypeScript
+ * sources a tiny ESM bootstrap registers tsx's loader inside the worker first (as the training worker does).
+ */
+function spawnUnmaskWorker(): Worker {
+  const here = new URL(import.meta.url);
+  if (!here.pathname.endsWith('.ts')) return new Worker(new URL('./unmask-worker.js', import.meta.url));
+  const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const tsxApi = pathToFileURL(join(tsxRoot, 'dist/esm/api/index.mjs')).href;
+  const entry = new URL('./unmask-worker.ts', import.meta.url).href;
+  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
+}
+
+/**
+ * Runs one unmask job on a fresh worker thread and ends the worker. The sum's buffer is transferred (the
+ * caller's array is detached meanwhile) and comes back as the resolved sum; the event loop stays free.
+ */
+export function runUnmaskJobInWorker(job: UnmaskJob): Promise<{ sum: Uint32Array; pairMasksRemoved: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = spawnUnmaskWorker();
+    const finish = (f: () => void): void => { void worker.terminate(); f(); };
+    worker.once('message', (m: { ok: true; sum: Uint32Array; pairMasksRemoved: number } | { ok: false; error: string }) => {
+      finish(() => (m.ok ? resolve({ sum: m.sum, pairMasksRemoved: m.pairMasksRemoved })
+        : reject(new FedProfileError('INTERNAL', `SecAgg+ unmask worker failed: ${m.error}`))));
+    });
+    worker.once('error', (e) => finish(() => reject(new FedProfileError('INTERNAL', `SecAgg+ unmask worker failed: ${e.message}`))));
+    worker.once('exit', (code) => { if (code !== 0) reject(new FedProfileError('INTERNAL', `SecAgg+ unmask worker exited with code ${code}`)); });
+    worker.postMessage(job, [job.sum.buffer as ArrayBuffer]);
+  });
+}
