@@ -30,14 +30,22 @@ export function clientCommand(): Command {
     .addOption(new Option('--hash-key <secret>', 'federation-wide id hashing secret shared by merchants').env('FEDPROFILE_HASH_KEY'))
     .option('--categories <file>', 'the federation\'s shared category taxonomy: a JSON array of category ids (same file at every merchant)')
     .option('--name <name>', 'display name shown to the operator')
-    .option('--work-dir <dir>', 'identity key and model cache', '.fedprofile-client')
+    .option('--work-dir <dir>', 'identity key, pinned neighbour keys and model cache', '.fedprofile-client')
     .option('--backend <backend>', `tfjs backend: ${BACKEND_CHOICES.join(', ')}`, (v: string) => {
       if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${BACKEND_CHOICES.join(', ')}`);
       return v as BackendChoice;
     }, 'auto')
     .option('--ca <file>', 'PEM CA certificate to trust (coordinator with a private or self-signed certificate)')
+    .option('--trusted-identities <file>', 'secure aggregation: the operator\'s published directory of client identity keys '
+      + '(JSON: client id -> base64 key), checked out of band; without it, neighbours\' keys are pinned on first use in the work dir')
+    .option('--secagg-min-threshold <t>', 'secure aggregation: lowest threshold t this client accepts, whatever the coordinator asks '
+      + '(default: derived from the cohort size)', (v: string) => {
+      const t = Number(v);
+      if (!Number.isInteger(t) || t < 2 || t > 254) throw new InvalidArgumentError('expected an integer from 2 to 254');
+      return t;
+    })
     .option('--quiet', 'no progress bar')
-    .action(async (o: { coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; name?: string; workDir: string; backend: BackendChoice; ca?: string; quiet?: boolean }) => {
+    .action(async (o: { coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; name?: string; workDir: string; backend: BackendChoice; ca?: string; trustedIdentities?: string; secaggMinThreshold?: number; quiet?: boolean }) => {
       if (!o.token) throw new InvalidArgumentError('--token (or FEDPROFILE_TOKEN) is required');
       if (!o.hashKey) throw new InvalidArgumentError('--hash-key (or FEDPROFILE_HASH_KEY) is required');
       const logger = pino({ name: 'fedprofile-client', level: o.quiet ? 'warn' : 'info' }, pino.destination(2));
@@ -45,6 +53,7 @@ export function clientCommand(): Command {
         coordinatorUrl: o.coordinator, token: o.token, dataSource: o.data, hashKey: o.hashKey, name: o.name,
         knownCategories: o.categories ? readTaxonomy(o.categories) : undefined,
         workDir: o.workDir, backend: o.backend, logger, ca: o.ca ? readFileSync(o.ca) : undefined,
+        trustedIdentitiesFile: o.trustedIdentities, secaggMinThreshold: o.secaggMinThreshold,
       });
       const bar = o.quiet ? undefined : new cliProgress.SingleBar({
         format: 'round {round} |{bar}| epoch {epoch}/{epochs} step {value}/{total} loss {loss}', hideCursor: true, clearOnComplete: true,

@@ -19,6 +19,7 @@ import type { BehaviourEvent } from '../shared/data/events.js';
 import type { UserProfile } from '../shared/model/profile.js';
 import type { EventSource } from '../shared/data/readers/index.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
+import { IdentityMismatchError, IdentityPins } from './identity-pins.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
 export interface FederatedClientOptions {
@@ -48,6 +49,15 @@ export interface FederatedClientOptions {
   maxMessageBytes?: number;
   /** PEM CA certificate(s) to trust for an https coordinator with a private or self-signed certificate. */
   ca?: string | Buffer;
+  /**
+   * SecAgg+ trust: the operator's published directory of client identity keys (a JSON object of client id
+   * to base64 key), checked out of band. Without it, neighbours' keys are pinned on first use in the work
+   * dir. Either way a key that changes is refused.
+   */
+  trustedIdentitiesFile?: string;
+  /** Weakest SecAgg+ graph this client accepts, whatever the coordinator asks (default: derived from n). */
+  secaggMinNeighbors?: number;
+  secaggMinThreshold?: number;
   /** Sees every message this client emits (for audits such as the privacy test); must not throw. */
   onSend?: (message: ClientMessage, bytes: number) => void;
 }
@@ -74,6 +84,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private socket: Socket | undefined;
   private peer: FramedPeer | undefined;
   private identity: IdentityKeyPair | undefined;
+  private pins: IdentityPins | undefined;
   private trainer: LocalTrainer | undefined;
   private trainerPromise: Promise<LocalTrainer> | undefined;
   private readonly cache: ModelCache;
@@ -103,6 +114,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   /** Connects and resolves once the coordinator accepted this client; rejects if it refuses the token. */
   async start(): Promise<{ clientId: string; federationId: string }> {
     this.identity = await loadOrCreateIdentity(this.opts.workDir);
+    this.pins = IdentityPins.load(this.opts.workDir, this.opts.trustedIdentitiesFile);
     const identity = this.identity;
     const socket = io(this.opts.coordinatorUrl, {
       transports: ['websocket'],
@@ -235,6 +247,12 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         try {
           this.sendOutbound(m.round, a.session.handle(m.aggType, m.payload));
         } catch (e) {
+          if (e instanceof IdentityMismatchError) {
+            this.log('error', { round: m.round, client: e.clientId }, e.message);
+            this.abandonRound('a neighbour\'s identity key changed');
+            this.send({ type: 'fit-failed', round: m.round, reason: e.message.slice(0, 1000) });
+            break;
+          }
           this.log('warn', { round: m.round, err: (e as Error).message }, 'aggregation message rejected');
         }
         break;
@@ -247,6 +265,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         if (this.active?.round === m.round) {
           // Over either way: a straggler's result would only be rejected as late.
           this.active.abandoned = true;
+          this.active.session.dispose?.();
           this.active = undefined;
         }
         this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
@@ -265,6 +284,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       session = createClientAggregator(m.aggregation.kind, {
         federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
         identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
+        secagg: { pins: this.pins, minNeighbors: this.opts.secaggMinNeighbors, minThreshold: this.opts.secaggMinThreshold },
       });
     } catch (e) {
       this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message });
@@ -283,7 +303,9 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         if (active.abandoned) return;
         const trainMs = performance.now() - t0;
         const before = this.bytesSent;
-        this.send({ type: 'fit-meta', round: m.round, numExamples: result.numExamples, metrics: finiteOnly(result.metrics), trainMs });
+        // With secure aggregation the example count is the weight the masked vector hides: it is not sent in clear.
+        const numExamples = m.aggregation.kind === 'secagg' ? 0 : result.numExamples;
+        this.send({ type: 'fit-meta', round: m.round, numExamples, metrics: finiteOnly(result.metrics), trainMs });
         this.sendOutbound(m.round, session.submit(result.delta, result.numExamples));
         this.emit('update-sent', { round: m.round, numExamples: result.numExamples, trainMs, bytes: this.bytesSent - before });
       } catch (e) {
@@ -346,6 +368,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     if (this.active) {
       this.log('info', { round: this.active.round, reason }, 'leaving the current round');
       this.active.abandoned = true;
+      this.active.session.dispose?.();
       this.active = undefined;
     }
   }

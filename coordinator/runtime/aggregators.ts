@@ -30,6 +30,8 @@ const factories = new Map<string, ServerAggregatorFactory>([
   ['secagg', (a) => new SecAggServerSession({
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
     identities: a.identityKeys,
+    // Unmask (mask expansion, key agreements, summing) on a worker so sockets and heartbeats keep flowing.
+    unmaskInWorker: true,
   })],
 ]);
 

@@ -50,6 +50,11 @@ export interface SecAggClientOptions {
    */
   minNeighbors?: number;
   minThreshold?: number;
+  /**
+   * `params` came from the server (as in the SDK): the floor then ignores their neighbors, threshold,
+   * expectedDropout and maxAbortProbability, and derives k from n with the protocol defaults.
+   */
+  paramsFromServer?: boolean;
 }
 
 export type SecAggClientStage =
@@ -67,10 +72,12 @@ export class SecAggClientSession implements ClientAggregationSession {
   private readonly roundingSeed?: Uint8Array;
   private readonly minNeighbors?: number;
   private readonly minThreshold?: number;
+  private readonly floorParams: SecAggParams;
   private _stage: SecAggClientStage = 'awaiting-setup';
   private threshold = 0;
   private fracBits = 0;
   private neighbourKeys = new Map<string, Uint8Array>();
+  private neighbourIds = new Set<string>();
   private cKeys?: X25519KeyPair;
   private sKeys?: X25519KeyPair;
   private seed?: Uint8Array;
@@ -98,8 +105,12 @@ export class SecAggClientSession implements ClientAggregationSession {
     for (const [name, v] of [['minNeighbors', opts.minNeighbors], ['minThreshold', opts.minThreshold]] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 2)) throw new SecAggError('bad-request', `${name} must be an integer >= 2, got ${v}`);
     }
-    this.minNeighbors = opts.minNeighbors ?? this.params.neighbors;
-    this.minThreshold = opts.minThreshold ?? this.params.threshold;
+    const trusted = !opts.paramsFromServer;
+    this.minNeighbors = opts.minNeighbors ?? (trusted ? this.params.neighbors : undefined);
+    this.minThreshold = opts.minThreshold ?? (trusted ? this.params.threshold : undefined);
+    this.floorParams = trusted ? this.params : parseSecAggParams({
+      federationId: this.params.federationId, round: this.params.round, dimension: this.params.dimension,
+    });
     if (opts.roundingSeed !== undefined) {
       if (!(opts.roundingSeed instanceof Uint8Array) || opts.roundingSeed.length < 16) {
         throw new SecAggError('bad-request', 'roundingSeed must be a Uint8Array of at least 16 bytes');
@@ -178,8 +189,9 @@ export class SecAggClientSession implements ClientAggregationSession {
   private floor(n: number): { k: number; t: number } {
     let k: number;
     if (this.minNeighbors !== undefined) k = Math.min(this.minNeighbors, n - 1);
+    else if (this.minThreshold !== undefined) k = Math.min(this.minThreshold, n - 1);
     else {
-      try { k = deriveGraphParams(n, { ...this.params, threshold: undefined }).neighbors; } catch (e) {
+      try { k = deriveGraphParams(n, { ...this.floorParams, neighbors: undefined, threshold: undefined }).neighbors; } catch (e) {
         throw new SecAggError('bad-request', `refusing a setup for ${n} participants: ${(e as Error).message}`);
       }
     }
@@ -208,6 +220,7 @@ export class SecAggClientSession implements ClientAggregationSession {
     }
     this.fracBits = fractionalBits(p.participants, this.params.clip);
     this.threshold = p.threshold;
+    this.neighbourIds = new Set(ids);
     for (const nb of p.neighbours) {
       const key = this.identityOf ? this.identityOf(nb.id) : nb.identityKey;
       if (key) this.neighbourKeys.set(nb.id, key);
@@ -227,10 +240,11 @@ export class SecAggClientSession implements ClientAggregationSession {
     const peers = new Map<string, Peer>();
     const rejected: string[] = [];
     for (const adv of p.peers) {
+      if (!this.neighbourIds.has(adv.id)) throw new SecAggError('misaddressed', `keys lists ${adv.id}, which is not a neighbour of ${this.id}`);
+      if (peers.has(adv.id) || rejected.includes(adv.id)) throw new SecAggError('malformed', `keys lists ${adv.id} twice`);
+      // A neighbour whose identity key this client does not trust is left out, like one whose signature fails.
       const identityKey = this.neighbourKeys.get(adv.id);
-      if (!identityKey) throw new SecAggError('misaddressed', `keys lists ${adv.id}, which is not a neighbour of ${this.id}`);
-      if (peers.has(adv.id)) throw new SecAggError('malformed', `keys lists ${adv.id} twice`);
-      const ok = verifySignature(advertiseTranscript(federationId, round, adv.id, adv.cPk, adv.sPk), adv.signature, identityKey);
+      const ok = identityKey !== undefined && verifySignature(advertiseTranscript(federationId, round, adv.id, adv.cPk, adv.sPk), adv.signature, identityKey);
       const boxShared = ok ? x25519(this.cKeys!.privateKey, adv.cPk) : undefined;
       const maskSecret = ok ? x25519(this.sKeys!.privateKey, adv.sPk) : undefined;
       if (!boxShared || !maskSecret) { rejected.push(adv.id); continue; }
