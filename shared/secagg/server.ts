@@ -2,7 +2,7 @@ import { SESSION_SETTLED, type AggregationOutcome, type Outbound, type ServerAgg
 import { FedProfileError } from '../errors.js';
 import { SecAggError } from './errors.js';
 import { buildNeighbourGraph, type RandomIndex } from './graph.js';
-import { verifySignature, x25519PublicKey } from './keys.js';
+import { verifySignature } from './keys.js';
 import {
   AdvertiseSchema, ConsistencySigSchema, MaskedInputSchema, MSG, SECAGG_PROTOCOL_VERSION, ShareCheckSchema, ShareKeysSchema,
   UnmaskSharesSchema, asWords, parsePayload, wireSize, type AdvertisePayload,
@@ -11,9 +11,8 @@ import { deriveGraphParams, parseSecAggParams, type SecAggParams, type SecAggPar
 import {
   MODULUS_BITS, TRAILER, checkCohortFits, clientBitWidth, decodeSum, fractionalBits, quantisationErrorBound,
 } from './quantise.js';
-import { combineShares } from './shamir.js';
 import { advertiseTranscript, consistencyTranscript } from './transcript.js';
-import { runUnmaskJob, type UnmaskJob } from './unmask.js';
+import { runUnmaskJob, type UnmaskJob, type UnmaskResult } from './unmask.js';
 import { runUnmaskJobInWorker } from './unmask-host.js';
 
 export interface SecAggServerOptions {
@@ -424,41 +423,28 @@ export class SecAggServerSession implements ServerAggregationSession {
         if (got < this.t) return this.abort(`only ${got} of the ${this.t} ${kind} shares of ${v} arrived; its masks cannot be removed`);
       }
     }
-    const job: UnmaskJob = { federationId, round, sum: this.sum, seeds: [], dropped: [] };
-    const wipe = (): void => {
-      for (const s of job.seeds) s.seed.fill(0);
-      for (const d of job.dropped) d.secretKey.fill(0);
-      wipeShares(this.seedShares);
-      wipeShares(this.keyShares);
+    const job: UnmaskJob = {
+      federationId, round, threshold: this.t, sum: this.sum,
+      seeds: needSeed.map((owner) => ({ owner, shares: this.seedShares.get(owner)! })),
+      dropped: needKey.map((owner) => ({
+        owner, shares: this.keyShares.get(owner)!, sPk: this.adverts.get(owner)!.sPk,
+        partners: this.mutual.get(owner)!.filter((u) => u3.has(u)).map((id) => ({ id, sPk: this.adverts.get(id)!.sPk })),
+      })),
     };
-    for (const v of needSeed) {
-      const seed = reconstruct(this.seedShares.get(v)!, this.t);
-      if (!seed) { wipe(); return this.abort(`the seed shares of ${v} are inconsistent`); }
-      job.seeds.push({ owner: v, seed });
-    }
-    for (const v of needKey) {
-      const sk = reconstruct(this.keyShares.get(v)!, this.t);
-      if (!sk || sk.length !== 32 || !bytesEqual(x25519PublicKey(sk), this.adverts.get(v)!.sPk)) {
-        sk?.fill(0);
-        wipe();
-        return this.abort(`the key shares of dropped client ${v} do not rebuild its advertised mask key`);
-      }
-      const partners = this.mutual.get(v)!.filter((u) => u3.has(u)).map((id) => ({ id, sPk: this.adverts.get(id)!.sPk }));
-      job.dropped.push({ owner: v, secretKey: sk, partners });
-    }
-    wipeShares(this.seedShares);
-    wipeShares(this.keyShares);
-    if (!this.unmaskInWorker) {
-      const removed = runUnmaskJob(job);
-      return this.finish(job.sum, removed, job.dropped.length);
-    }
-    // The vector-sized work leaves the event loop; outcome() stays pending until it is back.
-    this._stage = 'unmasking';
     const droppedAfterSharing = job.dropped.length;
+    const settle = (r: UnmaskResult): Outbound[] => (r.ok ? this.finish(r.sum, r.pairMasksRemoved, droppedAfterSharing) : this.abort(r.reason));
+    if (!this.unmaskInWorker) {
+      const r = runUnmaskJob(job);
+      this.seedShares.clear();
+      this.keyShares.clear();
+      return settle(r);
+    }
+    // The vector-sized work (and the share combining, O(n·t)) leaves the event loop; outcome() stays pending.
+    this._stage = 'unmasking';
     this.background = runUnmaskJobInWorker(job).then(
-      ({ sum, pairMasksRemoved }) => { this.finish(sum, pairMasksRemoved, droppedAfterSharing); },
+      (r) => { settle(r); },
       (e: unknown) => { this.abort(`unmasking failed: ${e instanceof Error ? e.message : String(e)}`); },
-    );
+    ).finally(() => { wipeShares(this.seedShares); wipeShares(this.keyShares); });
     return [];
   }
 
@@ -540,22 +526,4 @@ function wipeShares(map: Map<string, Uint8Array[]>): void {
 function push(map: Map<string, Uint8Array[]>, key: string, value: Uint8Array): void {
   const list = map.get(key);
   if (list) list.push(value); else map.set(key, [value]);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
-/** Combines t shares; when more arrived, a second, different t-subset must agree (catches a corrupted share). */
-function reconstruct(shares: Uint8Array[], t: number): Uint8Array | undefined {
-  const a = combineShares(shares.slice(0, t));
-  if (!a) return undefined;
-  if (shares.length > t) {
-    const b = combineShares(shares.slice(shares.length - t));
-    if (!b || !bytesEqual(a, b)) return undefined;
-  }
-  return a;
 }

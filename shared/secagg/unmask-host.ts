@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FedProfileError } from '../errors.js';
-import type { UnmaskJob } from './unmask.js';
+import type { UnmaskJob, UnmaskResult } from './unmask.js';
 
 /**
  * Starts the unmask worker. From a build the compiled unmask-worker.js runs directly; from TypeScript
@@ -23,16 +23,14 @@ function spawnUnmaskWorker(): Worker {
  * Runs one unmask job on a fresh worker thread and ends the worker. The sum's buffer is transferred (the
  * caller's array is detached meanwhile) and comes back as the resolved sum; the event loop stays free.
  */
-export function runUnmaskJobInWorker(job: UnmaskJob): Promise<{ sum: Uint32Array; pairMasksRemoved: number }> {
+export function runUnmaskJobInWorker(job: UnmaskJob): Promise<UnmaskResult> {
   return new Promise((resolve, reject) => {
     const worker = spawnUnmaskWorker();
     const finish = (f: () => void): void => { void worker.terminate(); f(); };
-    worker.once('message', (m: { ok: true; sum: Uint32Array; pairMasksRemoved: number } | { ok: false; error: string }) => {
-      finish(() => (m.ok ? resolve({ sum: m.sum, pairMasksRemoved: m.pairMasksRemoved })
-        : reject(new FedProfileError('INTERNAL', `SecAgg+ unmask worker failed: ${m.error}`))));
-    });
+    worker.once('message', (m: UnmaskResult) => finish(() => resolve(m)));
     worker.once('error', (e) => finish(() => reject(new FedProfileError('INTERNAL', `SecAgg+ unmask worker failed: ${e.message}`))));
     worker.once('exit', (code) => { if (code !== 0) reject(new FedProfileError('INTERNAL', `SecAgg+ unmask worker exited with code ${code}`)); });
+    // Only the sum is transferred; the shares are copied, so the caller wipes its own copies.
     worker.postMessage(job, [job.sum.buffer as ArrayBuffer]);
   });
 }

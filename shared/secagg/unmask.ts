@@ -1,45 +1,91 @@
-import { x25519, x25519Private } from './keys.js';
+import { x25519, x25519Private, x25519PublicKey } from './keys.js';
 import { addMask, pairMaskKey, pairSign, selfMaskKey } from './prg.js';
+import { combineShares } from './shamir.js';
 
 /**
- * The vector-sized part of unmasking, as plain data so it can run on a worker thread: the running sum of
- * the masked inputs, the rebuilt self-mask seeds of the contributors, and the rebuilt mask keys of clients
- * that dropped after masking partners, with those partners' advertised public keys.
+ * Everything unmasking needs, as plain data so it can run on a worker thread: the running sum of the
+ * masked inputs, the unmask shares of every contributor's self-mask seed, and those of the mask key of
+ * every client that dropped after masking, with its advertised public key and its contributing partners.
  */
 export interface UnmaskJob {
   federationId: string;
   round: number;
+  threshold: number;
   sum: Uint32Array;
-  seeds: Array<{ owner: string; seed: Uint8Array }>;
-  dropped: Array<{ owner: string; secretKey: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }>;
+  seeds: Array<{ owner: string; shares: Uint8Array[] }>;
+  dropped: Array<{ owner: string; shares: Uint8Array[]; sPk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }>;
 }
 
+export type UnmaskResult = { ok: true; sum: Uint32Array; pairMasksRemoved: number } | { ok: false; reason: string };
+
 /**
- * Removes every self mask and every pair mask a contributor shared with a dropped client, in place, and
- * zero-fills the seeds and keys it was given. Returns the number of pair masks removed.
+ * Rebuilds the seeds and keys from their shares, removes every self mask and every pair mask a contributor
+ * shared with a dropped client (in place), and zero-fills the shares and everything rebuilt from them.
  */
-export function runUnmaskJob(job: UnmaskJob): number {
-  const { federationId, round, sum } = job;
-  let pairMasksRemoved = 0;
-  for (const { owner, seed } of job.seeds) {
-    const key = selfMaskKey(seed, federationId, round, owner);
-    addMask(sum, key, -1);
-    key.fill(0);
-    seed.fill(0);
-  }
-  for (const { owner, secretKey, partners } of job.dropped) {
-    const priv = x25519Private(secretKey);
-    for (const u of partners) {
-      const shared = x25519(priv, u.sPk);
-      if (!shared) continue;
-      const key = pairMaskKey(shared, federationId, round, u.id, owner);
-      // u added pairSign(u, owner) · PRG(s); take it back out.
-      addMask(sum, key, pairSign(u.id, owner) === 1 ? -1 : 1);
-      shared.fill(0);
-      key.fill(0);
-      pairMasksRemoved++;
+export function runUnmaskJob(job: UnmaskJob): UnmaskResult {
+  const { federationId, round, sum, threshold: t } = job;
+  const secrets: Uint8Array[] = [];
+  const wipe = (): void => {
+    for (const s of secrets) s.fill(0);
+    for (const x of [...job.seeds, ...job.dropped]) for (const s of x.shares) s.fill(0);
+  };
+  try {
+    const seeds: Array<{ owner: string; seed: Uint8Array }> = [];
+    for (const { owner, shares } of job.seeds) {
+      const seed = reconstruct(shares, t);
+      if (!seed) return { ok: false, reason: `the seed shares of ${owner} are inconsistent` };
+      secrets.push(seed);
+      seeds.push({ owner, seed });
     }
-    secretKey.fill(0);
+    const keys: Array<{ owner: string; sk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }> = [];
+    for (const { owner, shares, sPk, partners } of job.dropped) {
+      const sk = reconstruct(shares, t);
+      if (sk) secrets.push(sk);
+      if (!sk || sk.length !== 32 || !bytesEqual(x25519PublicKey(sk), sPk)) {
+        return { ok: false, reason: `the key shares of dropped client ${owner} do not rebuild its advertised mask key` };
+      }
+      keys.push({ owner, sk, partners });
+    }
+    for (const { owner, seed } of seeds) {
+      const key = selfMaskKey(seed, federationId, round, owner);
+      addMask(sum, key, -1);
+      key.fill(0);
+    }
+    let pairMasksRemoved = 0;
+    for (const { owner, sk, partners } of keys) {
+      const priv = x25519Private(sk);
+      for (const u of partners) {
+        const shared = x25519(priv, u.sPk);
+        if (!shared) return { ok: false, reason: `no pair secret between ${owner} and ${u.id}` };
+        const key = pairMaskKey(shared, federationId, round, u.id, owner);
+        // u added pairSign(u, owner) · PRG(s); take it back out.
+        addMask(sum, key, pairSign(u.id, owner) === 1 ? -1 : 1);
+        shared.fill(0);
+        key.fill(0);
+        pairMasksRemoved++;
+      }
+    }
+    return { ok: true, sum, pairMasksRemoved };
+  } finally {
+    wipe();
   }
-  return pairMasksRemoved;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
+/** Combines t shares; when more arrived, a second, different t-subset must agree (catches a corrupted share). */
+function reconstruct(shares: Uint8Array[], t: number): Uint8Array | undefined {
+  const a = combineShares(shares.slice(0, t));
+  if (!a) return undefined;
+  if (shares.length > t) {
+    const b = combineShares(shares.slice(shares.length - t));
+    if (!b || !bytesEqual(a, b)) { a.fill(0); b?.fill(0); return undefined; }
+    b.fill(0);
+  }
+  return a;
 }
