@@ -85,6 +85,7 @@ export class SecAggClientSession implements ClientAggregationSession {
   private held = new Map<string, Held>();
   private partners: string[] = [];
   private members?: readonly string[];
+  private membersTranscript?: Uint8Array;
   private update?: Float32Array;
   private weight = 0;
   private submitted = false;
@@ -370,7 +371,8 @@ export class SecAggClientSession implements ClientAggregationSession {
       throw new SecAggError('bad-request', `consistency names ${members.length} members; a sum needs at least ${this.threshold}`);
     }
     this.members = [...members];
-    const signature = this.sign(consistencyTranscript(this.params.federationId, this.params.round, members));
+    this.membersTranscript = consistencyTranscript(this.params.federationId, this.params.round, members);
+    const signature = this.sign(this.membersTranscript);
     this._stage = 'awaiting-unmask';
     return [{ to: 'server', type: MSG.consistencySig, payload: { signature } }];
   }
@@ -383,7 +385,7 @@ export class SecAggClientSession implements ClientAggregationSession {
     this.expectStage(MSG.unmask, ['awaiting-unmask'], 6);
     const p = parsePayload(UnmaskSchema, MSG.unmask, payload);
     const members = new Set(this.members);
-    const transcript = consistencyTranscript(this.params.federationId, this.params.round, this.members!);
+    const transcript = this.membersTranscript!;
     const valid = new Set<string>();
     for (const s of p.signatures) {
       const key = this.neighbourKeys.get(s.id);

@@ -69,6 +69,8 @@ export interface InMemoryRunResult {
   bytesByType: Map<string, number>;
   /** Longest single server call (begin, handle, dropped, expire) in wall-clock ms: how long it holds an event loop. */
   serverMaxStepMs: number;
+  /** The message type of that call ('control' for begin, dropped and expire). */
+  serverMaxStepType: string;
 }
 
 /**
@@ -99,6 +101,7 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
   const now = opts.clock ?? cpuClockMs;
   let serverMs = 0;
   let serverMaxStepMs = 0;
+  let serverMaxStepType = '';
   const serverMsByType = new Map<string, number>();
   const clientMsByType = new Map<string, number>();
   const bytesByType = new Map<string, number>();
@@ -110,7 +113,8 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
     const w0 = performance.now();
     let out: Outbound[] = [];
     try { out = f(); } catch (e) { rejected.push(`server: ${(e as Error).message}`); }
-    serverMaxStepMs = Math.max(serverMaxStepMs, performance.now() - w0);
+    const step = performance.now() - w0;
+    if (step > serverMaxStepMs) { serverMaxStepMs = step; serverMaxStepType = type; }
     const dt = now() - t0;
     serverMs += dt;
     add(serverMsByType, type, dt);
@@ -167,6 +171,6 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
   while (queue.length > 0) toClient(queue.shift()!);
   return {
     outcome: server.outcome(), server, clients, clientMs, serverMs, bytesUp, bytesDown, rejected,
-    serverMsByType, clientMsByType, bytesByType, serverMaxStepMs,
+    serverMsByType, clientMsByType, bytesByType, serverMaxStepMs, serverMaxStepType,
   };
 }

@@ -12,7 +12,10 @@ import {
   MODULUS_BITS, TRAILER, checkCohortFits, clientBitWidth, decodeSum, fractionalBits, quantisationErrorBound,
 } from './quantise.js';
 import { advertiseTranscript, consistencyTranscript } from './transcript.js';
-import { runUnmaskJob, type UnmaskJob, type UnmaskResult } from './unmask.js';
+import { packShares, runUnmaskJob, type UnmaskJob, type UnmaskResult } from './unmask.js';
+
+/** Shamir shares of 32-byte secrets: one x coordinate and 32 bytes. */
+const SHARE_LENGTH = 33;
 import { runUnmaskJobInWorker } from './unmask-host.js';
 
 export interface SecAggServerOptions {
@@ -97,6 +100,8 @@ export class SecAggServerSession implements ServerAggregationSession {
   private contributors: string[] = [];
   private members: string[] = [];
   private signatures = new Map<string, Uint8Array>();
+  /** The consistency transcript, built once: every member signs the same bytes. */
+  private membersTranscript: Uint8Array = new Uint8Array(0);
   private sum: Uint32Array;
   private unmaskAsked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
   private seedShares = new Map<string, Uint8Array[]>();
@@ -246,8 +251,7 @@ export class SecAggServerSession implements ServerAggregationSession {
 
   private onConsistencySig(from: string, payload: unknown): void {
     const p = parsePayload(ConsistencySigSchema, MSG.consistencySig, payload);
-    const { federationId, round } = this.params;
-    if (!verifySignature(consistencyTranscript(federationId, round, this.members), p.signature, this.identities(from)!)) {
+    if (!verifySignature(this.membersTranscript, p.signature, this.identities(from)!)) {
       this.gone.add(from);
       this.counters.badSignatures++;
       throw new SecAggError('bad-signature', `the consistency signature of ${from} does not verify; it is not asked to unmask`);
@@ -369,6 +373,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     const fail = this.unmaskableBy(u3, u3);
     if (fail) return this.abort(fail);
     this.members = [...u3].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.membersTranscript = consistencyTranscript(this.params.federationId, this.params.round, this.members);
     this.enterStage('consistency', u3);
     const out: Outbound[] = [...u3].map((u) => ({ to: u, type: MSG.consistency, payload: { members: this.members } }));
     return out.concat(this.advanceIfComplete());
@@ -424,27 +429,24 @@ export class SecAggServerSession implements ServerAggregationSession {
       }
     }
     const job: UnmaskJob = {
-      federationId, round, threshold: this.t, sum: this.sum,
-      seeds: needSeed.map((owner) => ({ owner, shares: this.seedShares.get(owner)! })),
+      federationId, round, threshold: this.t, sum: this.sum, shareLength: SHARE_LENGTH,
+      seeds: needSeed.map((owner) => ({ owner, shares: packShares(this.seedShares.get(owner)!, SHARE_LENGTH) })),
       dropped: needKey.map((owner) => ({
-        owner, shares: this.keyShares.get(owner)!, sPk: this.adverts.get(owner)!.sPk,
+        owner, shares: packShares(this.keyShares.get(owner)!, SHARE_LENGTH), sPk: this.adverts.get(owner)!.sPk,
         partners: this.mutual.get(owner)!.filter((u) => u3.has(u)).map((id) => ({ id, sPk: this.adverts.get(id)!.sPk })),
       })),
     };
     const droppedAfterSharing = job.dropped.length;
     const settle = (r: UnmaskResult): Outbound[] => (r.ok ? this.finish(r.sum, r.pairMasksRemoved, droppedAfterSharing) : this.abort(r.reason));
-    if (!this.unmaskInWorker) {
-      const r = runUnmaskJob(job);
-      this.seedShares.clear();
-      this.keyShares.clear();
-      return settle(r);
-    }
+    wipeShares(this.seedShares);
+    wipeShares(this.keyShares);
+    if (!this.unmaskInWorker) return settle(runUnmaskJob(job));
     // The vector-sized work (and the share combining, O(n·t)) leaves the event loop; outcome() stays pending.
     this._stage = 'unmasking';
     this.background = runUnmaskJobInWorker(job).then(
       (r) => { settle(r); },
       (e: unknown) => { this.abort(`unmasking failed: ${e instanceof Error ? e.message : String(e)}`); },
-    ).finally(() => { wipeShares(this.seedShares); wipeShares(this.keyShares); });
+    ).finally(() => { for (const x of [...job.seeds, ...job.dropped]) x.shares.fill(0); });
     return [];
   }
 

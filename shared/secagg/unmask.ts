@@ -12,8 +12,24 @@ export interface UnmaskJob {
   round: number;
   threshold: number;
   sum: Uint32Array;
-  seeds: Array<{ owner: string; shares: Uint8Array[] }>;
-  dropped: Array<{ owner: string; shares: Uint8Array[]; sPk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }>;
+  /** Length of every share (Shamir shares of 32-byte secrets: 33). */
+  shareLength: number;
+  /** Each owner's shares back to back in one array, so handing a job to a worker copies few objects. */
+  seeds: Array<{ owner: string; shares: Uint8Array }>;
+  dropped: Array<{ owner: string; shares: Uint8Array; sPk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }>;
+}
+
+/** Shares back to back, as UnmaskJob carries them. */
+export function packShares(shares: readonly Uint8Array[], shareLength: number): Uint8Array {
+  const out = new Uint8Array(shares.length * shareLength);
+  shares.forEach((s, i) => out.set(s.subarray(0, shareLength), i * shareLength));
+  return out;
+}
+
+function unpackShares(packed: Uint8Array, shareLength: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let o = 0; o + shareLength <= packed.length; o += shareLength) out.push(packed.subarray(o, o + shareLength));
+  return out;
 }
 
 export type UnmaskResult = { ok: true; sum: Uint32Array; pairMasksRemoved: number } | { ok: false; reason: string };
@@ -23,23 +39,23 @@ export type UnmaskResult = { ok: true; sum: Uint32Array; pairMasksRemoved: numbe
  * shared with a dropped client (in place), and zero-fills the shares and everything rebuilt from them.
  */
 export function runUnmaskJob(job: UnmaskJob): UnmaskResult {
-  const { federationId, round, sum, threshold: t } = job;
+  const { federationId, round, sum, threshold: t, shareLength } = job;
   const secrets: Uint8Array[] = [];
   const wipe = (): void => {
     for (const s of secrets) s.fill(0);
-    for (const x of [...job.seeds, ...job.dropped]) for (const s of x.shares) s.fill(0);
+    for (const x of [...job.seeds, ...job.dropped]) x.shares.fill(0);
   };
   try {
     const seeds: Array<{ owner: string; seed: Uint8Array }> = [];
     for (const { owner, shares } of job.seeds) {
-      const seed = reconstruct(shares, t);
+      const seed = reconstruct(unpackShares(shares, shareLength), t);
       if (!seed) return { ok: false, reason: `the seed shares of ${owner} are inconsistent` };
       secrets.push(seed);
       seeds.push({ owner, seed });
     }
     const keys: Array<{ owner: string; sk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }> = [];
     for (const { owner, shares, sPk, partners } of job.dropped) {
-      const sk = reconstruct(shares, t);
+      const sk = reconstruct(unpackShares(shares, shareLength), t);
       if (sk) secrets.push(sk);
       if (!sk || sk.length !== 32 || !bytesEqual(x25519PublicKey(sk), sPk)) {
         return { ok: false, reason: `the key shares of dropped client ${owner} do not rebuild its advertised mask key` };
