@@ -301,29 +301,39 @@ export class SecAggServerSession implements ServerAggregationSession {
     }
   }
 
-  /** Removes nodes with fewer than t neighbours inside `alive`, repeatedly, since each removal lowers others' degree. */
-  private pruneLowDegree(alive: Set<string>, neighbours: (u: string) => readonly string[]): void {
-    let changed = true;
-    while (changed) {
-      changed = false;
-      for (const u of alive) {
-        if (neighbours(u).filter((v) => alive.has(v)).length < this.t) {
-          alive.delete(u);
-          this.counters.prunedForDegree++;
-          changed = true;
-        }
+  /**
+   * Removes nodes with fewer than t neighbours inside `alive` until none is left, since each removal lowers
+   * others' degree (O(n·k): each adjacency list is built once, then nodes are peeled off a queue).
+   * `linked` must be symmetric. Returns each remaining node's neighbours among the remaining nodes.
+   */
+  private pruneLowDegree(alive: Set<string>, linked: (u: string, v: string) => boolean): Map<string, string[]> {
+    const adj = new Map<string, string[]>();
+    for (const u of alive) adj.set(u, this.graph.get(u)!.filter((v) => alive.has(v) && linked(u, v)));
+    const degree = new Map([...adj].map(([u, nbs]) => [u, nbs.length]));
+    const queue = [...alive].filter((u) => degree.get(u)! < this.t);
+    while (queue.length > 0) {
+      const u = queue.pop()!;
+      if (!alive.delete(u)) continue;
+      this.counters.prunedForDegree++;
+      for (const v of adj.get(u)!) {
+        if (!alive.has(v)) continue;
+        const d = degree.get(v)! - 1;
+        degree.set(v, d);
+        if (d === this.t - 1) queue.push(v);
       }
     }
+    const out = new Map<string, string[]>();
+    for (const u of alive) out.set(u, adj.get(u)!.filter((v) => alive.has(v)));
+    return out;
   }
 
   private closeAdvertise(): Outbound[] {
     const u1 = new Set([...this.adverts.keys()].filter((u) => !this.gone.has(u)));
-    this.pruneLowDegree(u1, (u) => this.graph.get(u)!);
+    const peersOf = this.pruneLowDegree(u1, () => true);
     if (u1.size < this.t) return this.abort(`only ${u1.size} clients advertised keys with enough live neighbours; at least ${this.t} are needed`);
     this.enterStage('share-keys', u1);
     const out: Outbound[] = [];
-    for (const u of u1) {
-      const peers = this.graph.get(u)!.filter((v) => u1.has(v));
+    for (const [u, peers] of peersOf) {
       this.keysSentTo.set(u, new Set(peers));
       out.push({ to: u, type: MSG.keys, payload: { peers: peers.map((id) => ({ id, ...this.adverts.get(id)! })) } });
     }
@@ -334,13 +344,11 @@ export class SecAggServerSession implements ServerAggregationSession {
     const u2 = new Set([...this.sealedShares.keys()].filter((u) => !this.gone.has(u)));
     const sentTo = (u: string, v: string): boolean => this.sealedShares.get(u)?.has(v) ?? false;
     // A pair can mask only if each sent the other its shares; otherwise neither could recover the pair mask.
-    const mutualOf = (u: string): string[] => this.graph.get(u)!.filter((v) => u2.has(v) && sentTo(u, v) && sentTo(v, u));
-    this.pruneLowDegree(u2, mutualOf);
+    const mutualOf = this.pruneLowDegree(u2, (u, v) => sentTo(u, v) && sentTo(v, u));
     if (u2.size < this.t) return this.abort(`only ${u2.size} clients shared their keys with enough neighbours; at least ${this.t} are needed`);
     this.enterStage('share-check', u2);
     const out: Outbound[] = [];
-    for (const u of u2) {
-      const m = mutualOf(u).filter((v) => u2.has(v));
+    for (const [u, m] of mutualOf) {
       this.relayed.set(u, new Set(m));
       out.push({ to: u, type: MSG.shares, payload: { shares: m.map((v) => ({ from: v, ...this.sealedShares.get(v)!.get(u)! })) } });
     }
@@ -351,14 +359,11 @@ export class SecAggServerSession implements ServerAggregationSession {
   /** Pairs where either side refused the other's share are dropped: that excludes the pair, not the clients. */
   private closeShareCheck(): Outbound[] {
     const alive = new Set([...this.accepted.keys()].filter((u) => !this.gone.has(u)));
-    const partnersOf = (u: string): string[] =>
-      this.graph.get(u)!.filter((v) => alive.has(v) && this.accepted.get(u)!.has(v) && this.accepted.get(v)!.has(u));
-    this.pruneLowDegree(alive, partnersOf);
+    const partnersOf = this.pruneLowDegree(alive, (u, v) => this.accepted.get(u)!.has(v) && this.accepted.get(v)!.has(u));
     if (alive.size < this.t) return this.abort(`only ${alive.size} clients hold enough valid shares; at least ${this.t} are needed`);
     this.enterStage('masked-input', alive);
     const out: Outbound[] = [];
-    for (const u of alive) {
-      const partners = partnersOf(u).filter((v) => alive.has(v));
+    for (const [u, partners] of partnersOf) {
       this.mutual.set(u, partners);
       out.push({ to: u, type: MSG.maskRequest, payload: { partners } });
     }
