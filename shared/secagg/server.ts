@@ -335,7 +335,8 @@ export class SecAggServerSession implements ServerAggregationSession {
     const out: Outbound[] = [];
     for (const [u, peers] of peersOf) {
       this.keysSentTo.set(u, new Set(peers));
-      out.push({ to: u, type: MSG.keys, payload: { peers: peers.map((id) => ({ id, ...this.adverts.get(id)! })) } });
+      const keys = peers.map((id) => { const a = this.adverts.get(id)!; return { id, cPk: a.cPk, sPk: a.sPk, signature: a.signature }; });
+      out.push({ to: u, type: MSG.keys, payload: { peers: keys } });
     }
     return out.concat(this.advanceIfComplete());
   }
@@ -350,7 +351,8 @@ export class SecAggServerSession implements ServerAggregationSession {
     const out: Outbound[] = [];
     for (const [u, m] of mutualOf) {
       this.relayed.set(u, new Set(m));
-      out.push({ to: u, type: MSG.shares, payload: { shares: m.map((v) => ({ from: v, ...this.sealedShares.get(v)!.get(u)! })) } });
+      const shares = m.map((v) => { const x = this.sealedShares.get(v)!.get(u)!; return { from: v, nonce: x.nonce, ciphertext: x.ciphertext }; });
+      out.push({ to: u, type: MSG.shares, payload: { shares } });
     }
     this.sealedShares = new Map();
     return out.concat(this.advanceIfComplete());
@@ -436,10 +438,13 @@ export class SecAggServerSession implements ServerAggregationSession {
     const job: UnmaskJob = {
       federationId, round, threshold: this.t, sum: this.sum, shareLength: SHARE_LENGTH,
       seeds: needSeed.map((owner) => ({ owner, shares: packShares(this.seedShares.get(owner)!, SHARE_LENGTH) })),
-      dropped: needKey.map((owner) => ({
-        owner, shares: packShares(this.keyShares.get(owner)!, SHARE_LENGTH), sPk: this.adverts.get(owner)!.sPk,
-        partners: this.mutual.get(owner)!.filter((u) => u3.has(u)).map((id) => ({ id, sPk: this.adverts.get(id)!.sPk })),
-      })),
+      dropped: needKey.map((owner) => {
+        const partners = this.mutual.get(owner)!.filter((u) => u3.has(u));
+        return {
+          owner, shares: packShares(this.keyShares.get(owner)!, SHARE_LENGTH), sPk: this.adverts.get(owner)!.sPk,
+          partners, partnerKeys: packShares(partners.map((id) => this.adverts.get(id)!.sPk), 32),
+        };
+      }),
     };
     const droppedAfterSharing = job.dropped.length;
     const settle = (r: UnmaskResult): Outbound[] => (r.ok ? this.finish(r.sum, r.pairMasksRemoved, droppedAfterSharing) : this.abort(r.reason));

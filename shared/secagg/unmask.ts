@@ -16,13 +16,17 @@ export interface UnmaskJob {
   shareLength: number;
   /** Each owner's shares back to back in one array, so handing a job to a worker copies few objects. */
   seeds: Array<{ owner: string; shares: Uint8Array }>;
-  dropped: Array<{ owner: string; shares: Uint8Array; sPk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }>;
+  /** `partnerKeys` holds the partners' 32-byte public keys back to back, in the order of `partners`. */
+  dropped: Array<{ owner: string; shares: Uint8Array; sPk: Uint8Array; partners: string[]; partnerKeys: Uint8Array }>;
 }
 
 /** Shares back to back, as UnmaskJob carries them. */
 export function packShares(shares: readonly Uint8Array[], shareLength: number): Uint8Array {
   const out = new Uint8Array(shares.length * shareLength);
-  shares.forEach((s, i) => out.set(s.subarray(0, shareLength), i * shareLength));
+  for (let i = 0; i < shares.length; i++) {
+    const s = shares[i]!;
+    out.set(s.length === shareLength ? s : s.subarray(0, shareLength), i * shareLength);
+  }
   return out;
 }
 
@@ -53,14 +57,14 @@ export function runUnmaskJob(job: UnmaskJob): UnmaskResult {
       secrets.push(seed);
       seeds.push({ owner, seed });
     }
-    const keys: Array<{ owner: string; sk: Uint8Array; partners: Array<{ id: string; sPk: Uint8Array }> }> = [];
-    for (const { owner, shares, sPk, partners } of job.dropped) {
+    const keys: Array<{ owner: string; sk: Uint8Array; partners: string[]; partnerKeys: Uint8Array }> = [];
+    for (const { owner, shares, sPk, partners, partnerKeys } of job.dropped) {
       const sk = reconstruct(unpackShares(shares, shareLength), t);
       if (sk) secrets.push(sk);
       if (!sk || sk.length !== 32 || !bytesEqual(x25519PublicKey(sk), sPk)) {
         return { ok: false, reason: `the key shares of dropped client ${owner} do not rebuild its advertised mask key` };
       }
-      keys.push({ owner, sk, partners });
+      keys.push({ owner, sk, partners, partnerKeys });
     }
     for (const { owner, seed } of seeds) {
       const key = selfMaskKey(seed, federationId, round, owner);
@@ -68,14 +72,15 @@ export function runUnmaskJob(job: UnmaskJob): UnmaskResult {
       key.fill(0);
     }
     let pairMasksRemoved = 0;
-    for (const { owner, sk, partners } of keys) {
+    for (const { owner, sk, partners, partnerKeys } of keys) {
       const priv = x25519Private(sk);
-      for (const u of partners) {
-        const shared = x25519(priv, u.sPk);
-        if (!shared) return { ok: false, reason: `no pair secret between ${owner} and ${u.id}` };
-        const key = pairMaskKey(shared, federationId, round, u.id, owner);
+      for (let i = 0; i < partners.length; i++) {
+        const u = partners[i]!;
+        const shared = x25519(priv, partnerKeys.subarray(32 * i, 32 * i + 32));
+        if (!shared) return { ok: false, reason: `no pair secret between ${owner} and ${u}` };
+        const key = pairMaskKey(shared, federationId, round, u, owner);
         // u added pairSign(u, owner) · PRG(s); take it back out.
-        addMask(sum, key, pairSign(u.id, owner) === 1 ? -1 : 1);
+        addMask(sum, key, pairSign(u, owner) === 1 ? -1 : 1);
         shared.fill(0);
         key.fill(0);
         pairMasksRemoved++;
