@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import type { ClientAggregationSession, Outbound } from '../aggregation/seam.js';
 import { SecAggError } from './errors.js';
 import {
