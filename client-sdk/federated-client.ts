@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientAggregationSession, Outbound } from '../shared/aggregation/seam.js';
-import { FedProfileError } from '../shared/errors.js';
+import { ConfigError, DataFileError, FedProfileError } from '../shared/errors.js';
+import { keyCheckValue } from '../shared/data/key-check.js';
+import { merchantJson, type MerchantEndpoint, type MerchantFederationInfo } from './merchant-http.js';
 import type { ModelConfig } from '../shared/model/config.js';
 import {
   ServerMessageSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
@@ -17,7 +19,8 @@ import { createDataSourceTrainer, type DataSource } from './data-source.js';
 import { LocalProfiler, type LocalProfilerOptions } from './local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
 import type { UserProfile } from '../shared/model/profile.js';
-import type { EventSource } from '../shared/data/readers/index.js';
+import { readEvents, type EventSource } from '../shared/data/readers/index.js';
+import { cleanEventStream } from '../shared/data/clean.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
 import { IdentityMismatchError, IdentityPins } from './identity-pins.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
@@ -58,6 +61,13 @@ export interface FederatedClientOptions {
   /** Weakest SecAgg+ graph this client accepts, whatever the coordinator asks (default: derived from n). */
   secaggMinNeighbors?: number;
   secaggMinThreshold?: number;
+  /**
+   * Read and check a file/folder `dataSource` before enrolling (default true), so a missing, empty, binary or
+   * wrong-column file fails start() with the reader's message instead of surfacing at the first round.
+   */
+  validateData?: boolean;
+  /** How often to ask the coordinator whether the federation is still running (default 5 s; 0 = never). */
+  statusPollMs?: number;
   /** Sees every message this client emits (for audits such as the privacy test); must not throw. */
   onSend?: (message: ClientMessage, bytes: number) => void;
 }
@@ -71,6 +81,12 @@ export interface FederatedClientEvents {
   'round-finished': [{ round: number; status: 'completed' | 'failed'; reason?: string; modelHash?: string }];
   evaluated: [{ round: number; numExamples: number; metrics: Record<string, number> }];
   'server-error': [{ code: string; message: string }];
+  /** The coordinator could not be reached (transport trouble); socket.io keeps retrying with backoff. */
+  'connect-failed': [{ url: string; reason: string; attempt: number }];
+  /** The federation completed or was stopped: nothing more will happen; stop() the client. */
+  'federation-ended': [{ federationId: string; status: 'completed' | 'stopped'; completedRounds: number }];
+  /** An error of this client's own (bad data, failed training), also reported to the coordinator. */
+  'client-error': [{ stage: 'data' | 'training' | 'evaluation'; message: string; code?: string }];
 }
 
 interface ActiveRound { round: number; session: ClientAggregationSession; abandoned: boolean }
@@ -98,6 +114,9 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private _federationId: string | undefined;
   private bytesSent = 0;
   private bytesReceived = 0;
+  private preflightEvents: BehaviourEvent[] | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private ended = false;
 
   constructor(private readonly opts: FederatedClientOptions) {
     super();
@@ -111,8 +130,32 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   get federationId(): string | undefined { return this._federationId; }
   get traffic(): { sent: number; received: number } { return { sent: this.bytesSent, received: this.bytesReceived }; }
 
-  /** Connects and resolves once the coordinator accepted this client; rejects if it refuses the token. */
+  private get endpoint(): MerchantEndpoint {
+    return { url: this.opts.coordinatorUrl, token: this.opts.token, ca: this.opts.ca, timeoutMs: 15_000 };
+  }
+
+  /**
+   * Reads and cleans a file/folder data source once: the reader's own errors (missing, empty, binary,
+   * wrong columns) come out here, and a source with no user of 3+ events is refused, before any enrolment.
+   * The cleaned events are kept for the trainer, so the file is read only once.
+   */
+  async checkData(): Promise<{ users: number; events: number }> {
+    const src = this.opts.dataSource;
+    const path = typeof src === 'string' ? src : src && typeof src === 'object' && 'path' in src && !(Symbol.iterator in src) && !(Symbol.asyncIterator in src) ? (src as EventSource).path : undefined;
+    if (path === undefined) return { users: 0, events: 0 };
+    const cleaned = await cleanEventStream(readEvents(typeof src === 'string' ? { path } : src as EventSource));
+    let usable = 0;
+    for (const evs of cleaned.users.values()) if (evs.length >= 3) usable++;
+    if (usable === 0) {
+      throw new DataFileError(path, `no user has the 3 events training needs (${cleaned.report.outputUsers} users, ${cleaned.report.outputEvents} events read)`);
+    }
+    this.preflightEvents = [...cleaned.users.values()].flat();
+    return { users: cleaned.report.outputUsers, events: cleaned.report.outputEvents };
+  }
+
+  /** Connects and resolves once the coordinator accepted this client; rejects if it refuses the token or the hash key. */
   async start(): Promise<{ clientId: string; federationId: string }> {
+    if (this.opts.validateData !== false && !this.preflightEvents) await this.checkData();
     this.identity = await loadOrCreateIdentity(this.opts.workDir);
     this.pins = IdentityPins.load(this.opts.workDir, this.opts.trustedIdentitiesFile);
     const identity = this.identity;
@@ -144,7 +187,12 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       this.abandonRound('disconnected');
       this.emit('disconnected', { reason });
     });
-    return new Promise((resolve, reject) => {
+    let attempt = 0;
+    socket.on('connect_error', (err: Error & { data?: { code?: string }; description?: unknown }) => {
+      if (err.data?.code) return;
+      this.emit('connect-failed', { url: this.opts.coordinatorUrl, reason: transportReason(err), attempt: ++attempt });
+    });
+    const joined = new Promise<{ clientId: string; federationId: string }>((resolve, reject) => {
       const onError = (err: Error & { data?: { code?: string; message?: string } }): void => {
         if (!err.data?.code) return; // transport trouble: socket.io keeps retrying with backoff
         socket.off('connect_error', onError);
@@ -158,6 +206,56 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       };
       socket.on('connect_error', onError);
       this.once('connected', onConnected);
+    });
+    const who = await joined;
+    await this.pinKeyCheck();
+    this.watchFederation();
+    return who;
+  }
+
+  /** Presents the hash key's check value; the first merchant pins it, a different key is refused. */
+  private async pinKeyCheck(): Promise<void> {
+    if (!this.opts.hashKey) return;
+    try {
+      await merchantJson(this.endpoint, 'POST', '/key-check', 'hash key check', { keyCheck: keyCheckValue(this.opts.hashKey) });
+    } catch (e) {
+      await this.stop();
+      if (e instanceof FedProfileError && e.code === 'CONFLICT') throw new ConfigError(`--hash-key: ${e.message.replace(/^hash key check: /, '')}`);
+      throw e;
+    }
+  }
+
+  /** Polls the federation's status (and checks right after each round) until it completes or stops. */
+  private watchFederation(): void {
+    const every = this.opts.statusPollMs ?? 5000;
+    if (every <= 0) return;
+    const check = async (): Promise<void> => {
+      if (this.stopped || this.ended) return;
+      try {
+        const info = await merchantJson<MerchantFederationInfo>(this.endpoint, 'GET', '/federation', 'federation status');
+        if ((info.status === 'completed' || info.status === 'stopped') && !this.ended && !this.stopped) {
+          this.ended = true;
+          this.emit('federation-ended', { federationId: info.federationId, status: info.status, completedRounds: info.completedRounds });
+        }
+      } catch {
+        // unreachable for now: the socket's own reconnect messages say so
+      }
+    };
+    this.statusCheck = () => { void check(); };
+    this.statusTimer = setInterval(this.statusCheck, every);
+    this.statusTimer.unref();
+    void check();
+  }
+
+  private statusCheck: (() => void) | undefined;
+
+  /** Tells the coordinator about an error of this client's own (shown per client to the operator); best effort. */
+  private reportError(stage: 'data' | 'training' | 'evaluation', err: unknown): void {
+    const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000) || 'unknown error';
+    const code = err instanceof FedProfileError ? err.code : undefined;
+    this.emit('client-error', { stage, message, ...(code ? { code } : {}) });
+    merchantJson(this.endpoint, 'POST', '/errors', 'error report', { stage, message }).catch((e: Error) => {
+      this.log('warn', { err: e.message }, 'could not report the error to the coordinator');
     });
   }
 
@@ -204,6 +302,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
     this.abandonRound('client stopped');
     this.socket?.disconnect();
     await this.queue.catch(() => undefined);
@@ -225,7 +324,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this._federationId = m.federationId;
         this.modelConfig = m.modelConfig;
         this.latestModelHash = m.modelHash ?? this.latestModelHash;
-        this.ensureTrainer(m.modelConfig);
+        this.ensureTrainer(m.modelConfig).catch((e: unknown) => this.reportError('data', e));
         this.log('info', { clientId: m.clientId, federation: m.federationId }, 'enrolled with coordinator');
         this.emit('connected', { clientId: m.clientId, federationId: m.federationId });
         break;
@@ -269,6 +368,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
           this.active = undefined;
         }
         this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
+        this.statusCheck?.();
         break;
       case 'error':
         this.log('warn', { code: m.code }, `coordinator: ${m.message}`);
@@ -311,6 +411,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       } catch (e) {
         if (active.abandoned) return;
         this.log('error', { round: m.round, err: (e as Error).message }, 'local training failed');
+        this.reportError(isDataError(e) ? 'data' : 'training', e);
         this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message.slice(0, 1000) });
       }
     });
@@ -325,6 +426,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       this.emit('evaluated', { round, numExamples: r.numExamples, metrics });
     } catch (e) {
       this.log('warn', { round, err: (e as Error).message }, 'local evaluation failed');
+      this.reportError('evaluation', e);
     }
   }
 
@@ -345,9 +447,11 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private ensureTrainer(modelConfig?: ModelConfig): Promise<LocalTrainer> {
     if (this.trainerPromise) return this.trainerPromise;
     const o = this.opts;
-    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, { dataSource: o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend }));
+    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, {
+      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend,
+    }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
-    else if (modelConfig) this.trainerPromise = Promise.resolve(t(modelConfig));
+    else if (modelConfig) this.trainerPromise = Promise.resolve().then(() => t(modelConfig));
     else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));
     this.trainerPromise.then((tr) => { this.trainer = tr; }, () => undefined);
     return this.trainerPromise;
@@ -380,6 +484,16 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private log(level: 'info' | 'warn' | 'error', data: Record<string, unknown>, msg: string): void {
     this.opts.logger?.[level](data, msg);
   }
+}
+
+const isDataError = (e: unknown): boolean => e instanceof FedProfileError && (e.code === 'BAD_DATA_FILE' || e.code === 'BAD_CONFIG' || e.code === 'BAD_INPUT');
+
+/** What went wrong on the wire, in words: the TLS or socket error under socket.io's generic "websocket error". */
+function transportReason(err: Error & { description?: unknown }): string {
+  const d = err.description as { message?: unknown; error?: { message?: unknown; code?: unknown } } | undefined;
+  const inner = d?.error?.message ?? d?.message;
+  const code = typeof d?.error?.code === 'string' ? ` (${d.error.code})` : '';
+  return typeof inner === 'string' && inner ? `${inner}${code}` : err.message;
 }
 
 function finiteOnly(m: Record<string, number>): Record<string, number> {

@@ -8,6 +8,7 @@ import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { FederationConfigSchema } from './federation-config.js';
 import { fromZod } from './http-errors.js';
+import { downloadHeaders, lastClientErrors, merchantRouter, resetKeyCheck } from './merchant-api.js';
 import { openApiDocument } from './openapi.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
@@ -41,6 +42,7 @@ const TokenRequestSchema = z.strictObject({ label: z.string().max(200).optional(
 export function apiRouter(deps: ApiDeps): Router {
   const r = express.Router();
   r.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  r.use('/merchant', merchantRouter(deps));
   r.use(requireAdmin(deps.adminToken));
 
   const fed = (req: Request): FederationRuntime => {
@@ -106,7 +108,8 @@ export function apiRouter(deps: ApiDeps): Router {
       const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
         throw new FedProfileError('NOT_FOUND', `checkpoint file ${file} of round ${round} is missing`);
       });
-      res.type(file === MODEL_JSON ? 'application/json' : 'application/octet-stream').send(bytes);
+      downloadHeaders(res, file);
+      res.send(bytes);
     });
   }
 
@@ -128,8 +131,10 @@ export function apiRouter(deps: ApiDeps): Router {
     res.json({ revoked: true });
   });
   r.get('/federations/:id/clients', (req, res) => {
-    res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id) })) });
+    const errors = lastClientErrors(deps.store, fed(req).id);
+    res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id), lastError: errors.get(c.id) ?? null })) });
   });
+  r.delete('/federations/:id/key-check', (req, res) => { res.json(resetKeyCheck(deps.store, fed(req).id)); });
   r.get('/audit', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: deps.store.listAudit(limit) });

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startCoordinator } from './server.js';
+import { ConfigError } from '../shared/errors.js';
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -14,12 +14,13 @@ export function coordinatorCommand(): Command {
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
     .option('--host <host>', 'interface to bind (0.0.0.0 for all)', '127.0.0.1')
     .requiredOption('--data-dir <dir>', 'directory for the SQLite store and checkpoints (created if missing)')
-    .addOption(new Option('--admin-token <token>', 'bearer token for the operator API').env('FEDPROFILE_ADMIN_TOKEN'))
+    .addOption(new Option('--admin-token <token>', 'bearer token for the operator API (16+ characters)').env('FEDPROFILE_ADMIN_TOKEN'))
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async (o: { port: number; host: string; dataDir: string; adminToken?: string; tlsCert?: string; tlsKey?: string }) => {
-      if (!o.adminToken) throw new InvalidArgumentError('--admin-token (or FEDPROFILE_ADMIN_TOKEN) is required');
-      if (!!o.tlsCert !== !!o.tlsKey) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+      if (!o.adminToken) throw new ConfigError('--admin-token (or FEDPROFILE_ADMIN_TOKEN) is required: the bearer token operators use for the API');
+      if (!!o.tlsCert !== !!o.tlsKey) throw new ConfigError(`--tls-cert and --tls-key go together: ${o.tlsCert ? '--tls-key' : '--tls-cert'} is missing`);
+      const { startCoordinator } = await import('./server.js');
       const c = await startCoordinator({
         port: o.port, host: o.host, dataDir: o.dataDir, adminToken: o.adminToken,
         tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined, collectProcessMetrics: true,

@@ -1,7 +1,5 @@
-import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadSimulationConfig } from './config.js';
-import { runSimulation } from './runner.js';
+import { ensureOutputDir } from '../shared/cli/paths.js';
 
 function seedArg(v: string): number {
   const n = Number(v);
@@ -16,9 +14,15 @@ Runs every strategy listed in the experiment file on the same data, partition an
   plots/          metric vs round, metric vs bytes and client participation (SVG + PNG)
   report.md       the strategy table with the plots embedded
 
+Strategies: centralized, local, fedavg, fedprox, fedavgm, fedadam, fedyogi.
+
 Ctrl-C stops the run and still writes summary.json and report.md for the rounds that finished.
-The same config and seed give bit-identical metrics on one backend, with or without secure aggregation
-(only the wall-clock and CPU-time fields differ). FEDPROFILE_BACKEND selects the tfjs backend.
+
+Reproducibility: two runs of the same config and seed on the same tfjs backend write identical metrics.jsonl
+lines (every metric and loss, bit for bit), except the wall-clock and CPU-time fields (seconds, totalSeconds,
+timing, and the SecAgg+ timing in aggregation). That holds with secure aggregation on as well. It does NOT
+hold across backends, and a run with secure aggregation gives different numbers from the same run without
+it (updates are clipped and rounded to fixed point). FEDPROFILE_BACKEND selects the tfjs backend.
 
 Examples:
   fedprofile simulate --config simulations/experiments/demo-sim.json --out runs/demo-sim
@@ -35,10 +39,13 @@ export function simulateCommand(): Command {
     .option('--no-progress', 'no progress bars or log lines')
     .addHelpText('after', HELP)
     .action(async (o: { config: string; out: string; seed?: number; dataPath?: string; progress: boolean }) => {
+      const { loadSimulationConfig } = await import('./config.js');
       const cfg = loadSimulationConfig(o.config, {
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(o.dataPath !== undefined ? { dataPath: o.dataPath } : {}),
       });
+      const outDir = ensureOutputDir(o.out);
+      const { runSimulation } = await import('./runner.js');
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -49,7 +56,7 @@ export function simulateCommand(): Command {
       };
       process.on('SIGINT', onSigint);
       try {
-        const r = await runSimulation(cfg, { outDir: resolve(o.out), progress: o.progress, signal: controller.signal });
+        const r = await runSimulation(cfg, { outDir, progress: o.progress, signal: controller.signal });
         const lines = Object.entries(r.summary.strategies).map(([name, s]) =>
           `  ${name.padEnd(12)} ndcg10 ${s.ndcg10.toFixed(4)}  hr10 ${s.hr10.toFixed(4)}  auc ${s.auc.toFixed(4)}  `
           + `interestP3 ${s.interestP3.toFixed(4)}  tierAcc ${s.tierAcc.toFixed(4)}  ${s.seconds.toFixed(1)} s`);

@@ -90,6 +90,14 @@ const StrategySchema = z.discriminatedUnion('name', [
     beta2: z.number().min(0).max(0.9999).default(0.99),
     tau: z.number().positive().max(1).default(1e-3),
   }),
+  /** FedYogi: FedAdam with Yogi's additive second-moment update (steadier when client updates are sparse). */
+  z.strictObject({
+    name: z.literal('fedyogi'),
+    serverLearningRate: lr.default(0.01),
+    beta1: z.number().min(0).max(0.999).default(0.9),
+    beta2: z.number().min(0).max(0.9999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+  }),
 ]);
 export type StrategySpec = z.infer<typeof StrategySchema>;
 export type StrategyName = StrategySpec['name'];
@@ -206,7 +214,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 const DISCRIMINATOR_VALUES: Record<string, string> = {
   source: '"synthetic", "movielens", "events", "retailrocket", "taobao"',
   type: '"natural", "iid", "dirichlet", "quantity-skew", "per-user"',
-  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam"',
+  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi"',
 };
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {

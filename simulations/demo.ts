@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   const merchant = merchantIds[0]!;
   const modelDir = join(OUT, 'global-model');
   await downloadModel(url, fed.id, modelDir);
-  say(`global model saved as a TF.js artifact in ${modelDir}`);
+  say(`global model saved (model.json + weights.bin) in ${modelDir}`);
   const profiler = await LocalProfiler.open({ modelDir, hashKey: HASH_KEY, knownCategories: categories });
   try {
     const local = byMerchant.get(merchant)!;

@@ -232,6 +232,14 @@ export class CoordinatorStore {
       .run(now, actor, action, federationId, json(details));
   }
 
+  /** Audit entries of one action in one federation, oldest or newest first. */
+  listAuditFor(federationId: string, action: string, limit: number, order: 'oldest' | 'newest', afterId = 0): Array<{ id: number; at: number; actor: string; details: unknown }> {
+    const sql = `SELECT id, at, actor, details FROM audit_log WHERE federation_id = ? AND action = ? AND id > ? ORDER BY id ${order === 'oldest' ? 'ASC' : 'DESC'} LIMIT ?`;
+    return (this.db.prepare(sql).all(federationId, action, afterId, limit) as Record<string, unknown>[]).map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, details: parse(r.details),
+    }));
+  }
+
   listAudit(limit = 100): Array<{ at: number; actor: string; action: string; federationId: string | null; details: unknown }> {
     return (this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as Record<string, unknown>[]).map((r) => ({
       at: r.at as number, actor: r.actor as string, action: r.action as string,

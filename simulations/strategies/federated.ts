@@ -9,7 +9,7 @@ import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
 import { aggregateRound } from './aggregate.js';
 
-type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' }>;
+type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
 
 function strategyInput(ctx: RunContext, spec: FederatedSpec): StrategyConfigInput {
   const t = ctx.cfg.training;
@@ -21,7 +21,7 @@ function strategyInput(ctx: RunContext, spec: FederatedSpec): StrategyConfigInpu
   };
   if (spec.name === 'fedprox') return { ...base, proximalMu: spec.mu };
   if (spec.name === 'fedavgm') return { ...base, serverLearningRate: spec.serverLearningRate, serverMomentum: spec.serverMomentum };
-  if (spec.name === 'fedadam') {
+  if (spec.name === 'fedadam' || spec.name === 'fedyogi') {
     return { ...base, serverLearningRate: spec.serverLearningRate, beta1: spec.beta1, beta2: spec.beta2, tau: spec.tau };
   }
   return base;
