@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
-import type { ClientAggregationSession, Outbound } from '../shared/aggregation/seam.js';
 import { ConfigError, DataFileError, FedProfileError } from '../shared/errors.js';
 import { keyCheckValue } from '../shared/data/key-check.js';
 import { merchantJson, type MerchantEndpoint, type MerchantFederationInfo } from './merchant-http.js';
@@ -11,6 +10,7 @@ import {
 } from '../shared/protocol/messages.js';
 import { frameSocket, type FramedPeer } from '../shared/protocol/transport.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/version.js';
+import { finiteOnly, RoundClientState } from '../shared/round/client.js';
 import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/training/types.js';
 import type { BackendChoice } from '../shared/tf/backend.js';
@@ -89,8 +89,6 @@ export interface FederatedClientEvents {
   'client-error': [{ stage: 'data' | 'training' | 'evaluation'; message: string; code?: string }];
 }
 
-interface ActiveRound { round: number; session: ClientAggregationSession; abandoned: boolean }
-
 /**
  * A merchant's client node: connects with its enrolment token, trains the global model on local data when
  * selected (through the LocalTrainer, normally a worker thread), and sends back only what the aggregator
@@ -105,7 +103,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private trainerPromise: Promise<LocalTrainer> | undefined;
   private readonly cache: ModelCache;
   private readonly modelWaiters = new Map<string, Array<{ resolve: (m: CachedModel) => void; reject: (e: Error) => void }>>();
-  private active: ActiveRound | undefined;
+  private readonly rounds: RoundClientState;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private _clientId: string | undefined;
@@ -124,6 +122,15 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       throw new FedProfileError('BAD_CONFIG', 'FederatedClient needs a trainer or a dataSource');
     }
     this.cache = new ModelCache(opts.workDir);
+    this.rounds = new RoundClientState({
+      createSession: (m) => createClientAggregator(m.aggregation.kind, {
+        federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
+        identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
+        secagg: { pins: this.pins, minNeighbors: this.opts.secaggMinNeighbors, minThreshold: this.opts.secaggMinThreshold },
+      }),
+      send: (m) => this.send(m),
+      onLeave: (round, reason) => this.log('info', { round, reason }, 'leaving the current round'),
+    });
   }
 
   get clientId(): string | undefined { return this._clientId; }
@@ -341,10 +348,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this.onFit(m);
         break;
       case 'agg': {
-        const a = this.active;
-        if (!a || a.round !== m.round || a.abandoned) { this.log('warn', { round: m.round }, 'aggregation message for a round this client is not in'); break; }
         try {
-          this.sendOutbound(m.round, a.session.handle(m.aggType, m.payload));
+          if (!this.rounds.onAgg(m)) this.log('warn', { round: m.round }, 'aggregation message for a round this client is not in');
         } catch (e) {
           if (e instanceof IdentityMismatchError) {
             this.log('error', { round: m.round, client: e.clientId }, e.message);
@@ -361,12 +366,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         break;
       case 'round-end':
         if (m.status === 'completed' && m.modelHash) this.latestModelHash = m.modelHash;
-        if (this.active?.round === m.round) {
-          // Over either way: a straggler's result would only be rejected as late.
-          this.active.abandoned = true;
-          this.active.session.dispose?.();
-          this.active = undefined;
-        }
+        this.rounds.onRoundEnd(m);
         this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
         this.statusCheck?.();
         break;
@@ -378,20 +378,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   }
 
   private onFit(m: Extract<ServerMessage, { type: 'fit' }>): void {
-    this.abandonRound('a new round started');
-    let session: ClientAggregationSession;
-    try {
-      session = createClientAggregator(m.aggregation.kind, {
-        federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
-        identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
-        secagg: { pins: this.pins, minNeighbors: this.opts.secaggMinNeighbors, minThreshold: this.opts.secaggMinThreshold },
-      });
-    } catch (e) {
-      this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message });
-      return;
-    }
-    const active: ActiveRound = { round: m.round, session, abandoned: false };
-    this.active = active;
+    const active = this.rounds.beginFit(m);
+    if (!active) return;
     this.emit('round-started', { round: m.round, config: m.config });
     this.enqueue(async () => {
       if (active.abandoned) return;
@@ -400,19 +388,16 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         if (active.abandoned) return;
         const t0 = performance.now();
         const result = await trainer.fit(model.values, model.manifest, m.config, (p) => this.emit('progress', { ...p, round: m.round }));
-        if (active.abandoned) return;
         const trainMs = performance.now() - t0;
         const before = this.bytesSent;
-        // With secure aggregation the example count is the weight the masked vector hides: it is not sent in clear.
-        const numExamples = m.aggregation.kind === 'secagg' ? 0 : result.numExamples;
-        this.send({ type: 'fit-meta', round: m.round, numExamples, metrics: finiteOnly(result.metrics), trainMs });
-        this.sendOutbound(m.round, session.submit(result.delta, result.numExamples));
-        this.emit('update-sent', { round: m.round, numExamples: result.numExamples, trainMs, bytes: this.bytesSent - before });
+        if (this.rounds.finishFit(active, result, trainMs)) {
+          this.emit('update-sent', { round: m.round, numExamples: result.numExamples, trainMs, bytes: this.bytesSent - before });
+        }
       } catch (e) {
         if (active.abandoned) return;
         this.log('error', { round: m.round, err: (e as Error).message }, 'local training failed');
         this.reportError(isDataError(e) ? 'data' : 'training', e);
-        this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message.slice(0, 1000) });
+        this.rounds.failFit(active, (e as Error).message);
       }
     });
   }
@@ -457,10 +442,6 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     return this.trainerPromise;
   }
 
-  private sendOutbound(round: number, msgs: Outbound[]): void {
-    for (const o of msgs) this.send({ type: 'agg', round, aggType: o.type, payload: o.payload });
-  }
-
   private send(message: ClientMessage): void {
     if (!this.peer || this.stopped) return;
     const bytes = this.peer.send(message);
@@ -469,12 +450,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   }
 
   private abandonRound(reason: string): void {
-    if (this.active) {
-      this.log('info', { round: this.active.round, reason }, 'leaving the current round');
-      this.active.abandoned = true;
-      this.active.session.dispose?.();
-      this.active = undefined;
-    }
+    this.rounds.leave(reason);
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -494,8 +470,4 @@ function transportReason(err: Error & { description?: unknown }): string {
   const inner = d?.error?.message ?? d?.message;
   const code = typeof d?.error?.code === 'string' ? ` (${d.error.code})` : '';
   return typeof inner === 'string' && inner ? `${inner}${code}` : err.message;
-}
-
-function finiteOnly(m: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)).slice(0, 64));
 }

@@ -116,6 +116,14 @@ const TrainingSchema = z.strictObject({
   optimizer: z.enum(['adam', 'sgd']).default('adam'),
   /** Cap on examples a client trains on per round; also the SecAgg+ maximum weight. */
   maxExamplesPerClient: int(1, 10_000_000).default(10_000),
+  /** Round-engine settings shared with the coordinator's strategy (see StrategyConfigSchema). */
+  overSelection: z.number().min(1).max(10).default(1),
+  /** Quorum: fewest results a round may aggregate. */
+  minFitClients: int(1, 1_000_000).default(1),
+  /** Federated evaluation every N rounds on the selected clients' test users (0 = off; the pooled test set is always scored). */
+  evaluateEvery: int(0, 10_000).default(0),
+  /** Clients keep their best local epoch by validation loss (the strategy setting of the same name). */
+  selectByValidation: z.boolean().default(false),
 });
 
 const SecureAggregationSchema = z.strictObject({

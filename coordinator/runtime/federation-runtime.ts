@@ -1,20 +1,24 @@
 import type { Logger } from 'pino';
-import { createStrategy, type Strategy } from '../../shared/aggregation/strategy.js';
+import { createStrategy, isStrategyStateRecord, type Strategy, type StrategyStateRecord } from '../../shared/aggregation/strategy.js';
+import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
-import { SESSION_SETTLED, type ServerAggregationSession } from '../../shared/aggregation/seam.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import type { CheckpointStore } from '../checkpoints.js';
+import { OPTIMIZER_BIN, sha256InSlices, type CheckpointStore } from '../checkpoints.js';
 import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
 import type { CoordinatorMetrics } from '../metrics.js';
-import { RoundOrchestrator } from '../orchestrator/orchestrator.js';
-import type { OrchestratorCommand, OrchestratorEvent } from '../orchestrator/types.js';
+import { RoundEngine } from '../../shared/round/engine.js';
+import { aggregationPlan } from '../../shared/round/plan.js';
+import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
+import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { createServerAggregator } from './aggregators.js';
-import { plannerFromStrategy } from './strategy-planner.js';
+import { createServerAggregator } from '../../shared/round/server-aggregators.js';
+import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
+import { plannerFromStrategy } from '../../shared/round/planner.js';
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
+const vectorWorker = new VectorWorker();
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
 
@@ -30,19 +34,18 @@ export interface RuntimeDeps {
   now?: () => number;
 }
 
-type EventInput = OrchestratorEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
+type EventInput = RoundEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
 
 /**
- * The imperative shell around one federation's RoundOrchestrator: feeds it socket events and timer ticks,
- * and carries out its commands (messages, SQLite rows, checkpoints, strategy step, metrics).
+ * The coordinator's driver of one federation's RoundEngine: feeds it socket events, wall-clock timer ticks
+ * and aggregation-session completions, and carries out its commands (messages, SQLite rows, checkpoints,
+ * strategy step, metrics).
  */
 export class FederationRuntime {
   private timer: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private readonly now: () => number;
-  /** The current round's aggregation session, watched for background work finishing (see settled()). */
-  private current: { session: ServerAggregationSession; round: number; nudgeFrom: string; watching: boolean } | undefined;
 
   private constructor(
     readonly id: string,
@@ -50,7 +53,7 @@ export class FederationRuntime {
     private readonly deps: RuntimeDeps,
     private readonly strategy: Strategy,
     private global: GlobalModel,
-    private readonly orchestrator: RoundOrchestrator,
+    private readonly engine: RoundEngine,
   ) {
     this.now = deps.now ?? Date.now;
   }
@@ -58,7 +61,8 @@ export class FederationRuntime {
   /** Validates the config, builds round 0's model, checkpoints it, then records the federation. */
   static async create(input: unknown, deps: RuntimeDeps, initModel: InitModel, id?: string): Promise<FederationRuntime> {
     const config = FederationConfigSchema.parse(input);
-    createStrategy(config.strategy); // fail before writing anything
+    // Fail before writing anything: the strategy and the aggregation plan (one quorum, one weight cap).
+    aggregationPlan(createStrategy(config.strategy).config, config.secureAggregation, 0);
     const { manifest, values } = await initModel(config.model, config.seed);
     const fedId = id ?? `fed_${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`;
     const hash = await deps.checkpoints.save(fedId, 0, { modelConfig: config.model, manifest, values });
@@ -71,74 +75,54 @@ export class FederationRuntime {
   static async open(row: FederationRow, deps: RuntimeDeps): Promise<FederationRuntime> {
     const config = FederationConfigSchema.parse(row.config);
     const strategy = createStrategy(config.strategy);
-    if (row.strategyState) strategy.restore(row.strategyState);
     const lastCompleted = deps.store.listRounds(row.id).filter((r) => r.status === 'completed').at(-1)?.round ?? 0;
+    if (isStrategyStateRecord(row.strategyState)) {
+      const ref = row.strategyState.optimizer;
+      const optimizer = ref.sha256 === undefined
+        ? { name: ref.name, step: ref.step, m: null, v: null }
+        : decodeServerOptimizerState(await deps.checkpoints.loadOptimizer(row.id, lastCompleted, ref.sha256), `federation ${row.id} round ${lastCompleted} ${OPTIMIZER_BIN}`);
+      strategy.restoreFromRecord(row.strategyState, optimizer);
+    } else if (row.strategyState) {
+      // A row written before the optimiser state moved beside the checkpoint: base64 moments inline.
+      // The next commit writes optimizer.bin and replaces the row with a record.
+      strategy.restore(row.strategyState);
+    }
     const saved = await deps.checkpoints.load(row.id, lastCompleted);
     if (saved.hash !== row.modelHash) {
       throw new FedProfileError('INTEGRITY', `federation ${row.id}: checkpoint of round ${lastCompleted} has hash ${saved.hash}, the store expects ${row.modelHash}`);
     }
     const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
-    const aggregation = { kind: config.secureAggregation ? 'secagg' as const : 'plain' as const, params: { ...(config.secureAggregation ?? {}), dimension: global.manifest.totalSize } };
+    const plan = aggregationPlan(strategy.config, config.secureAggregation, global.manifest.totalSize);
     let runtime: FederationRuntime | undefined;
-    const orchestrator = new RoundOrchestrator(
+    const engine = new RoundEngine(
       {
         federationId: row.id, seed: config.seed, rounds: config.rounds,
-        minClients: config.minClients ?? strategy.config.minFitClients, deadlines: config.deadlines, aggregation,
+        minClients: config.minClients ?? plan.quorum, deadlines: config.deadlines,
+        aggregation: { kind: plan.kind, params: plan.params },
       },
       plannerFromStrategy(strategy),
-      ({ round, participants, minResults, targetResults }) => {
-        const session = createServerAggregator(aggregation.kind, {
-          federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
-          maxWeight: strategy.config.maxExamples, options: config.secureAggregation,
-          identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
-        });
-        runtime?.track(session, round, participants);
-        return session;
-      },
+      ({ round, participants, minResults, targetResults }) => createServerAggregator(plan.kind, {
+        federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
+        maxWeight: plan.weightCap, options: plan.params,
+        identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
+        // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
+        // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
+        ...(plan.kind === 'plain' ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
+        onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
+      }),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
     );
-    runtime = new FederationRuntime(row.id, config, deps, strategy, global, orchestrator);
+    runtime = new FederationRuntime(row.id, config, deps, strategy, global, engine);
     return runtime;
   }
 
   get model(): GlobalModel { return this.global; }
-  snapshot(): ReturnType<RoundOrchestrator['snapshot']> { return this.orchestrator.snapshot(); }
+  snapshot(): ReturnType<RoundEngine['snapshot']> { return this.engine.snapshot(); }
 
   event(ev: EventInput): void {
     if (this.closed) return;
-    const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
+    const cmds = this.engine.handle({ ...ev, now: this.now() } as RoundEvent);
     for (const c of cmds) this.execute(c);
-    this.watchSession();
-  }
-
-  /** Called by the aggregator factory (inside event()) for each new round's session. */
-  private track(session: ServerAggregationSession, round: number, participants: readonly string[]): void {
-    this.current = participants.length > 0 ? { session, round, nudgeFrom: participants[0]!, watching: false } : undefined;
-  }
-
-  /**
-   * A session that sums in the background decides its outcome between events. Once its work has settled,
-   * hand it a SESSION_SETTLED message so the orchestrator re-reads outcome() (and commits) at once,
-   * rather than at the next socket message or deadline.
-   */
-  private watchSession(): void {
-    const w = this.current;
-    if (!w || w.watching || !w.session.settled) return;
-    w.watching = true;
-    void w.session.settled().then(() => {
-      w.watching = false;
-      if (this.closed || this.current !== w) return;
-      if (w.session.outcome().status === 'pending') {
-        // A watch armed by one message (say fit-meta) resolves at once when nothing is queued yet; if the last
-        // update arrives in the same socket read, its summing starts before that resolution is observed. The
-        // session then aggregates unwatched, so watch again rather than wait for the stage deadline.
-        if (w.session.stage === 'aggregating') setImmediate(() => this.watchSession());
-        return;
-      }
-      const snap = this.orchestrator.snapshot();
-      if (snap.round !== w.round || !snap.stage.startsWith('fit:')) return; // already read (or the round ended)
-      this.event({ type: 'agg-message', from: w.nudgeFrom, round: w.round, aggType: SESSION_SETTLED, payload: null });
-    });
   }
 
   /** Stops timers and waits for an in-flight commit, so a clean shutdown never leaves half a round. */
@@ -148,7 +132,7 @@ export class FederationRuntime {
     await Promise.allSettled([...this.inflight]);
   }
 
-  private execute(c: OrchestratorCommand): void {
+  private execute(c: RoundCommand): void {
     const { store, metrics, logger } = this.deps;
     switch (c.type) {
       case 'send':
@@ -191,7 +175,7 @@ export class FederationRuntime {
     }
   }
 
-  private async commit(c: Extract<OrchestratorCommand, { type: 'commit' }>): Promise<void> {
+  private async commit(c: Extract<RoundCommand, { type: 'commit' }>): Promise<void> {
     const { summary, outcome } = c;
     const round = summary.round;
     try {
@@ -201,17 +185,25 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
+      const optimizerState = this.strategy.optimizerState();
+      const hasMoments = optimizerState.m !== null || optimizerState.v !== null;
+      const optimizerBytes = hasMoments ? encodeServerOptimizerState(optimizerState) : undefined;
+      const optimizer = optimizerBytes ? { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) } : undefined;
       const hash = await this.deps.checkpoints.save(this.id, round, {
-        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, ...(optimizer ? { optimizer } : {}),
       });
+      const strategyState: StrategyStateRecord = {
+        name: this.strategy.name, lastRound: round,
+        optimizer: { name: optimizerState.name, step: optimizerState.step, ...(optimizer ? { file: OPTIMIZER_BIN, sha256: optimizer.sha256 } : {}) },
+      };
       if (this.closed) return;
       const durationMs = this.now() - summary.startedAt;
       const metrics: Record<string, number> = { ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length };
       for (const [k, v] of Object.entries(result.metrics)) metrics[`server.${k}`] = v;
-      const finished = this.orchestrator.snapshot().completedRounds + 1 >= this.config.rounds;
+      const finished = this.engine.snapshot().completedRounds + 1 >= this.config.rounds;
       this.deps.store.completeRound({
         federationId: this.id, round, contributors: summary.contributors, modelHash: hash, metrics,
-        strategyState: this.strategy.state(), status: finished ? 'completed' : undefined,
+        strategyState, status: finished ? 'completed' : undefined,
       });
       this.global = { manifest: this.global.manifest, values: result.weights, hash, round };
       this.deps.metrics.roundsTotal.inc({ federation: this.id, status: 'completed' });

@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FedProfileError } from '../../shared/errors.js';
-import type { FederationStatus } from '../orchestrator/types.js';
+import type { FederationStatus } from '../../shared/round/types.js';
 import { MIGRATIONS } from './migrations.js';
 
 export interface FederationRow {

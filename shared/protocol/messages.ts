@@ -23,6 +23,7 @@ export const FitConfigSchema = z.strictObject({
   proximalMu: z.number().min(0).optional(),
   maxExamples: z.number().int().min(1).optional(),
   seed: z.number().int(),
+  selectByValidation: z.boolean().optional(),
 });
 
 export const WeightManifestSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import { SESSION_SETTLED, type AggregationOutcome, type Outbound, type ServerAggregationSession } from '../aggregation/seam.js';
+import type { AggregationOutcome, Outbound, ServerAggregationSession, SessionSettledListener } from '../aggregation/seam.js';
 import { FedProfileError } from '../errors.js';
 import { SecAggError } from './errors.js';
 import { buildNeighbourGraph, type RandomIndex } from './graph.js';
@@ -34,6 +34,8 @@ export interface SecAggServerOptions {
    * settled() resolves. Unset: unmasking runs inside the handle() call that closes the last stage.
    */
   unmaskInWorker?: boolean;
+  /** Called once background unmasking decided the outcome (never from inside handle()). */
+  onSettled?: SessionSettledListener;
 }
 
 export type SecAggServerStage =
@@ -75,6 +77,7 @@ export class SecAggServerSession implements ServerAggregationSession {
   private readonly identities: (id: string) => Uint8Array | undefined;
   private readonly graphRandomIndex?: RandomIndex;
   private readonly unmaskInWorker: boolean;
+  private readonly onSettled?: SessionSettledListener;
   private background: Promise<void> = Promise.resolve();
   private _stage: SecAggServerStage = 'idle';
   private result: AggregationOutcome = { status: 'pending' };
@@ -116,6 +119,7 @@ export class SecAggServerSession implements ServerAggregationSession {
     this.identities = identityLookup(opts.identities);
     this.graphRandomIndex = opts.graphRandomIndex;
     this.unmaskInWorker = opts.unmaskInWorker ?? false;
+    this.onSettled = opts.onSettled;
     this.length = this.params.dimension + TRAILER;
     this.sum = new Uint32Array(this.length);
   }
@@ -156,7 +160,6 @@ export class SecAggServerSession implements ServerAggregationSession {
 
   handle(from: string, type: string, payload: unknown): Outbound[] {
     try {
-      if (type === SESSION_SETTLED) return [];
       return this.dispatch(from, type, payload);
     } catch (e) {
       this.counters.rejectedMessages++;
@@ -456,7 +459,10 @@ export class SecAggServerSession implements ServerAggregationSession {
     this.background = runUnmaskJobInWorker(job).then(
       (r) => { settle(r); },
       (e: unknown) => { this.abort(`unmasking failed: ${e instanceof Error ? e.message : String(e)}`); },
-    ).finally(() => { for (const x of [...job.seeds, ...job.dropped]) x.shares.fill(0); });
+    ).finally(() => {
+      for (const x of [...job.seeds, ...job.dropped]) x.shares.fill(0);
+      this.onSettled?.();
+    });
     return [];
   }
 

@@ -14,6 +14,8 @@ export interface FitConfig {
   /** Cap on examples used this round (also the SecAgg+ maxWeight). */
   maxExamples?: number;
   seed: number;
+  /** Keep the local epoch with the best validation loss; false (or absent) keeps the last epoch. */
+  selectByValidation?: boolean;
 }
 
 export interface FitResult {

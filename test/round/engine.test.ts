@@ -1,15 +1,16 @@
 import { expect } from 'chai';
 import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
-import { RoundOrchestrator } from '../../coordinator/orchestrator/orchestrator.js';
-import type { OrchestratorCommand, OrchestratorConfig, OrchestratorEvent, RoundPlanner } from '../../coordinator/orchestrator/types.js';
-import { sampleClients, roundRng } from '../../coordinator/orchestrator/sampling.js';
+import { sampleIds } from '../../shared/aggregation/sampling.js';
+import { RoundEngine } from '../../shared/round/engine.js';
+import { roundRng } from '../../shared/round/rng.js';
+import type { RoundCommand, RoundEngineConfig, RoundEvent, RoundPlanner } from '../../shared/round/types.js';
 
 const HASH0 = '0'.repeat(64);
 const HASH1 = '1'.repeat(64);
 
 /** A FedAvg-like planner: seeded over-selection of ceil(clientsPerRound × overSelection), quorum 2. */
 const planner = (clientsPerRound = 3, overSelection = 1.34, evaluate = true): RoundPlanner => ({
-  configureFit: (round, available, rng) => sampleClients(available, Math.ceil(clientsPerRound * overSelection - 1e-9), rng)
+  configureFit: (round, available, rng) => sampleIds(available, Math.ceil(clientsPerRound * overSelection - 1e-9), rng)
     .map((clientId, i) => ({ clientId, config: { round, phase: 'finetune', localEpochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd', seed: round * 100 + i } })),
   minFitResults: () => 2,
   targetFitResults: () => clientsPerRound,
@@ -20,7 +21,7 @@ const planner = (clientsPerRound = 3, overSelection = 1.34, evaluate = true): Ro
   },
 });
 
-function config(over: Partial<OrchestratorConfig> = {}): OrchestratorConfig {
+function config(over: Partial<RoundEngineConfig> = {}): RoundEngineConfig {
   return {
     federationId: 'f1', seed: 7, rounds: 2, minClients: 3,
     deadlines: { trainMs: 1000, aggregationStageMs: 500, evaluateMs: 300 },
@@ -28,29 +29,29 @@ function config(over: Partial<OrchestratorConfig> = {}): OrchestratorConfig {
   };
 }
 
-type EventInput = OrchestratorEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
+type EventInput = RoundEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
 
-/** Drives an orchestrator with fake time and records every command. */
+/** Drives the engine with fake time and records every command. */
 function harness(cfg = config(), plan = planner()) {
-  const o = new RoundOrchestrator(cfg, plan, ({ minResults, targetResults }) =>
+  const o = new RoundEngine(cfg, plan, ({ minResults, targetResults }) =>
     new PlainServerSession({ vectorLength: 2, minResults, targetResults }),
   { status: 'created', completedRounds: 0, lastRound: 0, modelHash: HASH0 });
   let now = 1_000;
-  const log: OrchestratorCommand[] = [];
-  const send = (ev: EventInput): OrchestratorCommand[] => {
-    const cmds = o.handle({ now, ...ev } as OrchestratorEvent);
+  const log: RoundCommand[] = [];
+  const send = (ev: EventInput): RoundCommand[] => {
+    const cmds = o.handle({ now, ...ev } as RoundEvent);
     log.push(...cmds);
     return cmds;
   };
   return { o, log, send, advance: (ms: number) => { now += ms; return send({ type: 'tick' }); }, now: () => now };
 }
 
-const of = <T extends OrchestratorCommand['type']>(cmds: OrchestratorCommand[], t: T) =>
-  cmds.filter((c): c is Extract<OrchestratorCommand, { type: T }> => c.type === t);
+const of = <T extends RoundCommand['type']>(cmds: RoundCommand[], t: T) =>
+  cmds.filter((c): c is Extract<RoundCommand, { type: T }> => c.type === t);
 
 const update = (v: number[], weight: number) => ({ update: Float32Array.from(v), weight });
 
-describe('RoundOrchestrator (pure, fake time)', () => {
+describe('RoundEngine (pure, fake time)', () => {
   it('waits for minClients, then selects with over-selection and sends fit to each participant', () => {
     const h = harness();
     h.send({ type: 'start' });
@@ -71,9 +72,9 @@ describe('RoundOrchestrator (pure, fake time)', () => {
 
   it('seeded sampling is deterministic and independent of arrival order', () => {
     const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
-    const a = sampleClients(ids, 5, roundRng(3, 4, 'fit'));
-    const b = sampleClients([...ids].reverse(), 5, roundRng(3, 4, 'fit'));
-    const c = sampleClients(ids, 5, roundRng(3, 5, 'fit'));
+    const a = sampleIds(ids, 5, roundRng(3, 4, 'fit'));
+    const b = sampleIds([...ids].reverse(), 5, roundRng(3, 4, 'fit'));
+    const c = sampleIds(ids, 5, roundRng(3, 5, 'fit'));
     expect(a).to.deep.equal(b);
     expect(a).to.not.deep.equal(c);
     expect(new Set(a).size).to.equal(5);

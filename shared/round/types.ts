@@ -1,8 +1,8 @@
-import type { AggregationOutcome, ServerAggregationSession } from '../../shared/aggregation/seam.js';
-import type { FitConfig } from '../../shared/training/types.js';
-import type { ServerMessage } from '../../shared/protocol/messages.js';
+import type { AggregationOutcome, ServerAggregationSession } from '../aggregation/seam.js';
+import type { FitConfig } from '../training/types.js';
+import type { ServerMessage } from '../protocol/messages.js';
 
-/** The strategy hooks the orchestrator needs (adapted from the Flower-style Strategy; all pure). */
+/** The strategy hooks the round engine needs (adapted from the Flower-style Strategy; all pure). */
 export interface RoundPlanner {
   /** Seeded selection (over-selected) and each selected client's fit instructions. */
   configureFit(round: number, available: readonly string[], rng: () => number): Array<{ clientId: string; config: FitConfig }>;
@@ -15,7 +15,7 @@ export interface RoundPlanner {
   aggregateEvaluate(round: number, results: ReadonlyArray<{ clientId: string; numExamples: number; metrics: Record<string, number> }>): Record<string, number>;
 }
 
-export interface OrchestratorConfig {
+export interface RoundEngineConfig {
   federationId: string;
   seed: number;
   /** Rounds to complete before the federation finishes. */
@@ -26,6 +26,10 @@ export interface OrchestratorConfig {
   aggregation: { kind: 'plain' | 'secagg'; params: Record<string, unknown> };
 }
 
+/**
+ * Builds a round's server aggregation session. A session that finishes work between inputs (background
+ * summing) reports it through its onSettled callback, which the driver wires to a 'session-settled' event.
+ */
 export interface AggregatorFactory {
   (args: { round: number; participants: readonly string[]; minResults: number; targetResults: number }): ServerAggregationSession;
 }
@@ -40,12 +44,14 @@ export interface ResumePoint {
   modelHash: string;
 }
 
-export type OrchestratorEvent = { now: number } & (
+export type RoundEvent = { now: number } & (
   | { type: 'start' } | { type: 'pause' } | { type: 'resume' } | { type: 'stop' }
   | { type: 'client-online'; clientId: string }
   | { type: 'client-offline'; clientId: string }
   | { type: 'tick' }
   | { type: 'agg-message'; from: string; round: number; aggType: string; payload: unknown }
+  /** The round's aggregation session finished background work: its outcome may have changed. */
+  | { type: 'session-settled'; round: number }
   | { type: 'fit-meta'; from: string; round: number; numExamples: number; metrics: Record<string, number>; trainMs: number }
   | { type: 'fit-failed'; from: string; round: number; reason: string }
   | { type: 'eval-result'; from: string; round: number; numExamples: number; metrics: Record<string, number> }
@@ -64,7 +70,7 @@ export interface RoundSummary {
   aggregatedAt: number;
 }
 
-export type OrchestratorCommand =
+export type RoundCommand =
   | { type: 'send'; to: string; message: ServerMessage }
   | { type: 'timer'; at: number | null }
   | { type: 'round-started'; round: number; participants: string[]; at: number }

@@ -1,9 +1,8 @@
-import { FedProfileError } from '../../shared/errors.js';
-import type { ServerAggregationSession, Outbound } from '../../shared/aggregation/seam.js';
-import { roundRng } from './sampling.js';
+import { FedProfileError } from '../errors.js';
+import type { ServerAggregationSession, Outbound } from '../aggregation/seam.js';
+import { roundRng } from './rng.js';
 import type {
-  AggregatorFactory, FederationStatus, OrchestratorCommand, OrchestratorConfig, OrchestratorEvent,
-  ResumePoint, RoundPlanner,
+  AggregatorFactory, FederationStatus, ResumePoint, RoundCommand, RoundEngineConfig, RoundEvent, RoundPlanner,
 } from './types.js';
 
 interface FitStage {
@@ -27,11 +26,13 @@ interface EvalStage {
 type Active = FitStage | CommitStage | EvalStage;
 
 /**
- * One federation's round lifecycle as a pure state machine: events in, commands out, time only from the
- * events. select → configure (fit) → train/collect (aggregator messages) → aggregate (session outcome)
- * → commit (shell applies the strategy and checkpoints) → evaluate → next round.
+ * The one round engine: one federation's round lifecycle as a pure state machine, events in, commands out,
+ * time only from the events. select → configure (fit) → train/collect (aggregator messages) → aggregate
+ * (session outcome) → commit (the driver applies the strategy and checkpoints) → evaluate → next round.
+ * The coordinator drives it with the wall clock and sockets (coordinator/runtime), the simulator with a
+ * virtual clock and an in-memory transport (simulations/federated); neither has a round loop of its own.
  */
-export class RoundOrchestrator {
+export class RoundEngine {
   private status: FederationStatus;
   private completedRounds: number;
   private lastRound: number;
@@ -41,7 +42,7 @@ export class RoundOrchestrator {
   private timerAt: number | null = null;
 
   constructor(
-    private readonly cfg: OrchestratorConfig,
+    private readonly cfg: RoundEngineConfig,
     private readonly planner: RoundPlanner,
     private readonly createAggregator: AggregatorFactory,
     resume: ResumePoint,
@@ -60,8 +61,8 @@ export class RoundOrchestrator {
     };
   }
 
-  handle(ev: OrchestratorEvent): OrchestratorCommand[] {
-    const out: OrchestratorCommand[] = [];
+  handle(ev: RoundEvent): RoundCommand[] {
+    const out: RoundCommand[] = [];
     switch (ev.type) {
       case 'start':
         if (this.status === 'created') this.setStatus('running', out);
@@ -92,6 +93,11 @@ export class RoundOrchestrator {
       case 'agg-message':
         this.onAggMessage(ev, out);
         break;
+      case 'session-settled': {
+        const a = this.active;
+        if (a?.kind === 'fit' && a.round === ev.round) this.afterSessionStep(a, ev.now, out);
+        break;
+      }
       case 'fit-meta': {
         const a = this.fitStageFor(ev.from, ev.round, out, 'fit-meta');
         if (a) a.meta.set(ev.from, { numExamples: ev.numExamples, metrics: ev.metrics, trainMs: ev.trainMs });
@@ -140,7 +146,7 @@ export class RoundOrchestrator {
 
   // ---- stages ----
 
-  private maybeStartRound(now: number, out: OrchestratorCommand[]): void {
+  private maybeStartRound(now: number, out: RoundCommand[]): void {
     if (this.status !== 'running' || this.active || this.completedRounds >= this.cfg.rounds) return;
     if (this.online.size < Math.max(this.cfg.minClients, 1)) return;
     const round = this.lastRound + 1;
@@ -150,9 +156,18 @@ export class RoundOrchestrator {
     const participants = plan.map((p) => p.clientId);
     const minResults = this.planner.minFitResults();
     if (participants.length < minResults) return;
-    this.lastRound = round;
     const targetResults = Math.min(Math.max(this.planner.targetFitResults(), minResults), participants.length);
-    const session = this.createAggregator({ round, participants, minResults, targetResults });
+    let session: ServerAggregationSession;
+    try {
+      session = this.createAggregator({ round, participants, minResults, targetResults });
+    } catch (e) {
+      // Nothing has changed yet: pause rather than fail again at every later event, and say why.
+      const reason = e instanceof Error ? e.message : String(e);
+      out.push({ type: 'log', level: 'warn', msg: `round ${round} cannot start; federation paused: ${reason}`, data: { round } });
+      this.setStatus('paused', out);
+      return;
+    }
+    this.lastRound = round;
     const a: FitStage = {
       kind: 'fit', round, participants: new Set(participants), session, stage: session.stage,
       deadline: now + this.cfg.deadlines.trainMs, startedAt: now, meta: new Map(),
@@ -170,7 +185,7 @@ export class RoundOrchestrator {
     this.afterSessionStep(a, now, out);
   }
 
-  private onAggMessage(ev: Extract<OrchestratorEvent, { type: 'agg-message' }>, out: OrchestratorCommand[]): void {
+  private onAggMessage(ev: Extract<RoundEvent, { type: 'agg-message' }>, out: RoundCommand[]): void {
     const a = this.fitStageFor(ev.from, ev.round, out, ev.aggType);
     if (!a) return;
     let replies: Outbound[];
@@ -185,7 +200,7 @@ export class RoundOrchestrator {
     this.afterSessionStep(a, ev.now, out);
   }
 
-  private onDisconnect(clientId: string, now: number, out: OrchestratorCommand[]): void {
+  private onDisconnect(clientId: string, now: number, out: RoundCommand[]): void {
     const a = this.active;
     if (a?.kind === 'fit' && a.participants.has(clientId)) {
       out.push({ type: 'log', level: 'warn', msg: 'participant disconnected; dropped from this round', data: { clientId, round: a.round } });
@@ -196,7 +211,7 @@ export class RoundOrchestrator {
     }
   }
 
-  private onTick(now: number, out: OrchestratorCommand[]): void {
+  private onTick(now: number, out: RoundCommand[]): void {
     const a = this.active;
     if (a?.kind === 'fit' && now >= a.deadline) {
       const stageBefore = a.session.stage;
@@ -213,7 +228,7 @@ export class RoundOrchestrator {
   }
 
   /** After any session input: relay is done; check the outcome and move deadlines on stage changes. */
-  private afterSessionStep(a: FitStage, now: number, out: OrchestratorCommand[]): void {
+  private afterSessionStep(a: FitStage, now: number, out: RoundCommand[]): void {
     if (this.active !== a) return;
     const o = a.session.outcome();
     if (o.status === 'aborted') { this.failRound(a, o.reason, now, out); return; }
@@ -256,7 +271,8 @@ export class RoundOrchestrator {
     }
   }
 
-  private failRound(a: FitStage, reason: string, now: number, out: OrchestratorCommand[]): void {
+  private failRound(a: FitStage, reason: string, now: number, out: RoundCommand[]): void {
+    a.session.close?.();
     out.push({ type: 'round-failed', round: a.round, reason, at: now });
     for (const id of a.participants) {
       if (this.online.has(id)) out.push({ type: 'send', to: id, message: { type: 'round-end', round: a.round, status: 'failed', reason } });
@@ -264,7 +280,7 @@ export class RoundOrchestrator {
     this.active = undefined;
   }
 
-  private beginEvaluation(round: number, now: number, out: OrchestratorCommand[]): void {
+  private beginEvaluation(round: number, now: number, out: RoundCommand[]): void {
     const chosen = this.planner.configureEvaluate(round, [...this.online].sort(), roundRng(this.cfg.seed, round, 'evaluate'))
       .filter((id) => this.online.has(id));
     if (chosen.length === 0) return;
@@ -273,7 +289,7 @@ export class RoundOrchestrator {
     for (const id of chosen) out.push({ type: 'send', to: id, message: { type: 'evaluate', round, modelHash: this.modelHash, deadline: a.deadline } });
   }
 
-  private finishEvaluation(a: EvalStage, now: number, out: OrchestratorCommand[]): void {
+  private finishEvaluation(a: EvalStage, now: number, out: RoundCommand[]): void {
     const results = [...a.results].map(([clientId, r]) => ({ clientId, ...r }));
     const metrics = results.length ? this.planner.aggregateEvaluate(a.round, results) : {};
     out.push({ type: 'round-evaluated', round: a.round, metrics, clients: results.length, at: now });
@@ -282,7 +298,7 @@ export class RoundOrchestrator {
 
   // ---- helpers ----
 
-  private fitStageFor(from: string, round: number, out: OrchestratorCommand[], what: string): FitStage | undefined {
+  private fitStageFor(from: string, round: number, out: RoundCommand[], what: string): FitStage | undefined {
     const a = this.active;
     if (a?.kind !== 'fit' || a.round !== round) {
       this.reject(from, 'DEADLINE', 'late', `${what} for round ${round} arrived after that round closed`, out);
@@ -295,20 +311,20 @@ export class RoundOrchestrator {
     return a;
   }
 
-  private relay(a: FitStage, msgs: Outbound[], out: OrchestratorCommand[]): void {
+  private relay(a: FitStage, msgs: Outbound[], out: RoundCommand[]): void {
     for (const m of msgs) out.push({ type: 'send', to: m.to, message: { type: 'agg', round: a.round, aggType: m.type, payload: m.payload } });
   }
 
-  private reject(clientId: string, code: string, reason: string, message: string, out: OrchestratorCommand[]): void {
+  private reject(clientId: string, code: string, reason: string, message: string, out: RoundCommand[]): void {
     out.push({ type: 'reject', clientId, code, reason, message });
   }
 
-  private setStatus(s: FederationStatus, out: OrchestratorCommand[]): void {
+  private setStatus(s: FederationStatus, out: RoundCommand[]): void {
     this.status = s;
     out.push({ type: 'status', status: s });
   }
 
-  private syncTimer(out: OrchestratorCommand[]): void {
+  private syncTimer(out: RoundCommand[]): void {
     const a = this.active;
     const at = a && a.kind !== 'commit' ? a.deadline : null;
     if (at !== this.timerAt) {

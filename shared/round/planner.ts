@@ -1,7 +1,7 @@
-import type { Strategy } from '../../shared/aggregation/strategy.js';
-import type { RoundPlanner } from '../orchestrator/types.js';
+import type { Strategy } from '../aggregation/strategy.js';
+import type { RoundPlanner } from './types.js';
 
-/** Adapts the shared Flower-style Strategy to the orchestrator's planner hooks. */
+/** Adapts the Flower-style Strategy to the round engine's planner hooks. */
 export function plannerFromStrategy(strategy: Strategy): RoundPlanner {
   return {
     configureFit: (round, available, rng) => strategy.configureFit(round, available.map((id) => ({ id })), rng),

@@ -1,8 +1,8 @@
-import { DEFAULT_YIELD_EVERY } from '../../shared/aggregation/mean.js';
-import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
-import type { ServerAggregationSession } from '../../shared/aggregation/seam.js';
-import { FedProfileError } from '../../shared/errors.js';
-import { SecAggServerSession } from '../../shared/secagg/server.js';
+import type { RemoteAccumulator } from '../aggregation/vector-worker.js';
+import { PlainServerSession } from '../aggregation/plain-session.js';
+import type { ServerAggregationSession } from '../aggregation/seam.js';
+import { FedProfileError } from '../errors.js';
+import { SecAggServerSession, type SecAggServerOptions } from '../secagg/server.js';
 
 export interface ServerAggregatorArgs {
   federationId: string;
@@ -14,8 +14,16 @@ export interface ServerAggregatorArgs {
   maxWeight?: number;
   /** Enrolled Ed25519 identity public keys of the participants (SecAgg+ verifies signatures with them). */
   identityKeys: ReadonlyMap<string, Uint8Array>;
-  /** The federation's `secureAggregation` options, passed through untouched. */
+  /** The federation's `secureAggregation` options with the plan's weight cap. */
   options?: Record<string, unknown>;
+  /** Called when background work decided the outcome (see SessionSettledListener). */
+  onSettled?: () => void;
+  /** Plain only: sum in the background, yielding every this many elements; unset sums inline. */
+  yieldEvery?: number;
+  /** Plain only: sum on the aggregation worker (the coordinator); needs onSettled. */
+  accumulator?: RemoteAccumulator;
+  /** SecAgg+ only, simulations: a seeded graph relabelling source (see SecAggServerOptions). */
+  graphRandomIndex?: SecAggServerOptions['graphRandomIndex'];
 }
 
 export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggregationSession;
@@ -24,14 +32,14 @@ export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggr
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
     vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
-    // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats).
-    yieldEvery: DEFAULT_YIELD_EVERY,
+    yieldEvery: a.yieldEvery, onSettled: a.onSettled, accumulator: a.accumulator,
   })],
   ['secagg', (a) => new SecAggServerSession({
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
     identities: a.identityKeys,
-    // Unmask (mask expansion, key agreements, summing) on a worker so sockets and heartbeats keep flowing.
-    unmaskInWorker: true,
+    ...(a.graphRandomIndex ? { graphRandomIndex: a.graphRandomIndex } : {}),
+    // With a settle listener (the coordinator), unmask on a worker so sockets and heartbeats keep flowing.
+    ...(a.onSettled ? { unmaskInWorker: true, onSettled: a.onSettled } : {}),
   })],
 ]);
 
