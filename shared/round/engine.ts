@@ -263,16 +263,24 @@ export class RoundEngine {
     if (o.status === 'done') {
       const metrics: Record<string, number> = { ...prefixed(o.metrics, 'agg.') };
       let metaWeight = 0;
+      let metaCount = 0;
       const sums: Record<string, number> = {};
+      const plainSums: Record<string, number> = {};
       let maxTrainMs = 0;
       for (const id of o.contributors) {
         const m = a.meta.get(id);
         if (!m) continue;
         maxTrainMs = Math.max(maxTrainMs, m.trainMs);
         metaWeight += m.numExamples;
-        for (const [k, v] of Object.entries(m.metrics)) sums[k] = (sums[k] ?? 0) + v * m.numExamples;
+        metaCount++;
+        for (const [k, v] of Object.entries(m.metrics)) {
+          sums[k] = (sums[k] ?? 0) + v * m.numExamples;
+          plainSums[k] = (plainSums[k] ?? 0) + v;
+        }
       }
+      // With secure aggregation clients send no example count (0): their metrics are averaged unweighted.
       if (metaWeight > 0) for (const [k, v] of Object.entries(sums)) metrics[`train.${k}`] = v / metaWeight;
+      else if (metaCount > 0) for (const [k, v] of Object.entries(plainSums)) metrics[`train.${k}`] = v / metaCount;
       metrics.maxTrainMs = maxTrainMs;
       this.active = { kind: 'commit', round: a.round };
       out.push({

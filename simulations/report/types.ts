@@ -48,6 +48,9 @@ export interface StrategySummary {
   timing?: Record<string, number>;
   /** Rounds each client completed, for the participation histogram. */
   participation?: Record<string, number>;
+  /** DP-FedAvg runs: (ε, δ) spent by the last round, and the mean bytes per round each way. */
+  privacy?: { epsilon: number; delta: number; rounds: number };
+  bytesPerRound?: { up: number; down: number };
 }
 
 export interface Summary {
