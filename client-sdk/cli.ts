@@ -17,7 +17,7 @@ const CONNECT_REPORT_MS = 5000;
 
 interface ClientCliOptions {
   coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; name?: string;
-  workDir: string; backend: BackendChoice; ca?: string; quiet?: boolean;
+  workDir: string; backend: BackendChoice; ca?: string; trustedIdentities?: string; secaggMinThreshold?: number; quiet?: boolean;
 }
 
 /** `fedprofile client`: joins a federation and trains on local data until it ends or is interrupted. */
@@ -30,9 +30,17 @@ export function clientCommand(): Command {
     .addOption(new Option('--hash-key <secret>', 'federation-wide id hashing secret shared by merchants (8+ characters)').env('FEDPROFILE_HASH_KEY'))
     .option('--categories <file>', 'the federation\'s shared category taxonomy: a JSON array of category ids (same file at every merchant)')
     .option('--name <name>', 'display name shown to the operator')
-    .option('--work-dir <dir>', 'identity key and model cache', '.fedprofile-client')
+    .option('--work-dir <dir>', 'identity key, pinned neighbour keys and model cache', '.fedprofile-client')
     .option('--backend <backend>', `tfjs backend: ${CLI_BACKENDS.join(', ')}`, backendArg, 'auto')
     .option('--ca <file>', 'PEM CA certificate to trust (coordinator with a private or self-signed certificate)')
+    .option('--trusted-identities <file>', 'secure aggregation: the operator\'s published directory of client identity keys '
+      + '(JSON: client id -> base64 key), checked out of band; without it, neighbours\' keys are pinned on first use in the work dir')
+    .option('--secagg-min-threshold <t>', 'secure aggregation: lowest threshold t this client accepts, whatever the coordinator asks '
+      + '(default: derived from the cohort size)', (v: string) => {
+      const t = Number(v);
+      if (!Number.isInteger(t) || t < 2 || t > 254) throw new InvalidArgumentError('expected an integer from 2 to 254');
+      return t;
+    })
     .option('--quiet', 'no progress bar')
     .addHelpText('after', `
 Before enrolling the client reads --data once and stops (exit 2) with the reader's message if it is missing,
@@ -51,6 +59,7 @@ are also reported to the coordinator, which lists them per client.
       const client = new FederatedClient({
         coordinatorUrl: o.coordinator, token: o.token, dataSource: o.data, hashKey: o.hashKey, name: o.name,
         knownCategories, workDir: o.workDir, backend: o.backend, logger, ca,
+        trustedIdentitiesFile: o.trustedIdentities, secaggMinThreshold: o.secaggMinThreshold,
       });
       const say = (line: string): void => { process.stderr.write(`fedprofile client: ${line}\n`); };
       const checked = await client.checkData();

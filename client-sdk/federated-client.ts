@@ -22,6 +22,7 @@ import type { UserProfile } from '../shared/model/profile.js';
 import { readEvents, type EventSource } from '../shared/data/readers/index.js';
 import { cleanEventStream } from '../shared/data/clean.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
+import { IdentityMismatchError, IdentityPins } from './identity-pins.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
 export interface FederatedClientOptions {
@@ -51,6 +52,15 @@ export interface FederatedClientOptions {
   maxMessageBytes?: number;
   /** PEM CA certificate(s) to trust for an https coordinator with a private or self-signed certificate. */
   ca?: string | Buffer;
+  /**
+   * SecAgg+ trust: the operator's published directory of client identity keys (a JSON object of client id
+   * to base64 key), checked out of band. Without it, neighbours' keys are pinned on first use in the work
+   * dir. Either way a key that changes is refused.
+   */
+  trustedIdentitiesFile?: string;
+  /** Weakest SecAgg+ graph this client accepts, whatever the coordinator asks (default: derived from n). */
+  secaggMinNeighbors?: number;
+  secaggMinThreshold?: number;
   /**
    * Read and check a file/folder `dataSource` before enrolling (default true), so a missing, empty, binary or
    * wrong-column file fails start() with the reader's message instead of surfacing at the first round.
@@ -88,6 +98,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private socket: Socket | undefined;
   private peer: FramedPeer | undefined;
   private identity: IdentityKeyPair | undefined;
+  private pins: IdentityPins | undefined;
   private trainer: LocalTrainer | undefined;
   private trainerPromise: Promise<LocalTrainer> | undefined;
   private readonly cache: ModelCache;
@@ -115,6 +126,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       createSession: (m) => createClientAggregator(m.aggregation.kind, {
         federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
         identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
+        secagg: { pins: this.pins, minNeighbors: this.opts.secaggMinNeighbors, minThreshold: this.opts.secaggMinThreshold },
       }),
       send: (m) => this.send(m),
       onLeave: (round, reason) => this.log('info', { round, reason }, 'leaving the current round'),
@@ -152,6 +164,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   async start(): Promise<{ clientId: string; federationId: string }> {
     if (this.opts.validateData !== false && !this.preflightEvents) await this.checkData();
     this.identity = await loadOrCreateIdentity(this.opts.workDir);
+    this.pins = IdentityPins.load(this.opts.workDir, this.opts.trustedIdentitiesFile);
     const identity = this.identity;
     const socket = io(this.opts.coordinatorUrl, {
       transports: ['websocket'],
@@ -338,6 +351,12 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         try {
           if (!this.rounds.onAgg(m)) this.log('warn', { round: m.round }, 'aggregation message for a round this client is not in');
         } catch (e) {
+          if (e instanceof IdentityMismatchError) {
+            this.log('error', { round: m.round, client: e.clientId }, e.message);
+            this.abandonRound('a neighbour\'s identity key changed');
+            this.send({ type: 'fit-failed', round: m.round, reason: e.message.slice(0, 1000) });
+            break;
+          }
           this.log('warn', { round: m.round, err: (e as Error).message }, 'aggregation message rejected');
         }
         break;

@@ -7,6 +7,7 @@ import { FedProfileError } from '../shared/errors.js';
 import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { FederationConfigSchema } from './federation-config.js';
+import { federationConfigProblems } from './federation-rules.js';
 import { fromZod } from './http-errors.js';
 import { downloadHeaders, lastClientErrors, merchantRouter, resetKeyCheck } from './merchant-api.js';
 import { openApiDocument } from './openapi.js';
@@ -20,6 +21,10 @@ export interface ApiDeps {
   runtime(id: string): FederationRuntime | undefined;
   createFederation(config: unknown): Promise<FederationRuntime>;
   isOnline(clientId: string): boolean;
+  /** When a connected client was last heard from (more recent than the stored lastSeenAt). */
+  lastSeen?(clientId: string): number | undefined;
+  /** Closes the runtime, disconnects its clients, removes its rows and checkpoints. */
+  deleteFederation?(id: string): Promise<void>;
 }
 
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -53,26 +58,64 @@ export function apiRouter(deps: ApiDeps): Router {
   const describe = (rt: FederationRuntime) => {
     const row = deps.store.getFederation(rt.id)!;
     return {
-      id: row.id, name: row.name, status: row.status, config: row.config, completedRounds: row.completedRounds,
+      id: row.id, name: row.name, status: row.status, statusReason: row.statusReason, config: row.config, completedRounds: row.completedRounds,
       lastRound: row.lastRound, modelHash: row.modelHash, parameters: rt.model.manifest.totalSize,
-      live: rt.snapshot(), createdAt: row.createdAt, updatedAt: row.updatedAt,
+      live: rt.snapshot(), roundProgress: rt.roundProgress() ?? null,
+      archivedAt: row.archivedAt, createdAt: row.createdAt, updatedAt: row.updatedAt,
     };
+  };
+  /** Archiving and deleting are for federations that no round can be running in. */
+  const requireIdle = (rt: FederationRuntime, doing: string): void => {
+    const { status } = rt.snapshot();
+    if (status === 'running') throw new FedProfileError('CONFLICT', `cannot ${doing} a running federation; pause or stop it first`);
   };
 
   r.post('/federations', async (req, res) => {
     const parsed = FederationConfigSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error, 'federation config');
+    const problems = federationConfigProblems(parsed.data);
+    if (problems.length > 0) {
+      throw new FedProfileError('BAD_INPUT', `invalid federation config: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { issues: problems });
+    }
     const rt = await deps.createFederation(req.body);
     res.status(201).json(describe(rt));
   });
-  r.get('/federations', (_req, res) => {
-    res.json({ federations: deps.store.listFederations().map((f) => deps.runtime(f.id)).filter((x): x is FederationRuntime => !!x).map(describe) });
+  r.get('/federations', (req, res) => {
+    const archived = String(req.query.archived ?? 'exclude');
+    if (!['exclude', 'include', 'only'].includes(archived)) {
+      throw new FedProfileError('BAD_INPUT', `archived must be "exclude", "include" or "only", got "${archived}"`);
+    }
+    const rows = deps.store.listFederations()
+      .filter((f) => (archived === 'include' ? true : archived === 'only' ? f.archivedAt !== null : f.archivedAt === null));
+    res.json({ federations: rows.map((f) => deps.runtime(f.id)).filter((x): x is FederationRuntime => !!x).map(describe) });
   });
+  r.delete('/federations/:id', async (req, res) => {
+    const rt = fed(req);
+    requireIdle(rt, 'delete');
+    if (!deps.deleteFederation) throw new FedProfileError('INTERNAL', 'this coordinator cannot delete federations');
+    await deps.deleteFederation(rt.id);
+    deps.store.audit('admin', 'federation.delete', rt.id, { name: rt.config.name });
+    res.json({ deleted: true, id: rt.id });
+  });
+  for (const archive of [true, false]) {
+    r.post(`/federations/:id/${archive ? 'archive' : 'unarchive'}`, (req, res) => {
+      const rt = fed(req);
+      const row = deps.store.getFederation(rt.id)!;
+      if ((row.archivedAt !== null) === archive) throw new FedProfileError('CONFLICT', `federation ${rt.id} is ${archive ? 'already' : 'not'} archived`);
+      if (archive) requireIdle(rt, 'archive');
+      deps.store.setArchived(rt.id, archive);
+      deps.store.audit('admin', `federation.${archive ? 'archive' : 'unarchive'}`, rt.id);
+      res.json(describe(rt));
+    });
+  }
   r.get('/federations/:id', (req, res) => { res.json(describe(fed(req))); });
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     r.post(`/federations/:id/${action}`, (req, res) => {
       const rt = fed(req);
       const before = rt.snapshot().status;
+      if ((action === 'start' || action === 'resume') && deps.store.getFederation(rt.id)!.archivedAt !== null) {
+        throw new FedProfileError('CONFLICT', `federation ${rt.id} is archived; unarchive it before you ${action} it`);
+      }
       rt.event({ type: action });
       const after = rt.snapshot().status;
       if (before === after && !(action === 'start' && after === 'running')) {
@@ -131,8 +174,25 @@ export function apiRouter(deps: ApiDeps): Router {
     res.json({ revoked: true });
   });
   r.get('/federations/:id/clients', (req, res) => {
-    const errors = lastClientErrors(deps.store, fed(req).id);
-    res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id), lastError: errors.get(c.id) ?? null })) });
+    const rt = fed(req);
+    const progress = rt.roundProgress();
+    const reported = lastClientErrors(deps.store, rt.id);
+    res.json({
+      clients: deps.store.listClients(rt.id).map((c) => {
+        const online = deps.isOnline(c.id);
+        const seen = online ? deps.lastSeen?.(c.id) : undefined;
+        const inRound = progress?.clients[c.id];
+        // The newer of a failed round's reason and an error the client reported on its own (bad data, start-up).
+        const r = reported.get(c.id);
+        const lastError = r && (!c.lastError || (r.at > c.lastError.at && r.message !== c.lastError.message))
+          ? { message: r.message, round: null, at: r.at, stage: r.stage }
+          : c.lastError ? { ...c.lastError, stage: 'training' } : null;
+        return {
+          ...c, online, lastSeenAt: Math.max(c.lastSeenAt ?? 0, seen ?? 0) || null, lastError,
+          round: inRound ? { round: progress!.round, ...inRound } : null,
+        };
+      }),
+    });
   });
   r.delete('/federations/:id/key-check', (req, res) => { res.json(resetKeyCheck(deps.store, fed(req).id)); });
   r.get('/audit', (req, res) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ModelConfigSchema } from '../shared/model/config.js';
 import { StrategyConfigSchema } from '../shared/aggregation/strategy-config.js';
+import { DEFAULT_FAILURE_POLICY, FailurePolicySchema } from '../shared/round/backoff.js';
 
 /**
  * What an operator sends to create a federation. Client sampling, quorum, local training and evaluation
@@ -29,6 +30,8 @@ export const FederationConfigSchema = z.strictObject({
   }).default({ trainMs: 600_000, aggregationStageMs: 60_000, evaluateMs: 120_000 }),
   /** SecAgg+ options (neighbors, threshold, clip, maxWeight, ...); absent = plain aggregation. */
   secureAggregation: z.record(z.string(), z.unknown()).optional(),
+  /** Backoff between failed rounds and the number of consecutive failures that pauses the federation. */
+  failurePolicy: FailurePolicySchema.default(DEFAULT_FAILURE_POLICY),
 });
 
 export type FederationConfig = z.output<typeof FederationConfigSchema>;

@@ -8,6 +8,7 @@ import {
 import { frameSocket, prepareMessage, type FramedPeer, type PreparedMessage } from '../shared/protocol/transport.js';
 import { MAX_HTTP_BUFFER_BYTES, PROTOCOL_VERSION } from '../shared/protocol/version.js';
 import { verifySignature } from '../shared/secagg/keys.js';
+import { LastSeen } from './last-seen.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
@@ -33,6 +34,7 @@ export class SocketGateway {
   private readonly peers = new Map<string, Peer>();
   /** The current model of each federation, encoded and chunked once for all the clients that ask. */
   private readonly preparedModels = new Map<string, { hash: string; prepared: PreparedMessage }>();
+  readonly lastSeen: LastSeen;
 
   constructor(
     http: HttpServer,
@@ -43,6 +45,7 @@ export class SocketGateway {
       runtime(federationId: string): FederationRuntime | undefined;
     },
   ) {
+    this.lastSeen = new LastSeen((id, at) => deps.store.touchClient(id, at));
     this.io = new IoServer(http, { maxHttpBufferSize: MAX_HTTP_BUFFER_BYTES, serveClient: false, cors: { origin: false } });
     this.io.use((socket, next) => {
       try {
@@ -71,6 +74,11 @@ export class SocketGateway {
 
   onlineIn(federationId: string): string[] {
     return [...this.peers].filter(([, p]) => p.federationId === federationId).map(([id]) => id);
+  }
+
+  /** Disconnects every client of a federation (it was deleted). */
+  disconnectFederation(federationId: string): void {
+    for (const p of [...this.peers.values()]) if (p.federationId === federationId) p.socket.disconnect(true);
   }
 
   async close(): Promise<void> {
@@ -121,6 +129,7 @@ export class SocketGateway {
       },
       onMessage: (raw, bytes) => {
         metrics.bytesIn.inc(bytes);
+        this.lastSeen.seen(clientId);
         const parsed = ClientMessageSchema.safeParse(raw);
         if (!parsed.success) {
           reject(new FedProfileError('PROTOCOL', `invalid message: ${describeZodError(parsed.error)}`), 'malformed');
@@ -141,6 +150,9 @@ export class SocketGateway {
       runtime.event({ type: 'client-offline', clientId });
     }
     this.peers.set(clientId, { socket, framed, federationId });
+    this.lastSeen.seen(clientId);
+    // Engine.io emits 'heartbeat' when the client answers a ping (every pingInterval), so an idle client stays "seen".
+    socket.conn.on('heartbeat', () => { if (this.peers.get(clientId)?.socket === socket) this.lastSeen.seen(clientId); });
     metrics.clientsOnline.inc({ federation: federationId });
     this.deps.store.audit(clientId, 'client.connect', federationId);
     this.send(clientId, {
@@ -152,7 +164,8 @@ export class SocketGateway {
       if (this.peers.get(clientId)?.socket !== socket) return;
       this.peers.delete(clientId);
       metrics.clientsOnline.dec({ federation: federationId });
-      this.deps.store.touchClient(clientId);
+      this.lastSeen.seen(clientId);
+      this.lastSeen.gone(clientId);
       runtime.event({ type: 'client-offline', clientId });
     });
   }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -77,6 +79,16 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     store, checkpoints, adminToken: opts.adminToken,
     runtime: (id) => runtimes.get(id),
     isOnline: (id) => gateway?.isOnline(id) ?? false,
+    lastSeen: (id) => gateway?.lastSeen.get(id),
+    deleteFederation: async (id) => {
+      const rt = runtimes.get(id);
+      runtimes.delete(id);
+      await rt?.close();
+      gateway?.disconnectFederation(id);
+      store.deleteFederation(id);
+      await rm(join(opts.dataDir, 'checkpoints', id), { recursive: true, force: true });
+      logger.info({ federation: id }, 'federation deleted');
+    },
     createFederation: async (config) => {
       const rt = await FederationRuntime.create(config, runtimeDeps, opts.initModel ?? defaultInitModel);
       runtimes.set(rt.id, rt);

@@ -16,6 +16,7 @@ import type { CoordinatorStore, FederationRow } from '../store/store.js';
 import { createServerAggregator } from '../../shared/round/server-aggregators.js';
 import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
+import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 
 /** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
 const vectorWorker = new VectorWorker();
@@ -46,6 +47,7 @@ export class FederationRuntime {
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private readonly now: () => number;
+  private progress: RoundProgress | undefined;
 
   private constructor(
     readonly id: string,
@@ -99,6 +101,7 @@ export class FederationRuntime {
         federationId: row.id, seed: config.seed, rounds: config.rounds,
         minClients: config.minClients ?? plan.quorum, deadlines: config.deadlines,
         aggregation: { kind: plan.kind, params: plan.params },
+        failurePolicy: config.failurePolicy,
       },
       plannerFromStrategy(strategy),
       ({ round, participants, minResults, targetResults }) => createServerAggregator(plan.kind, {
@@ -118,11 +121,20 @@ export class FederationRuntime {
 
   get model(): GlobalModel { return this.global; }
   snapshot(): ReturnType<RoundEngine['snapshot']> { return this.engine.snapshot(); }
+  /** Each participant's state in the current or last round since this process started. */
+  roundProgress(): RoundProgress | undefined { return this.progress; }
 
   event(ev: EventInput): void {
     if (this.closed) return;
+    this.observe({ ...ev, now: this.now() } as RoundEvent);
     const cmds = this.engine.handle({ ...ev, now: this.now() } as RoundEvent);
     for (const c of cmds) this.execute(c);
+  }
+
+  /** For the operator: a client's reported error is kept with it, and each participant's state in the round. */
+  private observe(event: RoundEvent): void {
+    if (event.type === 'fit-failed') this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
+    this.progress = nextRoundProgress(this.progress, { event });
   }
 
   /** Stops timers and waits for an in-flight commit, so a clean shutdown never leaves half a round. */
@@ -133,6 +145,7 @@ export class FederationRuntime {
   }
 
   private execute(c: RoundCommand): void {
+    this.progress = nextRoundProgress(this.progress, { command: c });
     const { store, metrics, logger } = this.deps;
     switch (c.type) {
       case 'send':
@@ -157,7 +170,7 @@ export class FederationRuntime {
         logger.info({ federation: this.id, round: c.round, metrics: c.metrics }, 'round evaluated');
         break;
       case 'status':
-        store.setFederationStatus(this.id, c.status);
+        store.setFederationStatus(this.id, c.status, undefined, c.reason ?? null);
         break;
       case 'reject':
         metrics.rejected.inc({ reason: c.reason });

@@ -53,4 +53,6 @@ export interface ClientAggregationSession {
   submit(update: Float32Array, weight: number): Outbound[];
   /** Throws a FedProfileError for a bad message. */
   handle(type: string, payload: unknown): Outbound[];
+  /** Optional: forget this round's secrets (zero-fill them); called when the round ends however it ends. */
+  dispose?(): void;
 }

@@ -10,6 +10,8 @@ export interface ClientRound {
   readonly config: FitMessage['config'];
   readonly modelHash: string;
   readonly session: ClientAggregationSession;
+  /** Secure aggregation: the example count is the weight the masked vector hides, so it is not sent in clear. */
+  readonly secure: boolean;
   abandoned: boolean;
 }
 
@@ -40,14 +42,14 @@ export class RoundClientState {
       this.deps.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message.slice(0, 1000) });
       return undefined;
     }
-    this.active = { round: m.round, config: m.config, modelHash: m.modelHash, session, abandoned: false };
+    this.active = { round: m.round, config: m.config, modelHash: m.modelHash, session, secure: m.aggregation.kind === 'secagg', abandoned: false };
     return this.active;
   }
 
   /** Local training finished: metadata first, then whatever the aggregator sends for the update. */
   finishFit(r: ClientRound, result: FitResult, trainMs: number): boolean {
     if (r.abandoned) return false;
-    this.deps.send({ type: 'fit-meta', round: r.round, numExamples: result.numExamples, metrics: finiteOnly(result.metrics), trainMs });
+    this.deps.send({ type: 'fit-meta', round: r.round, numExamples: r.secure ? 0 : result.numExamples, metrics: finiteOnly(result.metrics), trainMs });
     this.relay(r.round, r.session.submit(result.delta, result.numExamples));
     return true;
   }
@@ -68,6 +70,7 @@ export class RoundClientState {
   onRoundEnd(m: Extract<ServerMessage, { type: 'round-end' }>): void {
     if (this.active?.round === m.round) {
       this.active.abandoned = true;
+      this.active.session.dispose?.();
       this.active = undefined;
     }
   }
@@ -76,6 +79,7 @@ export class RoundClientState {
     if (!this.active) return;
     this.deps.onLeave?.(this.active.round, reason);
     this.active.abandoned = true;
+    this.active.session.dispose?.();
     this.active = undefined;
   }
 

@@ -1,5 +1,7 @@
 import { FedProfileError } from '../errors.js';
 import type { ServerAggregationSession, Outbound } from '../aggregation/seam.js';
+import { afterRoundFailure } from './backoff.js';
+import { quorumWait, type QuorumWait } from './quorum-wait.js';
 import { roundRng } from './rng.js';
 import type {
   AggregatorFactory, FederationStatus, ResumePoint, RoundCommand, RoundEngineConfig, RoundEvent, RoundPlanner,
@@ -40,6 +42,11 @@ export class RoundEngine {
   private readonly online = new Set<string>();
   private active: Active | undefined;
   private timerAt: number | null = null;
+  /** Failed rounds since the last committed one, the earliest time the next may start, and why it paused. */
+  private consecutiveFailures = 0;
+  private retryAt = 0;
+  private statusReason: string | undefined;
+  private waitingLogged = '';
 
   constructor(
     private readonly cfg: RoundEngineConfig,
@@ -53,12 +60,24 @@ export class RoundEngine {
     this.modelHash = resume.modelHash;
   }
 
-  snapshot(): { status: FederationStatus; completedRounds: number; lastRound: number; modelHash: string; stage: string; round?: number; online: number } {
+  snapshot(): {
+    status: FederationStatus; completedRounds: number; lastRound: number; modelHash: string; stage: string; round?: number; online: number;
+    waiting?: QuorumWait; retryAt?: number; consecutiveFailures: number; statusReason?: string;
+  } {
     const a = this.active;
     return {
       status: this.status, completedRounds: this.completedRounds, lastRound: this.lastRound, modelHash: this.modelHash,
       stage: a ? (a.kind === 'fit' ? `fit:${a.session.stage}` : a.kind) : 'idle', round: a?.round, online: this.online.size,
+      waiting: this.quorumWait(), retryAt: this.retryAt > 0 ? this.retryAt : undefined,
+      consecutiveFailures: this.consecutiveFailures, statusReason: this.statusReason,
     };
+  }
+
+  private quorumWait(): QuorumWait | undefined {
+    return quorumWait({
+      status: this.status, busy: this.active !== undefined, online: this.online.size,
+      needed: Math.max(this.cfg.minClients, 1, this.planner.minFitResults()), roundsLeft: this.completedRounds < this.cfg.rounds,
+    });
   }
 
   handle(ev: RoundEvent): RoundCommand[] {
@@ -68,7 +87,11 @@ export class RoundEngine {
         if (this.status === 'created') this.setStatus('running', out);
         break;
       case 'resume':
-        if (this.status === 'paused') this.setStatus('running', out);
+        if (this.status === 'paused') {
+          this.consecutiveFailures = 0;
+          this.retryAt = 0;
+          this.setStatus('running', out);
+        }
         break;
       case 'pause':
         if (this.status === 'running') this.setStatus('paused', out);
@@ -128,6 +151,7 @@ export class RoundEngine {
         this.completedRounds++;
         this.modelHash = ev.modelHash;
         this.active = undefined;
+        this.consecutiveFailures = 0;
         if (this.completedRounds >= this.cfg.rounds) this.setStatus('completed', out);
         this.beginEvaluation(ev.round, ev.now, out);
         break;
@@ -136,10 +160,12 @@ export class RoundEngine {
         if (this.active?.kind !== 'commit' || this.active.round !== ev.round) break;
         out.push({ type: 'round-failed', round: ev.round, reason: `commit failed: ${ev.reason}`, at: ev.now });
         this.active = undefined;
+        this.afterFailure(`commit failed: ${ev.reason}`, ev.now, out);
         break;
       }
     }
     this.maybeStartRound(ev.now, out);
+    this.logQuorumWait(out);
     this.syncTimer(out);
     return out;
   }
@@ -148,6 +174,8 @@ export class RoundEngine {
 
   private maybeStartRound(now: number, out: RoundCommand[]): void {
     if (this.status !== 'running' || this.active || this.completedRounds >= this.cfg.rounds) return;
+    if (now < this.retryAt) return;
+    this.retryAt = 0;
     if (this.online.size < Math.max(this.cfg.minClients, 1)) return;
     const round = this.lastRound + 1;
     const available = [...this.online].sort();
@@ -164,7 +192,7 @@ export class RoundEngine {
       // Nothing has changed yet: pause rather than fail again at every later event, and say why.
       const reason = e instanceof Error ? e.message : String(e);
       out.push({ type: 'log', level: 'warn', msg: `round ${round} cannot start; federation paused: ${reason}`, data: { round } });
-      this.setStatus('paused', out);
+      this.setStatus('paused', out, `round ${round} cannot start: ${reason}`);
       return;
     }
     this.lastRound = round;
@@ -235,16 +263,24 @@ export class RoundEngine {
     if (o.status === 'done') {
       const metrics: Record<string, number> = { ...prefixed(o.metrics, 'agg.') };
       let metaWeight = 0;
+      let metaCount = 0;
       const sums: Record<string, number> = {};
+      const plainSums: Record<string, number> = {};
       let maxTrainMs = 0;
       for (const id of o.contributors) {
         const m = a.meta.get(id);
         if (!m) continue;
         maxTrainMs = Math.max(maxTrainMs, m.trainMs);
         metaWeight += m.numExamples;
-        for (const [k, v] of Object.entries(m.metrics)) sums[k] = (sums[k] ?? 0) + v * m.numExamples;
+        metaCount++;
+        for (const [k, v] of Object.entries(m.metrics)) {
+          sums[k] = (sums[k] ?? 0) + v * m.numExamples;
+          plainSums[k] = (plainSums[k] ?? 0) + v;
+        }
       }
+      // With secure aggregation clients send no example count (0): their metrics are averaged unweighted.
       if (metaWeight > 0) for (const [k, v] of Object.entries(sums)) metrics[`train.${k}`] = v / metaWeight;
+      else if (metaCount > 0) for (const [k, v] of Object.entries(plainSums)) metrics[`train.${k}`] = v / metaCount;
       metrics.maxTrainMs = maxTrainMs;
       this.active = { kind: 'commit', round: a.round };
       out.push({
@@ -270,6 +306,31 @@ export class RoundEngine {
       if (this.online.has(id)) out.push({ type: 'send', to: id, message: { type: 'round-end', round: a.round, status: 'failed', reason } });
     }
     this.active = undefined;
+    this.afterFailure(reason, now, out);
+  }
+
+  /** Backs off before the next round, or pauses the federation once failures keep coming (see backoff.ts). */
+  private afterFailure(reason: string, now: number, out: RoundCommand[]): void {
+    const policy = this.cfg.failurePolicy;
+    if (!policy || this.status !== 'running') return;
+    this.consecutiveFailures++;
+    const d = afterRoundFailure(policy, this.consecutiveFailures, now, reason);
+    if (d.kind === 'pause') {
+      this.setStatus('paused', out, d.reason);
+      out.push({ type: 'log', level: 'warn', msg: d.reason, data: { consecutiveFailures: this.consecutiveFailures } });
+      return;
+    }
+    this.retryAt = d.retryAt;
+    out.push({ type: 'log', level: 'warn', msg: `next round in ${d.delayMs} ms after ${this.consecutiveFailures} consecutive failed round(s)`, data: { retryAt: d.retryAt } });
+  }
+
+  /** Logs "waiting for N clients, M online" once per change, so a stalled federation explains itself. */
+  private logQuorumWait(out: RoundCommand[]): void {
+    const w = this.quorumWait();
+    const key = w?.message ?? '';
+    if (key === this.waitingLogged) return;
+    this.waitingLogged = key;
+    if (w) out.push({ type: 'log', level: 'warn', msg: w.message, data: { needed: w.needed, online: w.online } });
   }
 
   private beginEvaluation(round: number, now: number, out: RoundCommand[]): void {
@@ -311,14 +372,16 @@ export class RoundEngine {
     out.push({ type: 'reject', clientId, code, reason, message });
   }
 
-  private setStatus(s: FederationStatus, out: RoundCommand[]): void {
+  private setStatus(s: FederationStatus, out: RoundCommand[], reason?: string): void {
     this.status = s;
-    out.push({ type: 'status', status: s });
+    this.statusReason = reason;
+    out.push({ type: 'status', status: s, ...(reason ? { reason } : {}) });
   }
 
   private syncTimer(out: RoundCommand[]): void {
     const a = this.active;
-    const at = a && a.kind !== 'commit' ? a.deadline : null;
+    const backingOff = !a && this.status === 'running' && this.retryAt > 0;
+    const at = a && a.kind !== 'commit' ? a.deadline : backingOff ? this.retryAt : null;
     if (at !== this.timerAt) {
       this.timerAt = at;
       out.push({ type: 'timer', at });

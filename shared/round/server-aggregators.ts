@@ -38,6 +38,8 @@ const factories = new Map<string, ServerAggregatorFactory>([
     params: { ...a.options, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
     identities: a.identityKeys,
     ...(a.graphRandomIndex ? { graphRandomIndex: a.graphRandomIndex } : {}),
+    // With a settle listener (the coordinator), unmask on a worker so sockets and heartbeats keep flowing.
+    ...(a.onSettled ? { unmaskInWorker: true, onSettled: a.onSettled } : {}),
   })],
 ]);
 

@@ -1,6 +1,7 @@
 import type { AggregationOutcome, ServerAggregationSession } from '../aggregation/seam.js';
 import type { FitConfig } from '../training/types.js';
 import type { ServerMessage } from '../protocol/messages.js';
+import type { FailurePolicy } from './backoff.js';
 
 /** The strategy hooks the round engine needs (adapted from the Flower-style Strategy; all pure). */
 export interface RoundPlanner {
@@ -24,6 +25,8 @@ export interface RoundEngineConfig {
   minClients: number;
   deadlines: { trainMs: number; aggregationStageMs: number; evaluateMs: number };
   aggregation: { kind: 'plain' | 'secagg'; params: Record<string, unknown> };
+  /** Backoff and auto-pause after failed rounds; absent = retry at once, never pause. */
+  failurePolicy?: FailurePolicy;
 }
 
 /**
@@ -78,6 +81,6 @@ export type RoundCommand =
   | { type: 'commit'; summary: RoundSummary; outcome: Extract<AggregationOutcome, { status: 'done' }> }
   | { type: 'round-failed'; round: number; reason: string; at: number }
   | { type: 'round-evaluated'; round: number; metrics: Record<string, number>; clients: number; at: number }
-  | { type: 'status'; status: FederationStatus }
+  | { type: 'status'; status: FederationStatus; reason?: string }
   | { type: 'reject'; clientId: string; code: string; reason: string; message: string }
   | { type: 'log'; level: 'info' | 'warn'; msg: string; data?: Record<string, unknown> };

@@ -66,8 +66,10 @@ export function seededPermutation(n: number, seed: string): number[] {
  */
 function trainableVariables(model: ProfileModel, opts: TrainOptions): tf.Variable[] {
   const clozeWeight = opts.phase === 'pretrain' ? 1 : (opts.clozeWeightInFinetune ?? 0.5);
+  const only = opts.trainOnly ? new Set(opts.trainOnly) : undefined;
   return model.weights
     .filter((w) => {
+      if (only && !only.has(w.name)) return false;
       if (w.name === 'head/item/bias') return clozeWeight > 0;
       if (w.name.startsWith('head/')) return opts.phase === 'finetune';
       return true;

@@ -16,6 +16,8 @@ export interface FitConfig {
   seed: number;
   /** Keep the local epoch with the best validation loss; false (or absent) keeps the last epoch. */
   selectByValidation?: boolean;
+  /** Parameter-efficient fine-tuning: train only these weights (by name); the others stay frozen. */
+  trainOnly?: readonly string[];
 }
 
 export interface FitResult {

@@ -7,6 +7,7 @@ import { abortable, evalNumbers, totalRounds, type RunContext } from '../context
 import { VirtualFederation, type Fault, type VirtualClient, type VirtualRound } from '../federated/virtual-federation.js';
 import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
+import { runFederatedWithPrivacyHooks, usesPrivacyHooks } from './federated-privacy.js';
 
 type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
 
@@ -53,6 +54,8 @@ export function strategyInput(ctx: Pick<RunContext, 'cfg' | 'clientIds' | 'train
  * scores each new global model on every client's held-out test users and writes the round record.
  */
 export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promise<void> {
+  // DP-FedAvg, robust rules, attackers, wire compression and PEFT still run on their own round loop.
+  if (usesPrivacyHooks(ctx.cfg)) return runFederatedWithPrivacyHooks(ctx, spec);
   const { cfg, pool, signal } = ctx;
   const strategy = createStrategy(strategyInput(ctx, spec));
   const faultRng = seedrandom(`${cfg.seed}/${spec.name}/faults`);
