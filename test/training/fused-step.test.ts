@@ -60,6 +60,23 @@ describe('training/trainer: fused optimiser step', function () {
     expect(Math.abs(free.losses[STEPS - 1]! - fused.losses[STEPS - 1]!)).to.be.greaterThan(1e-3);
   });
 
+  it('the default path runs one fused Adam kernel per trained variable, the fusedAdam: false path none', async () => {
+    const adamKernels = async (opts: TrainOptions) => {
+      const model = ProfileModel.create(TINY, 4);
+      const train = cycleExamples(4, TINY, 'one-step');
+      const p = await tf.profile(() => { trainLocal(model, { train }, opts); });
+      model.dispose();
+      return p.kernels.filter((k) => k.name === 'FedProfileAdamStep').length;
+    };
+    const fused = await adamKernels(base);
+    // pretrain trains everything but the profile heads (one step here).
+    const trained = ProfileModel.create(TINY, 4);
+    const expected = trained.weights.filter((w) => !w.name.startsWith('head/') || w.name === 'head/item/bias').length;
+    trained.dispose();
+    expect(fused).to.equal(expected);
+    expect(await adamKernels({ ...base, fusedAdam: false })).to.equal(0);
+  });
+
   it('SGD still trains through the shared step, and differs from Adam', () => {
     const sgd = run({ ...base, optimizer: 'sgd', learningRate: 0.1 });
     expect(sgd.losses).to.have.length(STEPS);
