@@ -187,6 +187,12 @@ async function main(): Promise<void> {
   if (manualTorch !== undefined && !(manualTorch > 0)) throw new Error(`--torch-ref must be a positive number (got ${o.torchRef})`);
   const blas = manualTorch === undefined && o.torch ? torchBlas(o.python) : undefined;
   const autoTorch = blas !== undefined;
+  // Debian's netlib reference BLAS lives in .../blas/; OpenBLAS in .../openblas-pthread/ (or libopenblas*).
+  const slowTorch = autoTorch && !blas.some((l) => /openblas|mkl|blis/i.test(l));
+  const warnings = slowTorch
+    ? ['PyTorch runs on the netlib reference BLAS, several times slower than OpenBLAS: the ratio flatters us. Install libopenblas0-pthread for a fair reference.']
+    : [];
+  warnings.forEach((w) => console.error(`warning: ${w}`));
 
   await initBackend(backend);
   const threads = tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
@@ -229,6 +235,7 @@ async function main(): Promise<void> {
     steps,
     warmup,
     ...(profile ? { profileMs: profile } : {}),
+    warnings,
   };
   const json = JSON.stringify(result);
   console.log(json);
