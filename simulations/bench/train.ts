@@ -1,5 +1,5 @@
 /**
- * Training benchmark "bert4rec-64": the workload of ./reference/bert4rec_torch.py (B=32, L=50, item
+ * Training benchmark "bert4rec-64": the workload of ../shared/reference/bert4rec_torch.py (beside the checkout) (B=32, L=50, item
  * vocabulary 5000+2, d=64, 2 post-LN blocks, 2 heads, FF 256, mask p=0.2, Cloze CE over the full vocabulary
  * at masked positions only, Adam 1e-3, dropout 0, random ids) run through `trainLocal`, the function every
  * client runs: each timed step includes shuffling, masking and batch building, as in a real round.
@@ -14,7 +14,7 @@
  * speed patches, measured in a child process so neither variant warms the other's caches.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
@@ -30,7 +30,8 @@ import { isFedProfileError } from '../../shared/errors.js';
 
 const B = 32;
 const MASK_P = 0.2;
-const TORCH_SCRIPT = fileURLToPath(new URL('./reference/bert4rec_torch.py', import.meta.url));
+// The reference program lives beside the checkout (../shared/reference), never inside the project.
+const DEFAULT_TORCH_SCRIPT = fileURLToPath(new URL('../../../shared/reference/bert4rec_torch.py', import.meta.url));
 
 /** cpu* figures use this process's CPU time instead of wall time: far less sensitive to other load on the host. */
 interface RunResult { backend: string; seqPerSec: number; stepMs: number; cpuStepMs: number; cpuSeqPerSec: number; loss: number; params: number }
@@ -120,8 +121,8 @@ function torchBlas(python: string): string[] | undefined {
   return r.status === 0 ? r.stdout.split('\n').filter((l) => l.length > 0) : undefined;
 }
 
-function runTorch(python: string, threads: number, steps: number): TorchRun {
-  const child = spawnSync(python, [TORCH_SCRIPT, '--threads', String(threads), '--steps', String(steps), '--json'], {
+function runTorch(python: string, script: string, threads: number, steps: number): TorchRun {
+  const child = spawnSync(python, [script, '--threads', String(threads), '--steps', String(steps), '--json'], {
     encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
   });
   const line = child.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
@@ -147,7 +148,7 @@ function measureStockInChild(backend: BackendChoice, steps: number, warmup: numb
 
 interface Opts {
   out?: string; steps: string; warmup: string; rounds: string; backend: string; torchRef?: string; torchCpuRef?: string;
-  torch: boolean; python: string; stock: boolean; profile: boolean; variant: string;
+  torch: boolean; python: string; torchScript: string; stock: boolean; profile: boolean; variant: string;
 }
 
 function positiveInt(name: string, v: string, min: number): number {
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
     .option('--torch-ref <seqPerSec>', 'PyTorch throughput measured by hand on this machine (skips running it)')
     .option('--torch-cpu-ref <seqPerSec>', 'PyTorch throughput per CPU-second, for the CPU-time ratio')
     .option('--python <path>', 'python that runs the PyTorch reference', '/usr/bin/python3')
+    .option('--torch-script <path>', 'the PyTorch reference program (bert4rec_torch.py)', DEFAULT_TORCH_SCRIPT)
     .option('--no-torch', 'do not run the PyTorch reference')
     .option('--no-stock', 'skip the stock (unpatched, plain autodiff, tf.train.adam) measurement')
     .option('--profile', 'add the per-kernel time of one trainLocal step (tf.profile)', false)
@@ -185,7 +187,9 @@ async function main(): Promise<void> {
   }
   const manualTorch = o.torchRef !== undefined ? Number(o.torchRef) : undefined;
   if (manualTorch !== undefined && !(manualTorch > 0)) throw new Error(`--torch-ref must be a positive number (got ${o.torchRef})`);
-  const blas = manualTorch === undefined && o.torch ? torchBlas(o.python) : undefined;
+  const torchScriptFound = existsSync(o.torchScript);
+  if (manualTorch === undefined && o.torch && !torchScriptFound) console.error(`warning: no PyTorch reference at ${o.torchScript} (--torch-script PATH); ratio needs --torch-ref`);
+  const blas = manualTorch === undefined && o.torch && torchScriptFound ? torchBlas(o.python) : undefined;
   const autoTorch = blas !== undefined;
   // Debian's netlib reference BLAS lives in .../blas/; OpenBLAS in .../openblas-pthread/ (or libopenblas*).
   const slowTorch = autoTorch && !blas.some((l) => /openblas|mkl|blis/i.test(l));
@@ -199,10 +203,10 @@ async function main(): Promise<void> {
   const ours: RunResult[] = [];
   const refs: TorchRun[] = [];
   for (let i = 0; i < rounds; i++) {
-    if (autoTorch) refs.push(runTorch(o.python, threads, steps));
+    if (autoTorch) refs.push(runTorch(o.python, o.torchScript, threads, steps));
     ours.push(await runVariant('fast', backend, steps, warmup));
   }
-  if (autoTorch) refs.push(runTorch(o.python, threads, steps));
+  if (autoTorch) refs.push(runTorch(o.python, o.torchScript, threads, steps));
   const stock = o.stock && ours[0]!.backend === 'wasm' ? measureStockInChild(backend, steps, warmup) : undefined;
   const profile = o.profile ? await profileOneStep() : undefined;
 
