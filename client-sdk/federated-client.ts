@@ -111,13 +111,13 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       reconnectionDelay: this.opts.reconnect?.initialDelayMs ?? 500,
       reconnectionDelayMax: this.opts.reconnect?.maxDelayMs ?? 10_000,
       randomizationFactor: 0.5,
-      // Re-signed on every (re)connect so the handshake timestamp stays fresh.
+      // Re-signed on every (re)connect: it binds this connection's server-chosen session id, so it is never replayable.
       auth: (cb) => {
         const signedAt = Date.now();
         cb({
           protocolVersion: PROTOCOL_VERSION, token: this.opts.token, name: this.opts.name, signedAt,
           identityPublicKey: Buffer.from(identity.publicKey).toString('base64'),
-          signature: signAuth(identity, authChallenge(signedAt)),
+          signature: signAuth(identity, authChallenge(socket.io.engine.id, signedAt)),
         });
       },
     });

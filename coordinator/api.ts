@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
 import type { CheckpointStore } from './checkpoints.js';
-import { FederationConfigSchema } from './federation-config.js';
 import { fromZod } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
@@ -17,8 +17,18 @@ export interface ApiDeps {
   checkpoints: CheckpointStore;
   adminToken: string;
   runtime(id: string): FederationRuntime | undefined;
+  /** Validates the whole config first (see validateFederationConfig); nothing is written for a bad one. */
   createFederation(config: unknown): Promise<FederationRuntime>;
   isOnline(clientId: string): boolean;
+  /** Federations that could not be loaded (corrupt checkpoint, bad stored config): id → why. */
+  unavailable(): ReadonlyMap<string, UnavailableFederation>;
+  /** Ends the live sessions of a revoked token at once. */
+  disconnectToken(tokenId: string): number;
+}
+
+/** A federation the coordinator could not load; only it is affected, the others run. */
+export interface UnavailableFederation {
+  id: string; name: string; status: 'needs-attention'; code: string; file: string | null; reason: string; at: number;
 }
 
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -44,29 +54,49 @@ export function apiRouter(deps: ApiDeps): Router {
   r.use(requireAdmin(deps.adminToken));
 
   const fed = (req: Request): FederationRuntime => {
-    const rt = deps.runtime(String(req.params.id));
-    if (!rt) throw new FedProfileError('NOT_FOUND', `no federation with id "${String(req.params.id)}"`);
-    return rt;
+    const id = String(req.params.id);
+    const rt = deps.runtime(id);
+    if (rt) return rt;
+    const down = deps.unavailable().get(id);
+    if (down) throw new FedProfileError('CONFLICT', `federation ${id} needs attention and is not running: ${down.reason}`, { file: down.file, reason: down.reason });
+    throw new FedProfileError('NOT_FOUND', `no federation with id "${id}"`);
   };
   const describe = (rt: FederationRuntime) => {
     const row = deps.store.getFederation(rt.id)!;
     return {
       id: row.id, name: row.name, status: row.status, config: row.config, completedRounds: row.completedRounds,
       lastRound: row.lastRound, modelHash: row.modelHash, parameters: rt.model.manifest.totalSize,
-      live: rt.snapshot(), createdAt: row.createdAt, updatedAt: row.updatedAt,
+      live: rt.snapshot(), attention: rt.attention ?? null, createdAt: row.createdAt, updatedAt: row.updatedAt,
+    };
+  };
+  const describeDown = (d: UnavailableFederation): Record<string, unknown> => {
+    const row = deps.store.getFederation(d.id);
+    return {
+      id: d.id, name: d.name, status: d.status, config: row?.config ?? null, completedRounds: row?.completedRounds ?? null,
+      lastRound: row?.lastRound ?? null, modelHash: row?.modelHash ?? null, parameters: null, live: null,
+      attention: { code: d.code, file: d.file, reason: d.reason, at: d.at }, createdAt: row?.createdAt ?? null, updatedAt: row?.updatedAt ?? null,
     };
   };
 
   r.post('/federations', async (req, res) => {
-    const parsed = FederationConfigSchema.safeParse(req.body);
-    if (!parsed.success) throw fromZod(parsed.error, 'federation config');
     const rt = await deps.createFederation(req.body);
     res.status(201).json(describe(rt));
   });
   r.get('/federations', (_req, res) => {
-    res.json({ federations: deps.store.listFederations().map((f) => deps.runtime(f.id)).filter((x): x is FederationRuntime => !!x).map(describe) });
+    const down = deps.unavailable();
+    res.json({
+      federations: deps.store.listFederations().flatMap((f): Array<Record<string, unknown>> => {
+        const rt = deps.runtime(f.id);
+        if (rt) return [describe(rt)];
+        const d = down.get(f.id);
+        return d ? [describeDown(d)] : [];
+      }),
+    });
   });
-  r.get('/federations/:id', (req, res) => { res.json(describe(fed(req))); });
+  r.get('/federations/:id', (req, res) => {
+    const d = deps.unavailable().get(String(req.params.id));
+    res.json(d ? describeDown(d) : describe(fed(req)));
+  });
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     r.post(`/federations/:id/${action}`, (req, res) => {
       const rt = fed(req);
@@ -103,10 +133,24 @@ export function apiRouter(deps: ApiDeps): Router {
       if (round !== 0 && row?.status !== 'completed') {
         throw new FedProfileError('NOT_FOUND', `round ${round} of ${rt.id} has no checkpoint (it is ${row?.status ?? 'unknown'})`);
       }
-      const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
-        throw new FedProfileError('NOT_FOUND', `checkpoint file ${file} of round ${round} is missing`);
+      const recorded = round === 0 ? deps.store.initialModelHash(rt.id) : row?.modelHash;
+      if (!recorded) throw new FedProfileError('INTEGRITY', `no recorded hash for round ${round} of ${rt.id}; refusing to serve an unverifiable checkpoint`);
+      // Every download is checked against the hash recorded at commit, so a corrupt or swapped file is refused
+      // (INTEGRITY, naming the file) instead of being handed to a merchant.
+      const saved = await deps.checkpoints.loadVerified(rt.id, round, recorded).catch((e: unknown) => {
+        if (e instanceof FedProfileError && e.code !== 'INTEGRITY') {
+          throw new FedProfileError('INTEGRITY', `checkpoint of round ${round} failed verification: ${e.message}`, e.details);
+        }
+        throw e;
       });
-      res.type(file === MODEL_JSON ? 'application/json' : 'application/octet-stream').send(bytes);
+      if (file === WEIGHTS_BIN) {
+        res.type('application/octet-stream').send(Buffer.from(float32ToLittleEndianBytes(saved.values)));
+        return;
+      }
+      const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
+        throw new FedProfileError('INTEGRITY', `checkpoint file ${file} of round ${round} is missing`);
+      });
+      res.type('application/json').send(bytes);
     });
   }
 
@@ -124,8 +168,9 @@ export function apiRouter(deps: ApiDeps): Router {
     if (!deps.store.revokeToken(rt.id, String(req.params.tokenId))) {
       throw new FedProfileError('NOT_FOUND', `no active token "${String(req.params.tokenId)}" in federation ${rt.id}`);
     }
-    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId });
-    res.json({ revoked: true });
+    const disconnected = deps.disconnectToken(String(req.params.tokenId));
+    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId, disconnected });
+    res.json({ revoked: true, disconnected });
   });
   r.get('/federations/:id/clients', (req, res) => {
     res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id) })) });

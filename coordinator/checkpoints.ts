@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
 import type { WeightManifest } from '../shared/weights/manifest.js';
 import { float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
@@ -13,9 +14,29 @@ import { syncDir, writeFileAtomic } from '../shared/weights/atomic-file.js';
 const HASH_CHUNK_BYTES = 1 << 20;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * The file-IO boundary of checkpoint writes. Tests inject failures here (ENOSPC, EIO) to check that a full
+ * disk fails the round and the coordinator carries on.
+ */
+export interface CheckpointWriter {
+  mkdir(dir: string): Promise<void>;
+  writeFile(path: string, bytes: Uint8Array | string): Promise<void>;
+  syncDir(dir: string): Promise<void>;
+}
+
+export const fileSystemWriter: CheckpointWriter = {
+  mkdir: async (dir) => { await mkdir(dir, { recursive: true }); },
+  writeFile: writeFileAtomic,
+  syncDir,
+};
+
 /** Global model of every round as TF.js artifacts: <dataDir>/checkpoints/<federation>/round-000007/. */
 export class CheckpointStore {
-  constructor(private readonly dataDir: string) {}
+  constructor(private readonly dataDir: string, private readonly writer: CheckpointWriter = fileSystemWriter) {}
+
+  federationDir(federationId: string): string {
+    return join(this.dataDir, 'checkpoints', federationId);
+  }
 
   dir(federationId: string, round: number): string {
     return join(this.dataDir, 'checkpoints', federationId, `round-${String(round).padStart(6, '0')}`);
@@ -46,16 +67,30 @@ export class CheckpointStore {
       },
     };
     const dir = this.dir(federationId, round);
-    await mkdir(dir, { recursive: true });
-    await writeFileAtomic(join(dir, WEIGHTS_BIN), weights);
-    await writeFileAtomic(join(dir, MODEL_JSON), JSON.stringify(modelJson));
-    await syncDir(dir);
+    await this.writer.mkdir(dir);
+    await this.writer.writeFile(join(dir, WEIGHTS_BIN), weights);
+    await this.writer.writeFile(join(dir, MODEL_JSON), JSON.stringify(modelJson));
+    await this.writer.syncDir(dir);
     return hash;
   }
 
   /** Loads and verifies (SHA-256 of weights.bin) a round's checkpoint. */
   load(federationId: string, round: number): Promise<SavedModel> {
     return loadArtifacts(this.dir(federationId, round));
+  }
+
+  /**
+   * Loads a round's checkpoint for download: the files' own SHA-256 record must hold (loadArtifacts) and the
+   * content hash must equal the one the store recorded at commit; otherwise INTEGRITY, naming the file.
+   */
+  async loadVerified(federationId: string, round: number, recordedHash: string): Promise<SavedModel> {
+    const saved = await this.load(federationId, round);
+    if (saved.hash !== recordedHash) {
+      const file = join(this.dir(federationId, round), WEIGHTS_BIN);
+      throw new FedProfileError('INTEGRITY', `${file}: checkpoint content hash ${saved.hash.slice(0, 12)}… does not match the recorded ${recordedHash.slice(0, 12)}…; refusing to serve it`,
+        { file, hash: saved.hash, recorded: recordedHash });
+    }
+    return saved;
   }
 }
 

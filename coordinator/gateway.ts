@@ -15,7 +15,7 @@ import type { CoordinatorStore } from './store/store.js';
 /** Handshake timestamps further than this from the server clock are refused (replayed handshakes). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
-interface Peer { socket: Socket; framed: FramedPeer; federationId: string }
+interface Peer { socket: Socket; framed: FramedPeer; federationId: string; tokenId: string }
 
 function authError(code: FedProfileError['code'], message: string): Error {
   const e = new Error(`${code}: ${message}`) as Error & { data: { code: string; message: string } };
@@ -69,6 +69,18 @@ export class SocketGateway {
 
   isOnline(clientId: string): boolean { return this.peers.has(clientId); }
 
+  /** Disconnects every live session enrolled with this token (on revocation); returns how many. */
+  disconnectToken(tokenId: string): number {
+    let n = 0;
+    for (const peer of [...this.peers.values()]) {
+      if (peer.tokenId !== tokenId) continue;
+      this.deps.logger.info({ tokenId }, 'token revoked: disconnecting its live session');
+      peer.socket.disconnect(true);
+      n++;
+    }
+    return n;
+  }
+
   onlineIn(federationId: string): string[] {
     return [...this.peers].filter(([, p]) => p.federationId === federationId).map(([id]) => id);
   }
@@ -92,14 +104,15 @@ export class SocketGateway {
     if (!token) throw new FedProfileError('UNAUTHORIZED', 'unknown enrolment token; ask the operator for a valid one');
     if (token.revoked) throw new FedProfileError('FORBIDDEN', 'this enrolment token was revoked');
     const pk = Buffer.from(h.identityPublicKey, 'base64');
-    if (!verifySignature(Buffer.from(authChallenge(h.signedAt)), Buffer.from(h.signature, 'base64'), pk)) {
-      throw new FedProfileError('UNAUTHORIZED', 'handshake signature does not verify with the presented identity key');
+    if (!verifySignature(Buffer.from(authChallenge(engineSessionId(socket), h.signedAt)), Buffer.from(h.signature, 'base64'), pk)) {
+      throw new FedProfileError('UNAUTHORIZED', 'handshake signature does not verify with the presented identity key for this connection (a replayed handshake never does)');
     }
     const runtime = this.deps.runtime(token.federationId);
     if (!runtime) throw new FedProfileError('NOT_FOUND', `federation ${token.federationId} is not loaded on this coordinator`);
     const client = this.deps.store.enrolClient(token.id, h.identityPublicKey, h.name);
     socket.data.clientId = client.id;
     socket.data.federationId = token.federationId;
+    socket.data.tokenId = token.id;
   }
 
   private onConnection(socket: Socket): void {
@@ -115,6 +128,10 @@ export class SocketGateway {
     };
     const framed = frameSocket(socket, {
       maxMessageBytes,
+      // One maximum-size message in flight at a time, and decode work refilled at about one maximum-size
+      // message per second: an honest client sends one update per round, a flood is refused unparsed.
+      maxBytesInFlight: maxMessageBytes,
+      decodeBudget: { ratePerSecond: Math.max(maxMessageBytes, 4 << 20), burst: 2 * maxMessageBytes + (1 << 20) },
       onReject: (err, bytes) => {
         metrics.bytesIn.inc(bytes);
         reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');
@@ -140,7 +157,7 @@ export class SocketGateway {
       previous.socket.disconnect(true);
       runtime.event({ type: 'client-offline', clientId });
     }
-    this.peers.set(clientId, { socket, framed, federationId });
+    this.peers.set(clientId, { socket, framed, federationId, tokenId: socket.data.tokenId as string });
     metrics.clientsOnline.inc({ federation: federationId });
     this.deps.store.audit(clientId, 'client.connect', federationId);
     this.send(clientId, {
@@ -185,4 +202,11 @@ export class SocketGateway {
         break;
     }
   }
+}
+
+/** The engine.io session id: random, chosen by the server per connection, known to the client before it signs. */
+function engineSessionId(socket: Socket): string {
+  const id = (socket.conn as unknown as { id?: unknown }).id;
+  if (typeof id !== 'string' || id.length === 0) throw new FedProfileError('INTERNAL', 'connection has no session id');
+  return id;
 }

@@ -12,6 +12,8 @@ export interface ServerAggregatorArgs {
   targetResults: number;
   vectorLength: number;
   maxWeight?: number;
+  /** Per-update value and norm limits (plain aggregation checks them before summing). */
+  bounds?: { maxAbs: number; maxL2Norm: number };
   /** Enrolled Ed25519 identity public keys of the participants (SecAgg+ verifies signatures with them). */
   identityKeys: ReadonlyMap<string, Uint8Array>;
   /** The federation's `secureAggregation` options, passed through untouched. */
@@ -23,7 +25,7 @@ export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggr
 /** Aggregators by kind: the only place that knows which session class serves which kind. */
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
-    vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
+    vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight, bounds: a.bounds,
     // Sum in the background so a 10M-parameter update does not hold the socket server (and its heartbeats).
     yieldEvery: DEFAULT_YIELD_EVERY,
   })],

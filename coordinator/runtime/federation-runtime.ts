@@ -3,6 +3,7 @@ import { createStrategy, type Strategy } from '../../shared/aggregation/strategy
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import { SESSION_SETTLED, type ServerAggregationSession } from '../../shared/aggregation/seam.js';
+import { checkAggregate } from '../../shared/aggregation/update-bounds.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import type { CheckpointStore } from '../checkpoints.js';
@@ -43,6 +44,10 @@ export class FederationRuntime {
   private readonly now: () => number;
   /** The current round's aggregation session, watched for background work finishing (see settled()). */
   private current: { session: ServerAggregationSession; round: number; nudgeFrom: string; watching: boolean } | undefined;
+  /** Set when this federation's round logic threw: the federation is paused and needs an operator. */
+  private fault: { reason: string; at: number } | undefined;
+  /** The last command that could not be carried out (a full disk, a SQLite error); cleared by the next success. */
+  private lastFailure: { command: string; reason: string; at: number } | undefined;
 
   private constructor(
     readonly id: string,
@@ -89,7 +94,8 @@ export class FederationRuntime {
       ({ round, participants, minResults, targetResults }) => {
         const session = createServerAggregator(aggregation.kind, {
           federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
-          maxWeight: strategy.config.maxExamples, options: config.secureAggregation,
+          maxWeight: Math.min(strategy.config.maxExamples ?? Infinity, config.updateBounds.maxWeight), bounds: config.updateBounds,
+          options: config.secureAggregation,
           identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
         });
         runtime?.track(session, round, participants);
@@ -104,11 +110,52 @@ export class FederationRuntime {
   get model(): GlobalModel { return this.global; }
   snapshot(): ReturnType<RoundOrchestrator['snapshot']> { return this.orchestrator.snapshot(); }
 
+  /** Why this federation needs an operator's attention, if it does. */
+  get attention(): { reason: string; at: number; lastFailure?: { command: string; reason: string; at: number } } | undefined {
+    if (this.fault) return { ...this.fault, ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
+    return this.lastFailure ? { reason: `${this.lastFailure.command} failed: ${this.lastFailure.reason}`, at: this.lastFailure.at, lastFailure: this.lastFailure } : undefined;
+  }
+
+  /**
+   * Never throws: an exception in this federation's round logic pauses this federation (persisted, so a
+   * restart does not re-run the same failure in a loop) and a failed side effect (disk full, SQLite error)
+   * is logged and shown; either way the process and the other federations carry on.
+   */
   event(ev: EventInput): void {
-    if (this.closed) return;
-    const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
-    for (const c of cmds) this.execute(c);
-    this.watchSession();
+    if (this.closed || this.fault) return;
+    let cmds: OrchestratorCommand[];
+    try {
+      cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
+    } catch (e) {
+      this.pauseOnFault(ev.type, e);
+      return;
+    }
+    for (const c of cmds) {
+      try {
+        this.execute(c);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        this.lastFailure = { command: c.type, reason, at: this.now() };
+        this.deps.logger.error({ federation: this.id, command: c.type, err: reason }, 'federation command failed; the round will fail or be retried');
+      }
+    }
+    try { this.watchSession(); } catch (e) { this.pauseOnFault('watch', e); }
+  }
+
+  private pauseOnFault(during: string, e: unknown): void {
+    const reason = `round logic failed during "${during}": ${e instanceof Error ? e.message : String(e)}`;
+    this.fault = { reason, at: this.now() };
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deps.logger.error({ federation: this.id, err: reason }, 'federation paused after an internal error; other federations are unaffected');
+    try {
+      const round = this.orchestrator.snapshot().round;
+      if (round) this.deps.store.failRound(this.id, round, reason);
+      this.deps.store.setFederationStatus(this.id, 'paused');
+      this.deps.store.audit('coordinator', 'federation.fault', this.id, { reason });
+    } catch (err) {
+      this.deps.logger.error({ federation: this.id, err: err instanceof Error ? err.message : String(err) }, 'could not record the fault');
+    }
   }
 
   /** Called by the aggregator factory (inside event()) for each new round's session. */
@@ -201,6 +248,8 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
+      // A poisoned or overflowed aggregate fails the round here; the previous model stays.
+      checkAggregate(result.weights, this.config.updateBounds.maxModelAbs);
       const hash = await this.deps.checkpoints.save(this.id, round, {
         modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
       });
@@ -218,6 +267,7 @@ export class FederationRuntime {
       this.deps.metrics.roundDuration.observe({ federation: this.id }, durationMs / 1000);
       this.deps.logger.info({ federation: this.id, round, contributors: summary.contributors.length, durationMs, hash }, 'round committed');
       for (const id of summary.participants) this.deps.send(id, { type: 'round-end', round, status: 'completed', modelHash: hash });
+      this.lastFailure = undefined;
       this.event({ type: 'committed', round, modelHash: hash });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
