@@ -13,7 +13,8 @@ import { CheckpointStore, type CheckpointWriter } from './checkpoints.js';
 import { validateFederationConfig } from './federation-validation.js';
 import { assertModelWithinLimits, ModelLimitsSchema, type ModelLimits } from './model-limits.js';
 import { SocketGateway } from './gateway.js';
-import { errorHandler } from './http-errors.js';
+import { ZodError } from 'zod';
+import { errorHandler, fromZod } from './http-errors.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { FederationRuntime, type InitModel } from './runtime/federation-runtime.js';
 import { CoordinatorStore } from './store/store.js';
@@ -50,7 +51,8 @@ const defaultInitModel: InitModel = async (cfg, seed) => {
   return initialGlobalWeights(cfg, seed);
 };
 
-function loadFailure(id: string, name: string, e: unknown): UnavailableFederation {
+function loadFailure(id: string, name: string, error: unknown): UnavailableFederation {
+  const e = error instanceof ZodError ? fromZod(error, 'stored federation config') : error;
   const details = e instanceof FedProfileError ? e.details : undefined;
   const file = typeof (e as { file?: unknown }).file === 'string' ? (e as { file: string }).file
     : typeof details?.file === 'string' ? details.file : typeof details?.dir === 'string' ? details.dir : null;

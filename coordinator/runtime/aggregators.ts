@@ -40,6 +40,11 @@ export function registerServerAggregator(kind: 'plain' | 'secagg', factory: Serv
   factories.set(kind, factory);
 }
 
+/** The factory currently serving a kind (so a test can swap one in and put the original back). */
+export function serverAggregatorFactory(kind: 'plain' | 'secagg'): ServerAggregatorFactory | undefined {
+  return factories.get(kind);
+}
+
 export function createServerAggregator(kind: 'plain' | 'secagg', args: ServerAggregatorArgs): ServerAggregationSession {
   const f = factories.get(kind);
   if (!f) throw new FedProfileError('BAD_CONFIG', `aggregator "${kind}" is not available in this build`);
