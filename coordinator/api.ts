@@ -106,7 +106,11 @@ export function apiRouter(deps: ApiDeps): Router {
       if (before === after && !(action === 'start' && after === 'running')) {
         throw new FedProfileError('CONFLICT', `cannot ${action} a federation that is ${before}`);
       }
-      deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      try {
+        deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      } catch {
+        // The action took effect; a full disk must not turn it into an error (the runtime shows the failure).
+      }
       res.json(describe(rt));
     });
   }

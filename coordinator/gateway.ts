@@ -159,7 +159,7 @@ export class SocketGateway {
     }
     this.peers.set(clientId, { socket, framed, federationId, tokenId: socket.data.tokenId as string });
     metrics.clientsOnline.inc({ federation: federationId });
-    this.deps.store.audit(clientId, 'client.connect', federationId);
+    this.storeWrite('client.connect', () => this.deps.store.audit(clientId, 'client.connect', federationId));
     this.send(clientId, {
       type: 'welcome', protocolVersion: PROTOCOL_VERSION, clientId, federationId,
       federationStatus: runtime.snapshot().status, modelHash: runtime.model.hash, modelConfig: runtime.config.model,
@@ -169,9 +169,18 @@ export class SocketGateway {
       if (this.peers.get(clientId)?.socket !== socket) return;
       this.peers.delete(clientId);
       metrics.clientsOnline.dec({ federation: federationId });
-      this.deps.store.touchClient(clientId);
+      this.storeWrite('client.touch', () => this.deps.store.touchClient(clientId));
       runtime.event({ type: 'client-offline', clientId });
     });
+  }
+
+  /** A bookkeeping write that may fail (disk full, SQLite error) without failing the connection. */
+  private storeWrite(what: string, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.deps.logger.error({ what, err: e instanceof Error ? e.message : String(e) }, 'store write failed; carrying on');
+    }
   }
 
   private dispatch(clientId: string, runtime: FederationRuntime, m: ClientMessage): void {
