@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { RunningCoordinator } from '../../coordinator/server.js';
+import { runFuzz, type FuzzReport } from '../../simulations/bench/fuzz-harness.js';
+import { ADMIN, removeDir, startTestCoordinator, tempDir } from '../runtime/fixtures/harness.js';
+
+/**
+ * ~2,000 fuzz messages of every class against an in-process coordinator while two honest clients run
+ * rounds. The coordinator shares this process with the attackers, so the loop delay measured here is an
+ * upper bound on its own (npm run bench:fuzz measures a separate coordinator process).
+ */
+describe('fuzz: no input crashes, poisons or exhausts the coordinator', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let coord: RunningCoordinator;
+  let report: FuzzReport;
+  let unhandled = 0;
+  let uncaught = 0;
+  const onUnhandled = (): void => { unhandled++; };
+  const onUncaught = (): void => { uncaught++; };
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  let rssBefore = 0;
+
+  before(async () => {
+    process.on('unhandledRejection', onUnhandled);
+    process.on('uncaughtExceptionMonitor', onUncaught);
+    dir = tempDir('fuzz');
+    coord = await startTestCoordinator(dir);
+    rssBefore = process.memoryUsage().rss;
+    loop.enable();
+    report = await runFuzz({ url: coord.url, adminToken: ADMIN, messages: 2000, seed: 7, workDir: dir });
+    loop.disable();
+    if (process.env.FEDPROFILE_FUZZ_REPORT) {
+      process.stderr.write(`${JSON.stringify({ ...report, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 })}\n`);
+    }
+  });
+  after(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    process.off('uncaughtExceptionMonitor', onUncaught);
+    await coord.close();
+    removeDir(dir);
+  });
+
+  it('covers every attack class', () => {
+    expect(report.messages).to.equal(2000);
+    for (const cls of ['amplification', 'overlapping-refs', 'poisoned-update', 'chunk-oversize', 'deep-nesting', 'proto-key']) {
+      expect(report.byClass[cls] ?? 0, cls).to.be.greaterThan(50);
+    }
+    expect(Object.keys(report.byClass).filter((k) => k.startsWith('http:'))).to.have.length(7);
+    expect(Object.keys(report.byClass).filter((k) => k.startsWith('handshake:')).length).to.be.at.least(3);
+  });
+
+  it('answers every bad socket message with an error, and no bad handshake logs in', () => {
+    expect(report.answered).to.equal(report.socketMessages);
+    expect(report.handshakesAccepted).to.equal(0);
+  });
+
+  it('never answers a bad HTTP request with a 5xx', () => {
+    expect(report.http5xx, JSON.stringify(report.httpStatuses)).to.equal(0);
+  });
+
+  it('has no crash and no unhandled rejection; the coordinator still serves', async () => {
+    expect(unhandled).to.equal(0);
+    expect(uncaught).to.equal(0);
+    expect((await fetch(`${coord.url}/healthz`)).status).to.equal(200);
+  });
+
+  it('keeps memory and the event loop in budget (no stall above 200 ms at p99)', () => {
+    const rssDeltaMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+    expect(rssDeltaMb).to.be.below(300);
+    expect(loop.percentile(99) / 1e6).to.be.below(200);
+  });
+
+  it('honest rounds complete during the fuzz, and the model stays finite and sane', () => {
+    expect(report.honestRoundsCompleted).to.be.at.least(2);
+    expect(report.honestModelFinite).to.equal(true);
+  });
+});
