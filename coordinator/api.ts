@@ -1,7 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
@@ -141,20 +138,9 @@ export function apiRouter(deps: ApiDeps): Router {
       if (!recorded) throw new FedProfileError('INTEGRITY', `no recorded hash for round ${round} of ${rt.id}; refusing to serve an unverifiable checkpoint`);
       // Every download is checked against the hash recorded at commit, so a corrupt or swapped file is refused
       // (INTEGRITY, naming the file) instead of being handed to a merchant.
-      const saved = await deps.checkpoints.loadVerified(rt.id, round, recorded).catch((e: unknown) => {
-        if (e instanceof FedProfileError && e.code !== 'INTEGRITY') {
-          throw new FedProfileError('INTEGRITY', `checkpoint of round ${round} failed verification: ${e.message}`, e.details);
-        }
-        throw e;
-      });
-      if (file === WEIGHTS_BIN) {
-        res.type('application/octet-stream').send(Buffer.from(float32ToLittleEndianBytes(saved.values)));
-        return;
-      }
-      const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
-        throw new FedProfileError('INTEGRITY', `checkpoint file ${file} of round ${round} is missing`);
-      });
-      res.type('application/json').send(bytes);
+      const { modelJson, weights } = await deps.checkpoints.readVerified(rt.id, round, recorded);
+      if (file === WEIGHTS_BIN) res.type('application/octet-stream').send(weights);
+      else res.type('application/json').send(modelJson);
     });
   }
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
 import type { WeightManifest } from '../shared/weights/manifest.js';
-import { float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
-import { assertVectorMatches } from '../shared/weights/layout.js';
+import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
+import { assertVectorMatches, buildManifest } from '../shared/weights/layout.js';
 import { ARTIFACT_FORMAT, GENERATED_BY, MODEL_JSON, WEIGHTS_BIN, loadArtifacts, type SavedModel } from '../shared/weights/artifacts.js';
 import { weightsHashAsync } from '../shared/weights/hash.js';
 import { syncDir, writeFileAtomic } from '../shared/weights/atomic-file.js';
@@ -80,17 +80,41 @@ export class CheckpointStore {
   }
 
   /**
-   * Loads a round's checkpoint for download: the files' own SHA-256 record must hold (loadArtifacts) and the
-   * content hash must equal the one the store recorded at commit; otherwise INTEGRITY, naming the file.
+   * Reads a round's checkpoint files for download and verifies them, hashing in slices between event-loop
+   * turns: the weights' SHA-256 must match model.json's record, and the content hash must equal the one the
+   * store recorded at commit. Otherwise INTEGRITY, naming the file. Returns the exact bytes verified.
    */
-  async loadVerified(federationId: string, round: number, recordedHash: string): Promise<SavedModel> {
-    const saved = await this.load(federationId, round);
-    if (saved.hash !== recordedHash) {
-      const file = join(this.dir(federationId, round), WEIGHTS_BIN);
-      throw new FedProfileError('INTEGRITY', `${file}: checkpoint content hash ${saved.hash.slice(0, 12)}… does not match the recorded ${recordedHash.slice(0, 12)}…; refusing to serve it`,
-        { file, hash: saved.hash, recorded: recordedHash });
+  async readVerified(federationId: string, round: number, recordedHash: string): Promise<{ modelJson: Buffer; weights: Buffer }> {
+    const dir = this.dir(federationId, round);
+    const jsonPath = join(dir, MODEL_JSON);
+    const binPath = join(dir, WEIGHTS_BIN);
+    const refuse = (file: string, why: string, details: Record<string, unknown> = {}): FedProfileError =>
+      new FedProfileError('INTEGRITY', `${file}: ${why}; refusing to serve it`, { file, ...details });
+    const read = (file: string): Promise<Buffer> => readFile(file).catch((e: NodeJS.ErrnoException) => {
+      throw refuse(file, e.code === 'ENOENT' ? 'missing' : `cannot be read (${e.code})`);
+    });
+    const [modelJson, weights] = await Promise.all([read(jsonPath), read(binPath)]);
+    let json: { userDefinedMetadata?: Record<string, unknown>; weightsManifest?: Array<{ weights?: Array<{ name: string; shape: number[] }> }> };
+    try { json = JSON.parse(modelJson.toString('utf8')) as typeof json; } catch { throw refuse(jsonPath, 'is not valid JSON (truncated or corrupt)'); }
+    const meta = json?.userDefinedMetadata ?? {};
+    const record = meta.fedprofile as { hash?: unknown } | undefined;
+    const integrity = meta.fedprofileIntegrity as { weightsSha256?: unknown; weightsBytes?: unknown } | undefined;
+    if (record?.hash !== recordedHash) {
+      throw refuse(jsonPath, `checkpoint content hash ${String(record?.hash).slice(0, 12)}… does not match the recorded ${recordedHash.slice(0, 12)}…`, { recorded: recordedHash });
     }
-    return saved;
+    if (integrity?.weightsBytes !== weights.byteLength || await sha256InSlices(weights) !== integrity.weightsSha256) {
+      throw refuse(binPath, 'contents do not match the SHA-256 recorded in model.json');
+    }
+    let manifest: WeightManifest;
+    try {
+      manifest = buildManifest((json.weightsManifest ?? []).flatMap((g) => g.weights ?? []).map((w) => ({ name: w.name, shape: w.shape })));
+    } catch (e) {
+      throw refuse(jsonPath, `has an unusable weights manifest (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (manifest.totalSize * 4 !== weights.byteLength) throw refuse(binPath, `is ${weights.byteLength} bytes, the manifest describes ${manifest.totalSize * 4}`);
+    const hash = await weightsHashAsync(manifest, float32FromLittleEndianBytes(weights, 0, manifest.totalSize), HASH_CHUNK_BYTES);
+    if (hash !== recordedHash) throw refuse(binPath, `weights hash ${hash.slice(0, 12)}… does not match the recorded ${recordedHash.slice(0, 12)}…`, { hash, recorded: recordedHash });
+    return { modelJson, weights };
   }
 }
 
