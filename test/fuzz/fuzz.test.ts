@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import { runFuzz, type FuzzReport } from '../../simulations/bench/fuzz-harness.js';
-import { ADMIN, removeDir, startTestCoordinator, tempDir } from '../runtime/fixtures/harness.js';
+import { MESSAGE_EVENT } from '../../shared/protocol/version.js';
+import { TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { ADMIN, createFederation, issueToken, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor } from '../runtime/fixtures/harness.js';
 
 /**
  * ~2,000 fuzz messages of every class against an in-process coordinator while two honest clients run
@@ -69,6 +71,24 @@ describe('fuzz: no input crashes, poisons or exhausts the coordinator', function
     const rssDeltaMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     expect(rssDeltaMb).to.be.below(300);
     expect(loop.percentile(99) / 1e6).to.be.below(200);
+  });
+
+  it('a flood from one connection is refused unparsed once over its decode budget, and every message is answered', async () => {
+    const fed = await createFederation(coord.url, { name: 'flood', model: TINY_MODEL, rounds: 1 });
+    const s = await rawSocket(coord.url, await issueToken(coord.url, fed));
+    const junk = new Uint8Array(128 * 1024).fill(7); // 128 KB of non-messages, 100 times = 12.8 MB at once
+    for (let i = 0; i < 100; i++) s.socket.emit(MESSAGE_EVENT, junk);
+    const errors = await waitFor('100 answers', () => {
+      const e = s.received.filter((m) => m.type === 'error') as Array<{ code: string; message: string }>;
+      return e.length >= 100 ? e : undefined;
+    });
+    const overBudget = errors.filter((e) => /decode budget exceeded/.test(e.message)).length;
+    const parsed = errors.filter((e) => /wrong magic number/.test(e.message)).length;
+    // ~3 MB burst + 4 MB/s: about 25 are decoded (and refused as garbage), the rest refused before parsing.
+    expect(parsed + overBudget).to.equal(100);
+    expect(overBudget).to.be.greaterThan(50);
+    expect(parsed).to.be.greaterThan(10);
+    s.close();
   });
 
   it('honest rounds complete during the fuzz, and the model stays finite and sane', () => {
