@@ -55,7 +55,15 @@ export class SocketGateway {
         next(authError(err.code, err.message));
       }
     });
-    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.io.on('connection', (socket) => {
+      try {
+        this.onConnection(socket);
+      } catch (e) {
+        // A bug in setting up one connection must cost that connection only, never the process.
+        this.deps.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'connection setup failed; disconnecting it');
+        socket.disconnect(true);
+      }
+    });
   }
 
   /** Sends to a connected client; returns false when it is not connected. */

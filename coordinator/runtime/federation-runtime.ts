@@ -185,7 +185,7 @@ export class FederationRuntime {
       const snap = this.orchestrator.snapshot();
       if (snap.round !== w.round || !snap.stage.startsWith('fit:')) return; // already read (or the round ended)
       this.event({ type: 'agg-message', from: w.nudgeFrom, round: w.round, aggType: SESSION_SETTLED, payload: null });
-    });
+    }).catch((e: unknown) => this.pauseOnFault('aggregation', e));
   }
 
   /** Stops timers and waits for an in-flight commit, so a clean shutdown never leaves half a round. */
