@@ -130,6 +130,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     socket.on('disconnect', (reason) => {
       if (!this.stopped) this.log('warn', { reason }, 'disconnected from coordinator; reconnecting');
       this.abandonRound('disconnected');
+      this.failModelWaiters(new FedProfileError('PROTOCOL', `disconnected (${String(reason)}) before the model arrived`));
       this.emit('disconnected', { reason });
     });
     return new Promise((resolve, reject) => {
@@ -193,6 +194,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abandonRound('client stopped');
+    this.failModelWaiters(new FedProfileError('PROTOCOL', 'client stopped'));
     this.socket?.disconnect();
     await this.queue.catch(() => undefined);
     await this.trainer?.close();
@@ -252,6 +254,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
         break;
       case 'error':
+        if (m.ref && this.modelWaiters.has(m.ref)) this.failModelWaiters(new FedProfileError('NOT_FOUND', m.message), m.ref);
         this.log('warn', { code: m.code }, `coordinator: ${m.message}`);
         this.emit('server-error', { code: m.code, message: m.message });
         break;
@@ -340,6 +343,15 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     const bytes = this.peer.send(message);
     this.bytesSent += bytes;
     this.opts.onSend?.(message, bytes);
+  }
+
+  /** A model that will not arrive (refused, or the connection is gone) must not hold the task queue forever. */
+  private failModelWaiters(error: Error, hash?: string): void {
+    for (const [h, waiters] of [...this.modelWaiters]) {
+      if (hash !== undefined && h !== hash) continue;
+      this.modelWaiters.delete(h);
+      for (const w of waiters) w.reject(error);
+    }
   }
 
   private abandonRound(reason: string): void {

@@ -132,7 +132,8 @@ export class SocketGateway {
     const reject = (err: FedProfileError, reason: string): void => {
       metrics.rejected.inc({ reason });
       logger.warn({ clientId, code: err.code, reason }, `message rejected: ${err.message}`);
-      this.send(clientId, { type: 'error', code: err.code, message: err.message });
+      const ref = typeof err.details?.ref === 'string' ? err.details.ref : undefined;
+      this.send(clientId, { type: 'error', code: err.code, message: err.message, ...(ref ? { ref } : {}) });
     };
     const framed = frameSocket(socket, {
       maxMessageBytes,
@@ -195,7 +196,10 @@ export class SocketGateway {
     switch (m.type) {
       case 'model-get': {
         const g = runtime.model;
-        if (g.hash !== m.hash) throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`);
+        if (g.hash !== m.hash) {
+          // `ref` names the hash, so the client can stop waiting for it.
+          throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`, { ref: m.hash });
+        }
         let cached = this.preparedModels.get(runtime.id);
         if (cached?.hash !== g.hash) {
           cached = { hash: g.hash, prepared: prepareMessage({ type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values }) };
