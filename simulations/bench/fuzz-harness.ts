@@ -154,9 +154,9 @@ function sendSocketAttack(a: Attacker, cls: (typeof SOCKET_CLASSES)[number], rng
     case 'truncated': { const b = encodeMessage({ type: 'agg', round, aggType: 'plain/update', payload: { update: new Float32Array(DIM), weight: 1 } }); s.emit(MESSAGE_EVENT, b.subarray(0, 8 + Math.floor(rng() * (b.length - 16)))); break; }
     case 'json-garbage': s.emit(MESSAGE_EVENT, handBuilt(null, new Uint8Array(0), '{"type": "agg", round: ')); break;
     case 'amplification': {
-      // 128 KB asking for 2,000 copies of one 64 KB blob (128 MB) on a codec that copies each reference.
-      const refs = Array.from({ length: 2000 }, () => ({ $bin: 'f32', at: 0, n: 65536 }));
-      s.emit(MESSAGE_EVENT, handBuilt({ type: 'agg', round, aggType: 'plain/update', payload: { update: refs, weight: 1 } }, new Uint8Array(65536)));
+      // 142 KB asking for 3,000 copies of one 48 KB blob (140 MB) on a codec that copies each reference.
+      const refs = Array.from({ length: 3000 }, () => ({ $bin: 'f32', at: 0, n: 49152 }));
+      s.emit(MESSAGE_EVENT, handBuilt({ type: 'agg', round, aggType: 'plain/update', payload: { update: refs, weight: 1 } }, new Uint8Array(49152)));
       break;
     }
     case 'overlapping-refs': {

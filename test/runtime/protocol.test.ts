@@ -68,10 +68,11 @@ describe('protocol: binary codec, chunking, schemas', () => {
   };
 
   it('decode cost is bounded by the message size: a blob referenced twice, or overlapping references, are refused', () => {
-    // 128 KB message: one 64 KB blob named 2,000 times would ask for 128 MB of copies.
-    const refs = Array.from({ length: 2000 }, () => ({ $bin: 'u8', at: 0, n: 65536 }));
-    const amplified = handBuilt({ type: 'agg', round: 1, aggType: 'plain/update', payload: refs }, new Uint8Array(65536));
-    expect(amplified.byteLength).to.be.below(140_000);
+    // A 142 KB message naming one 48 KB blob 3,000 times: a codec that copies each reference allocates
+    // 140 MB for it (and holds the loop for 100-500 ms).
+    const refs = Array.from({ length: 3000 }, () => ({ $bin: 'f32', at: 0, n: 49152 }));
+    const amplified = handBuilt({ type: 'agg', round: 1, aggType: 'plain/update', payload: refs }, new Uint8Array(49152));
+    expect(amplified.byteLength).to.be.below(150_000);
     expect(() => decodeMessage(amplified)).to.throw(/referenced more than once/);
     // Distinct offsets that overlap: 100 references of almost the whole area, each shifted by 8 bytes.
     const shifted = Array.from({ length: 100 }, (_, i) => ({ $bin: 'u8', at: i * 8, n: 65536 - 800 }));
