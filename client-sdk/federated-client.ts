@@ -173,13 +173,13 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       reconnectionDelay: this.opts.reconnect?.initialDelayMs ?? 500,
       reconnectionDelayMax: this.opts.reconnect?.maxDelayMs ?? 10_000,
       randomizationFactor: 0.5,
-      // Re-signed on every (re)connect so the handshake timestamp stays fresh.
+      // Re-signed on every (re)connect: it binds this connection's server-chosen session id, so it is never replayable.
       auth: (cb) => {
         const signedAt = Date.now();
         cb({
           protocolVersion: PROTOCOL_VERSION, token: this.opts.token, name: this.opts.name, signedAt,
           identityPublicKey: Buffer.from(identity.publicKey).toString('base64'),
-          signature: signAuth(identity, authChallenge(signedAt)),
+          signature: signAuth(identity, authChallenge(socket.io.engine.id, signedAt)),
         });
       },
     });
@@ -192,6 +192,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     socket.on('disconnect', (reason) => {
       if (!this.stopped) this.log('warn', { reason }, 'disconnected from coordinator; reconnecting');
       this.abandonRound('disconnected');
+      this.failModelWaiters(new FedProfileError('PROTOCOL', `disconnected (${String(reason)}) before the model arrived`));
       this.emit('disconnected', { reason });
     });
     let attempt = 0;
@@ -311,6 +312,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     this.stopped = true;
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.abandonRound('client stopped');
+    this.failModelWaiters(new FedProfileError('PROTOCOL', 'client stopped'));
     this.socket?.disconnect();
     await this.queue.catch(() => undefined);
     await this.trainer?.close();
@@ -371,6 +373,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this.statusCheck?.();
         break;
       case 'error':
+        if (m.ref && this.modelWaiters.has(m.ref)) this.failModelWaiters(new FedProfileError('NOT_FOUND', m.message), m.ref);
         this.log('warn', { code: m.code }, `coordinator: ${m.message}`);
         this.emit('server-error', { code: m.code, message: m.message });
         break;
@@ -447,6 +450,15 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     const bytes = this.peer.send(message);
     this.bytesSent += bytes;
     this.opts.onSend?.(message, bytes);
+  }
+
+  /** A model that will not arrive (refused, or the connection is gone) must not hold the task queue forever. */
+  private failModelWaiters(error: Error, hash?: string): void {
+    for (const [h, waiters] of [...this.modelWaiters]) {
+      if (hash !== undefined && h !== hash) continue;
+      this.modelWaiters.delete(h);
+      for (const w of waiters) w.reject(error);
+    }
   }
 
   private abandonRound(reason: string): void {

@@ -1,6 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
@@ -19,12 +17,22 @@ export interface ApiDeps {
   checkpoints: CheckpointStore;
   adminToken: string;
   runtime(id: string): FederationRuntime | undefined;
+  /** Validates the whole config first (see validateFederationConfig); nothing is written for a bad one. */
   createFederation(config: unknown): Promise<FederationRuntime>;
   isOnline(clientId: string): boolean;
   /** When a connected client was last heard from (more recent than the stored lastSeenAt). */
   lastSeen?(clientId: string): number | undefined;
   /** Closes the runtime, disconnects its clients, removes its rows and checkpoints. */
   deleteFederation?(id: string): Promise<void>;
+  /** Federations that could not be loaded (corrupt checkpoint, bad stored config): id → why. */
+  unavailable(): ReadonlyMap<string, UnavailableFederation>;
+  /** Ends the live sessions of a revoked token at once. */
+  disconnectToken(tokenId: string): number;
+}
+
+/** A federation the coordinator could not load; only it is affected, the others run. */
+export interface UnavailableFederation {
+  id: string; name: string; status: 'needs-attention'; code: string; file: string | null; reason: string; at: number;
 }
 
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -51,17 +59,29 @@ export function apiRouter(deps: ApiDeps): Router {
   r.use(requireAdmin(deps.adminToken));
 
   const fed = (req: Request): FederationRuntime => {
-    const rt = deps.runtime(String(req.params.id));
-    if (!rt) throw new FedProfileError('NOT_FOUND', `no federation with id "${String(req.params.id)}"`);
-    return rt;
+    const id = String(req.params.id);
+    const rt = deps.runtime(id);
+    if (rt) return rt;
+    const down = deps.unavailable().get(id);
+    if (down) throw new FedProfileError('CONFLICT', `federation ${id} needs attention and is not running: ${down.reason}`, { file: down.file, reason: down.reason });
+    throw new FedProfileError('NOT_FOUND', `no federation with id "${id}"`);
   };
   const describe = (rt: FederationRuntime) => {
     const row = deps.store.getFederation(rt.id)!;
     return {
       id: row.id, name: row.name, status: row.status, statusReason: row.statusReason, config: row.config, completedRounds: row.completedRounds,
       lastRound: row.lastRound, modelHash: row.modelHash, parameters: rt.model.manifest.totalSize,
-      live: rt.snapshot(), roundProgress: rt.roundProgress() ?? null,
+      live: rt.snapshot(), roundProgress: rt.roundProgress() ?? null, attention: rt.attention ?? null,
       archivedAt: row.archivedAt, createdAt: row.createdAt, updatedAt: row.updatedAt,
+    };
+  };
+  const describeDown = (d: UnavailableFederation): Record<string, unknown> => {
+    const row = deps.store.getFederation(d.id);
+    return {
+      id: d.id, name: d.name, status: d.status, config: row?.config ?? null, completedRounds: row?.completedRounds ?? null,
+      lastRound: row?.lastRound ?? null, modelHash: row?.modelHash ?? null, parameters: null, live: null,
+      attention: { code: d.code, file: d.file, reason: d.reason, at: d.at }, archivedAt: row?.archivedAt ?? null,
+      createdAt: row?.createdAt ?? null, updatedAt: row?.updatedAt ?? null,
     };
   };
   /** Archiving and deleting are for federations that no round can be running in. */
@@ -85,9 +105,17 @@ export function apiRouter(deps: ApiDeps): Router {
     if (!['exclude', 'include', 'only'].includes(archived)) {
       throw new FedProfileError('BAD_INPUT', `archived must be "exclude", "include" or "only", got "${archived}"`);
     }
-    const rows = deps.store.listFederations()
-      .filter((f) => (archived === 'include' ? true : archived === 'only' ? f.archivedAt !== null : f.archivedAt === null));
-    res.json({ federations: rows.map((f) => deps.runtime(f.id)).filter((x): x is FederationRuntime => !!x).map(describe) });
+    const down = deps.unavailable();
+    res.json({
+      federations: deps.store.listFederations()
+        .filter((f) => (archived === 'include' ? true : archived === 'only' ? f.archivedAt !== null : f.archivedAt === null))
+        .flatMap((f): Array<Record<string, unknown>> => {
+          const rt = deps.runtime(f.id);
+          if (rt) return [describe(rt)];
+          const d = down.get(f.id);
+          return d ? [describeDown(d)] : [];
+        }),
+    });
   });
   r.delete('/federations/:id', async (req, res) => {
     const rt = fed(req);
@@ -108,7 +136,10 @@ export function apiRouter(deps: ApiDeps): Router {
       res.json(describe(rt));
     });
   }
-  r.get('/federations/:id', (req, res) => { res.json(describe(fed(req))); });
+  r.get('/federations/:id', (req, res) => {
+    const d = deps.unavailable().get(String(req.params.id));
+    res.json(d ? describeDown(d) : describe(fed(req)));
+  });
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     r.post(`/federations/:id/${action}`, (req, res) => {
       const rt = fed(req);
@@ -121,7 +152,11 @@ export function apiRouter(deps: ApiDeps): Router {
       if (before === after && !(action === 'start' && after === 'running')) {
         throw new FedProfileError('CONFLICT', `cannot ${action} a federation that is ${before}`);
       }
-      deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      try {
+        deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      } catch {
+        // The action took effect; a full disk must not turn it into an error (the runtime shows the failure).
+      }
       res.json(describe(rt));
     });
   }
@@ -148,11 +183,14 @@ export function apiRouter(deps: ApiDeps): Router {
       if (round !== 0 && row?.status !== 'completed') {
         throw new FedProfileError('NOT_FOUND', `round ${round} of ${rt.id} has no checkpoint (it is ${row?.status ?? 'unknown'})`);
       }
-      const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
-        throw new FedProfileError('NOT_FOUND', `checkpoint file ${file} of round ${round} is missing`);
-      });
+      const recorded = round === 0 ? deps.store.initialModelHash(rt.id) : row?.modelHash;
+      if (!recorded) throw new FedProfileError('INTEGRITY', `no recorded hash for round ${round} of ${rt.id}; refusing to serve an unverifiable checkpoint`);
+      // Every download is checked against the hash recorded at commit, so a corrupt or swapped file is refused
+      // (INTEGRITY, naming the file) instead of being handed to a merchant.
+      const { modelJson, weights } = await deps.checkpoints.readVerified(rt.id, round, recorded);
       downloadHeaders(res, file);
-      res.send(bytes);
+      if (file === WEIGHTS_BIN) res.type('application/octet-stream').send(weights);
+      else res.type('application/json').send(modelJson);
     });
   }
 
@@ -170,8 +208,9 @@ export function apiRouter(deps: ApiDeps): Router {
     if (!deps.store.revokeToken(rt.id, String(req.params.tokenId))) {
       throw new FedProfileError('NOT_FOUND', `no active token "${String(req.params.tokenId)}" in federation ${rt.id}`);
     }
-    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId });
-    res.json({ revoked: true });
+    const disconnected = deps.disconnectToken(String(req.params.tokenId));
+    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId, disconnected });
+    res.json({ revoked: true, disconnected });
   });
   r.get('/federations/:id/clients', (req, res) => {
     const rt = fed(req);

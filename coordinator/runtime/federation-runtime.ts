@@ -3,6 +3,7 @@ import { createStrategy, isStrategyStateRecord, type Strategy, type StrategyStat
 import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
+import { checkAggregate } from '../../shared/aggregation/update-bounds.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import { OPTIMIZER_BIN, sha256InSlices, type CheckpointStore } from '../checkpoints.js';
@@ -48,6 +49,10 @@ export class FederationRuntime {
   private closed = false;
   private readonly now: () => number;
   private progress: RoundProgress | undefined;
+  /** Set when this federation's round logic threw: the federation is paused and needs an operator. */
+  private fault: { reason: string; at: number } | undefined;
+  /** The last command that could not be carried out (a full disk, a SQLite error); cleared by the next success. */
+  private lastFailure: { command: string; reason: string; at: number } | undefined;
 
   private constructor(
     readonly id: string,
@@ -106,7 +111,8 @@ export class FederationRuntime {
       plannerFromStrategy(strategy),
       ({ round, participants, minResults, targetResults }) => createServerAggregator(plan.kind, {
         federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
-        maxWeight: plan.weightCap, options: plan.params,
+        maxWeight: Math.min(plan.weightCap ?? Infinity, config.updateBounds.maxWeight), bounds: config.updateBounds,
+        options: plan.params,
         identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
         // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
         // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
@@ -124,16 +130,64 @@ export class FederationRuntime {
   /** Each participant's state in the current or last round since this process started. */
   roundProgress(): RoundProgress | undefined { return this.progress; }
 
+  /** Why this federation needs an operator's attention, if it does. */
+  get attention(): { reason: string; at: number; lastFailure?: { command: string; reason: string; at: number } } | undefined {
+    if (this.fault) return { ...this.fault, ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
+    return this.lastFailure ? { reason: `${this.lastFailure.command} failed: ${this.lastFailure.reason}`, at: this.lastFailure.at, lastFailure: this.lastFailure } : undefined;
+  }
+
+  /**
+   * Never throws: an exception in this federation's round logic pauses this federation (persisted, so a
+   * restart does not re-run the same failure in a loop) and a failed side effect (disk full, SQLite error)
+   * is logged and shown; either way the process and the other federations carry on.
+   */
   event(ev: EventInput): void {
-    if (this.closed) return;
-    this.observe({ ...ev, now: this.now() } as RoundEvent);
-    const cmds = this.engine.handle({ ...ev, now: this.now() } as RoundEvent);
-    for (const c of cmds) this.execute(c);
+    if (this.closed || this.fault) return;
+    const event = { ...ev, now: this.now() } as RoundEvent;
+    let cmds: RoundCommand[];
+    try {
+      this.observe(event);
+      cmds = this.engine.handle(event);
+    } catch (e) {
+      this.pauseOnFault(ev.type, e);
+      return;
+    }
+    for (const c of cmds) {
+      try {
+        this.execute(c);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        this.lastFailure = { command: c.type, reason, at: this.now() };
+        this.deps.logger.error({ federation: this.id, command: c.type, err: reason }, 'federation command failed; the round will fail or be retried');
+      }
+    }
+  }
+
+  private pauseOnFault(during: string, e: unknown): void {
+    const reason = `round logic failed during "${during}": ${e instanceof Error ? e.message : String(e)}`;
+    this.fault = { reason, at: this.now() };
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deps.logger.error({ federation: this.id, err: reason }, 'federation paused after an internal error; other federations are unaffected');
+    try {
+      const round = this.engine.snapshot().round;
+      if (round) this.deps.store.failRound(this.id, round, reason);
+      this.deps.store.setFederationStatus(this.id, 'paused');
+      this.deps.store.audit('coordinator', 'federation.fault', this.id, { reason });
+    } catch (err) {
+      this.deps.logger.error({ federation: this.id, err: err instanceof Error ? err.message : String(err) }, 'could not record the fault');
+    }
   }
 
   /** For the operator: a client's reported error is kept with it, and each participant's state in the round. */
   private observe(event: RoundEvent): void {
-    if (event.type === 'fit-failed') this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
+    if (event.type === 'fit-failed') {
+      try {
+        this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
+      } catch (err) {
+        this.deps.logger.error({ federation: this.id, err: err instanceof Error ? err.message : String(err) }, 'could not record a client error');
+      }
+    }
     this.progress = nextRoundProgress(this.progress, { event });
   }
 
@@ -198,6 +252,8 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
+      // A poisoned or overflowed aggregate fails the round here; the previous model stays.
+      checkAggregate(result.weights, this.config.updateBounds.maxModelAbs);
       const optimizerState = this.strategy.optimizerState();
       const hasMoments = optimizerState.m !== null || optimizerState.v !== null;
       const optimizerBytes = hasMoments ? encodeServerOptimizerState(optimizerState) : undefined;
@@ -223,6 +279,7 @@ export class FederationRuntime {
       this.deps.metrics.roundDuration.observe({ federation: this.id }, durationMs / 1000);
       this.deps.logger.info({ federation: this.id, round, contributors: summary.contributors.length, durationMs, hash }, 'round committed');
       for (const id of summary.participants) this.deps.send(id, { type: 'round-end', round, status: 'completed', modelHash: hash });
+      this.lastFailure = undefined;
       this.event({ type: 'committed', round, modelHash: hash });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);

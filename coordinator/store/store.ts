@@ -249,6 +249,14 @@ export class CoordinatorStore {
     this.db.prepare('UPDATE clients SET last_error = ?, last_error_round = ?, last_error_at = ? WHERE id = ?').run(message.slice(0, 1000), round, now, id);
   }
 
+  /** The content hash of round 0's model, as recorded when the federation was created. */
+  initialModelHash(federationId: string): string | undefined {
+    const r = this.db.prepare(`SELECT details FROM audit_log WHERE federation_id = ? AND action = 'federation.create' ORDER BY id LIMIT 1`)
+      .get(federationId) as { details: string | null } | undefined;
+    const h = parse<{ modelHash?: unknown }>(r?.details)?.modelHash;
+    return typeof h === 'string' ? h : undefined;
+  }
+
   // ---- audit ----
 
   audit(actor: string, action: string, federationId: string | null, details?: Record<string, unknown>, now = Date.now()): void {

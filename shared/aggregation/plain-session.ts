@@ -1,5 +1,6 @@
 import { FedProfileError } from '../errors.js';
-import { assertFiniteRange, MeanAccumulator, resultInChunks } from './mean.js';
+import { MeanAccumulator, resultInChunks } from './mean.js';
+import { checkUpdate, DEFAULT_UPDATE_BOUNDS, type UpdateBounds } from './update-bounds.js';
 import type {
   AggregationOutcome, ClientAggregationSession, Outbound, ServerAggregationSession, SessionSettledListener,
 } from './seam.js';
@@ -20,8 +21,10 @@ export interface PlainSessionOptions {
   minResults: number;
   /** Stop collecting once this many updates arrived (over-selection: the rest are stragglers). */
   targetResults?: number;
-  /** Per-client weight cap (e.g. maxExamples), so one big client cannot dominate. */
+  /** Per-client weight cap (e.g. maxExamples), so one big client cannot dominate. Default: DEFAULT_UPDATE_BOUNDS.maxWeight. */
   maxWeight?: number;
+  /** Per-update value and norm limits checked before summing. Default: DEFAULT_UPDATE_BOUNDS. */
+  bounds?: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>;
   /**
    * Accumulate in the background, yielding to the event loop every this many elements, instead of inside
    * handle(): a 10M-parameter update is 100–300 ms of summing. outcome() then stays 'pending' (stage
@@ -40,7 +43,7 @@ export interface PlainSessionOptions {
 
 interface PlainUpdatePayload { update: Float32Array; weight: number }
 
-function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayload {
+function parsePayload(payload: unknown, vectorLength: number, bounds: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>): PlainUpdatePayload {
   const p = payload as Partial<PlainUpdatePayload> | null;
   if (!p || typeof p !== 'object') throw new FedProfileError('PROTOCOL', 'plain/update payload must be an object');
   if (!(p.update instanceof Float32Array)) throw new FedProfileError('PROTOCOL', 'plain/update.update must be a Float32Array');
@@ -52,8 +55,8 @@ function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayloa
     throw new FedProfileError('BAD_INPUT', `plain/update.weight must be a positive number, got ${String(p.weight)}`);
   }
   // Checked here, synchronously (≈ 1 ns per value), so a poisoned update is rejected to its sender at once
-  // even when the summing happens later in the background.
-  assertFiniteRange(p.update, 0, p.update.length);
+  // even when the summing happens later in the background: finite, within maxAbs and the L2 norm bound.
+  checkUpdate(p.update, bounds);
   return { update: p.update, weight: p.weight };
 }
 
@@ -104,8 +107,8 @@ export class PlainServerSession implements ServerAggregationSession {
       throw new FedProfileError('DEADLINE', `update from ${from} arrived after aggregation closed (${this._stage})`);
     }
     if (!this.pending.has(from)) throw new FedProfileError('REPLAY', `client ${from} already sent its update or was dropped`);
-    const { update, weight } = parsePayload(payload, this.opts.vectorLength);
-    const w = this.opts.maxWeight !== undefined ? Math.min(weight, this.opts.maxWeight) : weight;
+    const { update, weight } = parsePayload(payload, this.opts.vectorLength, this.opts.bounds ?? DEFAULT_UPDATE_BOUNDS);
+    const w = Math.min(weight, this.opts.maxWeight ?? DEFAULT_UPDATE_BOUNDS.maxWeight);
     this.bytesIn += update.byteLength;
     if (this.opts.accumulator) { this.remoteWeight += w; this.opts.accumulator.add(update, w); }
     else if (this.opts.yieldEvery === undefined) this.acc.add(update, w);

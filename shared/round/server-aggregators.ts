@@ -12,6 +12,8 @@ export interface ServerAggregatorArgs {
   targetResults: number;
   vectorLength: number;
   maxWeight?: number;
+  /** Per-update value and norm limits (plain aggregation checks them before summing). */
+  bounds?: { maxAbs: number; maxL2Norm: number };
   /** Enrolled Ed25519 identity public keys of the participants (SecAgg+ verifies signatures with them). */
   identityKeys: ReadonlyMap<string, Uint8Array>;
   /** The federation's `secureAggregation` options with the plan's weight cap. */
@@ -31,7 +33,7 @@ export type ServerAggregatorFactory = (args: ServerAggregatorArgs) => ServerAggr
 /** Aggregators by kind: the only place that knows which session class serves which kind. */
 const factories = new Map<string, ServerAggregatorFactory>([
   ['plain', (a) => new PlainServerSession({
-    vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight,
+    vectorLength: a.vectorLength, minResults: a.minResults, targetResults: a.targetResults, maxWeight: a.maxWeight, bounds: a.bounds,
     yieldEvery: a.yieldEvery, onSettled: a.onSettled, accumulator: a.accumulator,
   })],
   ['secagg', (a) => new SecAggServerSession({
@@ -46,6 +48,11 @@ const factories = new Map<string, ServerAggregatorFactory>([
 /** Replaces or adds an aggregator kind (e.g. an experimental one). */
 export function registerServerAggregator(kind: 'plain' | 'secagg', factory: ServerAggregatorFactory): void {
   factories.set(kind, factory);
+}
+
+/** The factory currently serving a kind (so a test can swap one in and put the original back). */
+export function serverAggregatorFactory(kind: 'plain' | 'secagg'): ServerAggregatorFactory | undefined {
+  return factories.get(kind);
 }
 
 export function createServerAggregator(kind: 'plain' | 'secagg', args: ServerAggregatorArgs): ServerAggregationSession {
