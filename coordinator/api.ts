@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
 import type { CheckpointStore } from './checkpoints.js';
-import { FederationConfigSchema } from './federation-config.js';
+import { FederationConfigSchema, jsonDeeperThan, MAX_JSON_DEPTH } from './federation-config.js';
 import { federationConfigProblems } from './federation-rules.js';
 import { fromZod } from './http-errors.js';
 import { downloadHeaders, lastClientErrors, merchantRouter, resetKeyCheck } from './merchant-api.js';
@@ -91,6 +91,10 @@ export function apiRouter(deps: ApiDeps): Router {
   };
 
   r.post('/federations', async (req, res) => {
+    // Before any schema walk: a hostile body nested 60k deep gets a 400, not a stack overflow.
+    if (jsonDeeperThan(req.body, MAX_JSON_DEPTH)) {
+      throw new FedProfileError('BAD_INPUT', `invalid federation config: (root): nests deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     const parsed = FederationConfigSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error, 'federation config');
     const problems = federationConfigProblems(parsed.data);

@@ -21,7 +21,7 @@ const closed = (properties: Record<string, Schema>, optional: string[] = []): Sc
   required: Object.keys(properties).filter((k) => !optional.includes(k)),
 });
 
-const FEDERATION_STATUS = { type: 'string', enum: ['created', 'running', 'paused', 'stopped', 'completed'] };
+const FEDERATION_STATUS = { type: 'string', enum: ['created', 'running', 'paused', 'stopped', 'completed', 'needs-attention'] };
 
 const schemas: Record<string, Schema> = {
   Error: closed({
@@ -57,6 +57,10 @@ const schemas: Record<string, Schema> = {
     statusReason: { ...nullable(str), description: 'why the coordinator set this status (e.g. paused after failed rounds)' },
     config: ref('FederationConfigResolved'), completedRounds: int, lastRound: int, modelHash: hash, parameters: int,
     live: ref('LiveState'), roundProgress: nullable(ref('RoundProgress')),
+    attention: {
+      ...nullable({ type: 'object' }),
+      description: 'why this federation needs an operator: a fault that paused it, a failed command (full disk), or a checkpoint it could not load (code, file, reason)',
+    },
     archivedAt: nullable(millis), createdAt: millis, updatedAt: millis,
   }),
   FederationList: closed({ federations: { type: 'array', items: ref('Federation') } }),
@@ -78,7 +82,7 @@ const schemas: Record<string, Schema> = {
   Token: closed({ id: str, federationId: str, label: nullable(str), clientId: nullable(str), createdAt: millis, revokedAt: nullable(millis) }),
   TokenList: closed({ tokens: { type: 'array', items: ref('Token') } }),
   IssuedToken: closed({ id: str, token: { type: 'string', pattern: '^fpt_' }, federationId: str, label: nullable(str) }),
-  Revoked: closed({ revoked: { const: true } }),
+  Revoked: closed({ revoked: { const: true }, disconnected: { ...int, description: 'live sessions of this token that were ended' } }),
   Deleted: closed({ deleted: { const: true }, id: str }),
   AuditList: closed({
     entries: { type: 'array', items: closed({ at: millis, actor: str, action: str, federationId: nullable(str), details: {} }) },
@@ -87,7 +91,7 @@ const schemas: Record<string, Schema> = {
     type: 'object', required: ['modelTopology', 'format', 'weightsManifest'],
     properties: { modelTopology: { type: 'object' }, format: str, generatedBy: str, weightsManifest: { type: 'array' }, userDefinedMetadata: { type: 'object' } },
   },
-  Health: closed({ status: { const: 'ok' }, federations: int }),
+  Health: closed({ status: { const: 'ok' }, federations: int, needsAttention: { ...int, description: 'federations set aside (corrupt checkpoint, refused stored config)' } }),
   KeyCheckReset: closed({ previous: nullable(str) }),
 };
 

@@ -87,9 +87,10 @@ describe('aggregation: weighted mean', () => {
     expect(mean[0]).to.equal(Math.fround(14 / 6));
     expect(mean[m - 1]).to.equal(Math.fround(14 / 6));
     // The blocking run holds the loop for its whole duration; the session only for one update's validation
-    // pass or one summing slice at a time (half the blocking time is the bound: a loaded machine adds GC).
+    // pass (finite, |x| and L2 bounds: about a third of the blocking run) or one summing slice at a time;
+    // 0.6 of the blocking time is the bound, since a loaded machine adds GC pauses to either.
     expect(blockingMs, 'blocking baseline').to.be.above(50);
-    expect(worstGap, `worst timer gap (blocking run took ${blockingMs.toFixed(0)} ms)`).to.be.below(Math.max(60, blockingMs / 2));
+    expect(worstGap, `worst timer gap (blocking run took ${blockingMs.toFixed(0)} ms)`).to.be.below(Math.max(60, blockingMs * 0.6));
     expect(ticks).to.be.above(elapsed / 25);
   });
 });

@@ -299,7 +299,7 @@ describe('deployment files', () => {
             }).on('error', reject);
           });
           expect(health.status).to.equal(200);
-          expect(JSON.parse(health.body)).to.deep.equal({ status: 'ok', federations: 0 });
+          expect(JSON.parse(health.body)).to.deep.equal({ status: 'ok', federations: 0, needsAttention: 0 });
         } finally {
           await stopCli(child);
         }
