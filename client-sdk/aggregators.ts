@@ -3,6 +3,8 @@ import type { ClientAggregationSession } from '../shared/aggregation/seam.js';
 import { FedProfileError } from '../shared/errors.js';
 import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import { SecAggClientSession } from '../shared/secagg/client.js';
+import { MSG, SetupSchema } from '../shared/secagg/messages.js';
+import type { IdentityPins } from './identity-pins.js';
 
 export interface ClientAggregatorArgs {
   federationId: string;
@@ -12,6 +14,40 @@ export interface ClientAggregatorArgs {
   params: Record<string, unknown>;
   identity: IdentityKeyPair;
   vectorLength: number;
+  /** Local SecAgg+ policy, which the coordinator's params cannot weaken. */
+  secagg?: SecAggLocalPolicy;
+}
+
+export interface SecAggLocalPolicy {
+  /** Neighbours' identity keys this client trusts (a trusted directory, or trust-on-first-use pins). */
+  pins?: IdentityPins;
+  /** Fewest neighbours k and lowest threshold t this client accepts (default: derived from n). */
+  minNeighbors?: number;
+  minThreshold?: number;
+}
+
+/**
+ * A SecAgg+ client whose neighbours' identity keys come from the pins, not from the coordinator: the keys
+ * in the setup message are checked against them (a changed key refuses the round) before the session sees it.
+ */
+function pinnedSecAggSession(a: ClientAggregatorArgs, pins: IdentityPins): ClientAggregationSession {
+  let lookup: (id: string) => Uint8Array | undefined = () => undefined;
+  const inner = new SecAggClientSession({
+    clientId: a.clientId, identity: a.identity, identityOf: (id) => lookup(id),
+    params: { ...a.params, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
+    minNeighbors: a.secagg?.minNeighbors, minThreshold: a.secagg?.minThreshold, paramsFromServer: true,
+  });
+  return {
+    submit: (update, weight) => inner.submit(update, weight),
+    handle: (type, payload) => {
+      if (type === MSG.setup) {
+        const p = SetupSchema.safeParse(payload);
+        if (p.success) lookup = pins.admit(p.data.neighbours);
+      }
+      return inner.handle(type, payload);
+    },
+    dispose: () => inner.dispose(),
+  };
 }
 
 export type ClientAggregatorFactory = (args: ClientAggregatorArgs) => ClientAggregationSession;
@@ -19,10 +55,11 @@ export type ClientAggregatorFactory = (args: ClientAggregatorArgs) => ClientAggr
 /** Client-side aggregators by kind, matching the coordinator's. */
 const factories = new Map<string, ClientAggregatorFactory>([
   ['plain', () => new PlainClientSession()],
-  ['secagg', (a) => new SecAggClientSession({
+  ['secagg', (a) => (a.secagg?.pins ? pinnedSecAggSession(a, a.secagg.pins) : new SecAggClientSession({
     clientId: a.clientId, identity: a.identity,
     params: { ...a.params, federationId: a.federationId, round: a.round, dimension: a.vectorLength },
-  })],
+    minNeighbors: a.secagg?.minNeighbors, minThreshold: a.secagg?.minThreshold, paramsFromServer: true,
+  }))],
 ]);
 
 export function registerClientAggregator(kind: 'plain' | 'secagg', factory: ClientAggregatorFactory): void {

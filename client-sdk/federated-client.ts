@@ -1,14 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
-import type { ClientAggregationSession, Outbound } from '../shared/aggregation/seam.js';
-import { FedProfileError } from '../shared/errors.js';
+import { ConfigError, DataFileError, FedProfileError } from '../shared/errors.js';
+import { keyCheckValue } from '../shared/data/key-check.js';
+import { merchantJson, type MerchantEndpoint, type MerchantFederationInfo } from './merchant-http.js';
 import type { ModelConfig } from '../shared/model/config.js';
 import {
   ServerMessageSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
 } from '../shared/protocol/messages.js';
 import { frameSocket, type FramedPeer } from '../shared/protocol/transport.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/version.js';
+import { finiteOnly, RoundClientState } from '../shared/round/client.js';
 import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/training/types.js';
 import type { BackendChoice } from '../shared/tf/backend.js';
@@ -17,8 +19,10 @@ import { createDataSourceTrainer, type DataSource } from './data-source.js';
 import { LocalProfiler, type LocalProfilerOptions } from './local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
 import type { UserProfile } from '../shared/model/profile.js';
-import type { EventSource } from '../shared/data/readers/index.js';
+import { readEvents, type EventSource } from '../shared/data/readers/index.js';
+import { cleanEventStream } from '../shared/data/clean.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
+import { IdentityMismatchError, IdentityPins } from './identity-pins.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
 export interface FederatedClientOptions {
@@ -48,6 +52,22 @@ export interface FederatedClientOptions {
   maxMessageBytes?: number;
   /** PEM CA certificate(s) to trust for an https coordinator with a private or self-signed certificate. */
   ca?: string | Buffer;
+  /**
+   * SecAgg+ trust: the operator's published directory of client identity keys (a JSON object of client id
+   * to base64 key), checked out of band. Without it, neighbours' keys are pinned on first use in the work
+   * dir. Either way a key that changes is refused.
+   */
+  trustedIdentitiesFile?: string;
+  /** Weakest SecAgg+ graph this client accepts, whatever the coordinator asks (default: derived from n). */
+  secaggMinNeighbors?: number;
+  secaggMinThreshold?: number;
+  /**
+   * Read and check a file/folder `dataSource` before enrolling (default true), so a missing, empty, binary or
+   * wrong-column file fails start() with the reader's message instead of surfacing at the first round.
+   */
+  validateData?: boolean;
+  /** How often to ask the coordinator whether the federation is still running (default 5 s; 0 = never). */
+  statusPollMs?: number;
   /** Sees every message this client emits (for audits such as the privacy test); must not throw. */
   onSend?: (message: ClientMessage, bytes: number) => void;
 }
@@ -61,9 +81,13 @@ export interface FederatedClientEvents {
   'round-finished': [{ round: number; status: 'completed' | 'failed'; reason?: string; modelHash?: string }];
   evaluated: [{ round: number; numExamples: number; metrics: Record<string, number> }];
   'server-error': [{ code: string; message: string }];
+  /** The coordinator could not be reached (transport trouble); socket.io keeps retrying with backoff. */
+  'connect-failed': [{ url: string; reason: string; attempt: number }];
+  /** The federation completed or was stopped: nothing more will happen; stop() the client. */
+  'federation-ended': [{ federationId: string; status: 'completed' | 'stopped'; completedRounds: number }];
+  /** An error of this client's own (bad data, failed training), also reported to the coordinator. */
+  'client-error': [{ stage: 'data' | 'training' | 'evaluation'; message: string; code?: string }];
 }
-
-interface ActiveRound { round: number; session: ClientAggregationSession; abandoned: boolean }
 
 /**
  * A merchant's client node: connects with its enrolment token, trains the global model on local data when
@@ -74,11 +98,12 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private socket: Socket | undefined;
   private peer: FramedPeer | undefined;
   private identity: IdentityKeyPair | undefined;
+  private pins: IdentityPins | undefined;
   private trainer: LocalTrainer | undefined;
   private trainerPromise: Promise<LocalTrainer> | undefined;
   private readonly cache: ModelCache;
   private readonly modelWaiters = new Map<string, Array<{ resolve: (m: CachedModel) => void; reject: (e: Error) => void }>>();
-  private active: ActiveRound | undefined;
+  private readonly rounds: RoundClientState;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private _clientId: string | undefined;
@@ -87,6 +112,9 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private _federationId: string | undefined;
   private bytesSent = 0;
   private bytesReceived = 0;
+  private preflightEvents: BehaviourEvent[] | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private ended = false;
 
   constructor(private readonly opts: FederatedClientOptions) {
     super();
@@ -94,15 +122,49 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       throw new FedProfileError('BAD_CONFIG', 'FederatedClient needs a trainer or a dataSource');
     }
     this.cache = new ModelCache(opts.workDir);
+    this.rounds = new RoundClientState({
+      createSession: (m) => createClientAggregator(m.aggregation.kind, {
+        federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
+        identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
+        secagg: { pins: this.pins, minNeighbors: this.opts.secaggMinNeighbors, minThreshold: this.opts.secaggMinThreshold },
+      }),
+      send: (m) => this.send(m),
+      onLeave: (round, reason) => this.log('info', { round, reason }, 'leaving the current round'),
+    });
   }
 
   get clientId(): string | undefined { return this._clientId; }
   get federationId(): string | undefined { return this._federationId; }
   get traffic(): { sent: number; received: number } { return { sent: this.bytesSent, received: this.bytesReceived }; }
 
-  /** Connects and resolves once the coordinator accepted this client; rejects if it refuses the token. */
+  private get endpoint(): MerchantEndpoint {
+    return { url: this.opts.coordinatorUrl, token: this.opts.token, ca: this.opts.ca, timeoutMs: 15_000 };
+  }
+
+  /**
+   * Reads and cleans a file/folder data source once: the reader's own errors (missing, empty, binary,
+   * wrong columns) come out here, and a source with no user of 3+ events is refused, before any enrolment.
+   * The cleaned events are kept for the trainer, so the file is read only once.
+   */
+  async checkData(): Promise<{ users: number; events: number }> {
+    const src = this.opts.dataSource;
+    const path = typeof src === 'string' ? src : src && typeof src === 'object' && 'path' in src && !(Symbol.iterator in src) && !(Symbol.asyncIterator in src) ? (src as EventSource).path : undefined;
+    if (path === undefined) return { users: 0, events: 0 };
+    const cleaned = await cleanEventStream(readEvents(typeof src === 'string' ? { path } : src as EventSource));
+    let usable = 0;
+    for (const evs of cleaned.users.values()) if (evs.length >= 3) usable++;
+    if (usable === 0) {
+      throw new DataFileError(path, `no user has the 3 events training needs (${cleaned.report.outputUsers} users, ${cleaned.report.outputEvents} events read)`);
+    }
+    this.preflightEvents = [...cleaned.users.values()].flat();
+    return { users: cleaned.report.outputUsers, events: cleaned.report.outputEvents };
+  }
+
+  /** Connects and resolves once the coordinator accepted this client; rejects if it refuses the token or the hash key. */
   async start(): Promise<{ clientId: string; federationId: string }> {
+    if (this.opts.validateData !== false && !this.preflightEvents) await this.checkData();
     this.identity = await loadOrCreateIdentity(this.opts.workDir);
+    this.pins = IdentityPins.load(this.opts.workDir, this.opts.trustedIdentitiesFile);
     const identity = this.identity;
     const socket = io(this.opts.coordinatorUrl, {
       transports: ['websocket'],
@@ -111,13 +173,13 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       reconnectionDelay: this.opts.reconnect?.initialDelayMs ?? 500,
       reconnectionDelayMax: this.opts.reconnect?.maxDelayMs ?? 10_000,
       randomizationFactor: 0.5,
-      // Re-signed on every (re)connect so the handshake timestamp stays fresh.
+      // Re-signed on every (re)connect: it binds this connection's server-chosen session id, so it is never replayable.
       auth: (cb) => {
         const signedAt = Date.now();
         cb({
           protocolVersion: PROTOCOL_VERSION, token: this.opts.token, name: this.opts.name, signedAt,
           identityPublicKey: Buffer.from(identity.publicKey).toString('base64'),
-          signature: signAuth(identity, authChallenge(signedAt)),
+          signature: signAuth(identity, authChallenge(socket.io.engine.id, signedAt)),
         });
       },
     });
@@ -130,9 +192,15 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     socket.on('disconnect', (reason) => {
       if (!this.stopped) this.log('warn', { reason }, 'disconnected from coordinator; reconnecting');
       this.abandonRound('disconnected');
+      this.failModelWaiters(new FedProfileError('PROTOCOL', `disconnected (${String(reason)}) before the model arrived`));
       this.emit('disconnected', { reason });
     });
-    return new Promise((resolve, reject) => {
+    let attempt = 0;
+    socket.on('connect_error', (err: Error & { data?: { code?: string }; description?: unknown }) => {
+      if (err.data?.code) return;
+      this.emit('connect-failed', { url: this.opts.coordinatorUrl, reason: transportReason(err), attempt: ++attempt });
+    });
+    const joined = new Promise<{ clientId: string; federationId: string }>((resolve, reject) => {
       const onError = (err: Error & { data?: { code?: string; message?: string } }): void => {
         if (!err.data?.code) return; // transport trouble: socket.io keeps retrying with backoff
         socket.off('connect_error', onError);
@@ -146,6 +214,56 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       };
       socket.on('connect_error', onError);
       this.once('connected', onConnected);
+    });
+    const who = await joined;
+    await this.pinKeyCheck();
+    this.watchFederation();
+    return who;
+  }
+
+  /** Presents the hash key's check value; the first merchant pins it, a different key is refused. */
+  private async pinKeyCheck(): Promise<void> {
+    if (!this.opts.hashKey) return;
+    try {
+      await merchantJson(this.endpoint, 'POST', '/key-check', 'hash key check', { keyCheck: keyCheckValue(this.opts.hashKey) });
+    } catch (e) {
+      await this.stop();
+      if (e instanceof FedProfileError && e.code === 'CONFLICT') throw new ConfigError(`--hash-key: ${e.message.replace(/^hash key check: /, '')}`);
+      throw e;
+    }
+  }
+
+  /** Polls the federation's status (and checks right after each round) until it completes or stops. */
+  private watchFederation(): void {
+    const every = this.opts.statusPollMs ?? 5000;
+    if (every <= 0) return;
+    const check = async (): Promise<void> => {
+      if (this.stopped || this.ended) return;
+      try {
+        const info = await merchantJson<MerchantFederationInfo>(this.endpoint, 'GET', '/federation', 'federation status');
+        if ((info.status === 'completed' || info.status === 'stopped') && !this.ended && !this.stopped) {
+          this.ended = true;
+          this.emit('federation-ended', { federationId: info.federationId, status: info.status, completedRounds: info.completedRounds });
+        }
+      } catch {
+        // unreachable for now: the socket's own reconnect messages say so
+      }
+    };
+    this.statusCheck = () => { void check(); };
+    this.statusTimer = setInterval(this.statusCheck, every);
+    this.statusTimer.unref();
+    void check();
+  }
+
+  private statusCheck: (() => void) | undefined;
+
+  /** Tells the coordinator about an error of this client's own (shown per client to the operator); best effort. */
+  private reportError(stage: 'data' | 'training' | 'evaluation', err: unknown): void {
+    const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000) || 'unknown error';
+    const code = err instanceof FedProfileError ? err.code : undefined;
+    this.emit('client-error', { stage, message, ...(code ? { code } : {}) });
+    merchantJson(this.endpoint, 'POST', '/errors', 'error report', { stage, message }).catch((e: Error) => {
+      this.log('warn', { err: e.message }, 'could not report the error to the coordinator');
     });
   }
 
@@ -192,7 +310,9 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
     this.abandonRound('client stopped');
+    this.failModelWaiters(new FedProfileError('PROTOCOL', 'client stopped'));
     this.socket?.disconnect();
     await this.queue.catch(() => undefined);
     await this.trainer?.close();
@@ -213,7 +333,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this._federationId = m.federationId;
         this.modelConfig = m.modelConfig;
         this.latestModelHash = m.modelHash ?? this.latestModelHash;
-        this.ensureTrainer(m.modelConfig);
+        this.ensureTrainer(m.modelConfig).catch((e: unknown) => this.reportError('data', e));
         this.log('info', { clientId: m.clientId, federation: m.federationId }, 'enrolled with coordinator');
         this.emit('connected', { clientId: m.clientId, federationId: m.federationId });
         break;
@@ -230,11 +350,15 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this.onFit(m);
         break;
       case 'agg': {
-        const a = this.active;
-        if (!a || a.round !== m.round || a.abandoned) { this.log('warn', { round: m.round }, 'aggregation message for a round this client is not in'); break; }
         try {
-          this.sendOutbound(m.round, a.session.handle(m.aggType, m.payload));
+          if (!this.rounds.onAgg(m)) this.log('warn', { round: m.round }, 'aggregation message for a round this client is not in');
         } catch (e) {
+          if (e instanceof IdentityMismatchError) {
+            this.log('error', { round: m.round, client: e.clientId }, e.message);
+            this.abandonRound('a neighbour\'s identity key changed');
+            this.send({ type: 'fit-failed', round: m.round, reason: e.message.slice(0, 1000) });
+            break;
+          }
           this.log('warn', { round: m.round, err: (e as Error).message }, 'aggregation message rejected');
         }
         break;
@@ -244,14 +368,12 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         break;
       case 'round-end':
         if (m.status === 'completed' && m.modelHash) this.latestModelHash = m.modelHash;
-        if (this.active?.round === m.round) {
-          // Over either way: a straggler's result would only be rejected as late.
-          this.active.abandoned = true;
-          this.active = undefined;
-        }
+        this.rounds.onRoundEnd(m);
         this.emit('round-finished', { round: m.round, status: m.status, reason: m.reason, modelHash: m.modelHash });
+        this.statusCheck?.();
         break;
       case 'error':
+        if (m.ref && this.modelWaiters.has(m.ref)) this.failModelWaiters(new FedProfileError('NOT_FOUND', m.message), m.ref);
         this.log('warn', { code: m.code }, `coordinator: ${m.message}`);
         this.emit('server-error', { code: m.code, message: m.message });
         break;
@@ -259,19 +381,8 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   }
 
   private onFit(m: Extract<ServerMessage, { type: 'fit' }>): void {
-    this.abandonRound('a new round started');
-    let session: ClientAggregationSession;
-    try {
-      session = createClientAggregator(m.aggregation.kind, {
-        federationId: this._federationId!, clientId: this._clientId!, round: m.round, params: m.aggregation.params,
-        identity: this.identity!, vectorLength: Number(m.aggregation.params.dimension ?? 0),
-      });
-    } catch (e) {
-      this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message });
-      return;
-    }
-    const active: ActiveRound = { round: m.round, session, abandoned: false };
-    this.active = active;
+    const active = this.rounds.beginFit(m);
+    if (!active) return;
     this.emit('round-started', { round: m.round, config: m.config });
     this.enqueue(async () => {
       if (active.abandoned) return;
@@ -280,16 +391,16 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         if (active.abandoned) return;
         const t0 = performance.now();
         const result = await trainer.fit(model.values, model.manifest, m.config, (p) => this.emit('progress', { ...p, round: m.round }));
-        if (active.abandoned) return;
         const trainMs = performance.now() - t0;
         const before = this.bytesSent;
-        this.send({ type: 'fit-meta', round: m.round, numExamples: result.numExamples, metrics: finiteOnly(result.metrics), trainMs });
-        this.sendOutbound(m.round, session.submit(result.delta, result.numExamples));
-        this.emit('update-sent', { round: m.round, numExamples: result.numExamples, trainMs, bytes: this.bytesSent - before });
+        if (this.rounds.finishFit(active, result, trainMs)) {
+          this.emit('update-sent', { round: m.round, numExamples: result.numExamples, trainMs, bytes: this.bytesSent - before });
+        }
       } catch (e) {
         if (active.abandoned) return;
         this.log('error', { round: m.round, err: (e as Error).message }, 'local training failed');
-        this.send({ type: 'fit-failed', round: m.round, reason: (e as Error).message.slice(0, 1000) });
+        this.reportError(isDataError(e) ? 'data' : 'training', e);
+        this.rounds.failFit(active, (e as Error).message);
       }
     });
   }
@@ -303,6 +414,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
       this.emit('evaluated', { round, numExamples: r.numExamples, metrics });
     } catch (e) {
       this.log('warn', { round, err: (e as Error).message }, 'local evaluation failed');
+      this.reportError('evaluation', e);
     }
   }
 
@@ -323,16 +435,14 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   private ensureTrainer(modelConfig?: ModelConfig): Promise<LocalTrainer> {
     if (this.trainerPromise) return this.trainerPromise;
     const o = this.opts;
-    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, { dataSource: o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend }));
+    const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, {
+      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend,
+    }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
-    else if (modelConfig) this.trainerPromise = Promise.resolve(t(modelConfig));
+    else if (modelConfig) this.trainerPromise = Promise.resolve().then(() => t(modelConfig));
     else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));
     this.trainerPromise.then((tr) => { this.trainer = tr; }, () => undefined);
     return this.trainerPromise;
-  }
-
-  private sendOutbound(round: number, msgs: Outbound[]): void {
-    for (const o of msgs) this.send({ type: 'agg', round, aggType: o.type, payload: o.payload });
   }
 
   private send(message: ClientMessage): void {
@@ -342,12 +452,17 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     this.opts.onSend?.(message, bytes);
   }
 
-  private abandonRound(reason: string): void {
-    if (this.active) {
-      this.log('info', { round: this.active.round, reason }, 'leaving the current round');
-      this.active.abandoned = true;
-      this.active = undefined;
+  /** A model that will not arrive (refused, or the connection is gone) must not hold the task queue forever. */
+  private failModelWaiters(error: Error, hash?: string): void {
+    for (const [h, waiters] of [...this.modelWaiters]) {
+      if (hash !== undefined && h !== hash) continue;
+      this.modelWaiters.delete(h);
+      for (const w of waiters) w.reject(error);
     }
+  }
+
+  private abandonRound(reason: string): void {
+    this.rounds.leave(reason);
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -359,6 +474,12 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   }
 }
 
-function finiteOnly(m: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)).slice(0, 64));
+const isDataError = (e: unknown): boolean => e instanceof FedProfileError && (e.code === 'BAD_DATA_FILE' || e.code === 'BAD_CONFIG' || e.code === 'BAD_INPUT');
+
+/** What went wrong on the wire, in words: the TLS or socket error under socket.io's generic "websocket error". */
+function transportReason(err: Error & { description?: unknown }): string {
+  const d = err.description as { message?: unknown; error?: { message?: unknown; code?: unknown } } | undefined;
+  const inner = d?.error?.message ?? d?.message;
+  const code = typeof d?.error?.code === 'string' ? ` (${d.error.code})` : '';
+  return typeof inner === 'string' && inner ? `${inner}${code}` : err.message;
 }

@@ -11,7 +11,13 @@ import { ProfileModel } from '../shared/model/profile-model.js';
 import { initBackend, type BackendChoice } from '../shared/tf/backend.js';
 import { evaluateBaselines } from '../shared/training/baselines.js';
 import { evaluateModel, type EvaluationMetrics } from '../shared/training/evaluate.js';
-import { loadArtifacts } from '../shared/weights/artifacts.js';
+import { MODEL_JSON, WEIGHTS_BIN, loadArtifacts } from '../shared/weights/artifacts.js';
+import { keyCheckValue } from '../shared/data/key-check.js';
+import { NO_ITEM } from '../shared/data/sequence.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { merchantJson, merchantRequest, responseError, type MerchantEndpoint, type MerchantFederationInfo } from './merchant-http.js';
 
 export interface LocalProfilerOptions {
   /** The federation-wide id hashing secret: the same one the client trained with. */
@@ -22,6 +28,9 @@ export interface LocalProfilerOptions {
   /** Passed to profileUsers: topK, topInterests, explainTop, segments. */
   profile?: Omit<ProfileContext, 'hasher'>;
 }
+
+/** Where LocalProfiler.open finds the model: a saved directory, or the coordinator (enrolment token). */
+export type ModelLocation = { modelDir: string } | (MerchantEndpoint & { round?: number | 'latest' });
 
 export interface ProfileRequest {
   userId: string;
@@ -39,6 +48,10 @@ export interface LocalEvaluation {
  */
 export class LocalProfiler {
   private readonly hasher: Hasher;
+  /** Hashed item id -> the merchant's own item id, learnt from every event this profiler has seen. */
+  private readonly itemNames = new Map<number, string>();
+  /** The model's federation round, when known (opened from the coordinator or a checkpoint's metadata). */
+  round: number | undefined;
 
   private constructor(private readonly model: ProfileModel, private readonly opts: LocalProfilerOptions) {
     const cfg = model.config;
@@ -62,30 +75,68 @@ export class LocalProfiler {
     return new LocalProfiler(model, opts);
   }
 
-  /** From a TF.js artifact directory (model.json + weights.bin) saved by the coordinator or `saveArtifacts`. */
-  static async open(opts: LocalProfilerOptions & { modelDir: string }): Promise<LocalProfiler> {
-    const saved = await loadArtifacts(opts.modelDir);
-    return LocalProfiler.fromWeights(saved.modelConfig, saved.values, opts);
+  /**
+   * From a saved model directory (model.json + weights.bin written by the coordinator or `saveArtifacts`), or
+   * from the coordinator with the merchant's enrolment token: `open({ url, token, hashKey })` downloads the
+   * latest global model (read-only scope) and refuses a hash key whose check value differs from the one the
+   * federation's merchants pinned.
+   */
+  static async open(opts: LocalProfilerOptions & ModelLocation): Promise<LocalProfiler> {
+    if ('modelDir' in opts) {
+      const saved = await loadArtifacts(opts.modelDir);
+      const p = await LocalProfiler.fromWeights(saved.modelConfig, saved.values, opts);
+      const round = (saved.metadata as { round?: unknown }).round;
+      if (typeof round === 'number') p.round = round;
+      return p;
+    }
+    const info = await merchantJson<MerchantFederationInfo>(opts, 'GET', '/federation', 'cannot read the federation');
+    assertKeyCheck(opts.hashKey, info.keyCheck);
+    const round = opts.round ?? 'latest';
+    const dir = await mkdtemp(join(tmpdir(), 'fedprofile-model-'));
+    try {
+      let served: number | undefined;
+      for (const file of [MODEL_JSON, WEIGHTS_BIN]) {
+        const r = await merchantRequest(opts, 'GET', `/model/${round}/${file}`);
+        if (r.status !== 200) throw responseError(r, `cannot download ${file}`);
+        served = Number(r.headers['x-fedprofile-round']);
+        await writeFile(join(dir, file), r.body);
+      }
+      const p = await LocalProfiler.open({ ...opts, modelDir: dir });
+      if (Number.isInteger(served)) p.round = served;
+      return p;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   get config(): ModelConfig { return this.model.config; }
 
-  /** Profiles of the given users. Users with no events are rejected with one BAD_INPUT error. */
+  /** Teaches the item reverse map (hashed id -> own item id) from events, e.g. the merchant's catalogue or log. */
+  learnItems(events: Iterable<BehaviourEvent>): void {
+    for (const e of events) if (e.itemId !== NO_ITEM) this.itemNames.set(this.hasher.item(e.itemId), e.itemId);
+  }
+
+  /**
+   * Profiles of the given users, from their whole history: activity statistics count every event, the model
+   * reads the latest `maxLen`. Next items are always the merchant's own item ids (buckets no event here maps
+   * to are left out). Users with no events are rejected with one BAD_INPUT error naming them.
+   */
   profile(users: readonly ProfileRequest[]): UserProfile[] {
-    const sorted = users.map((u) => ({
-      userKey: this.hasher.userKey(u.userId),
-      events: [...u.events].sort((a, b) => a.timestamp - b.timestamp).slice(-this.model.config.maxLen),
-    }));
-    // Learn the local names of the categories seen, so interest tags are readable here (and only here).
-    for (const u of sorted) for (const e of u.events) this.hasher.category(e.categoryId);
-    const profiles = profileUsers(this.model, sorted, { ...this.opts.profile, hasher: this.hasher });
+    const empty = users.filter((u) => u.events.length === 0).map((u) => u.userId);
+    if (empty.length > 0) {
+      throw new FedProfileError('BAD_INPUT', `${empty.length} user(s) have no events to profile (first: ${empty[0]}); drop them or wait for activity`, { users: empty.slice(0, 10) });
+    }
+    for (const u of users) this.learnItems(u.events);
     // Profiles are keyed by the raw userId locally: that is what the merchant's own systems join on.
-    return profiles.map((p, i) => ({ ...p, userKey: users[i]!.userId }));
+    const inputs = users.map((u) => ({ userKey: u.userId, events: [...u.events].sort((a, b) => a.timestamp - b.timestamp) }));
+    // Learn the local names of the categories seen, so interest tags are readable here (and only here).
+    for (const u of inputs) for (const e of u.events) this.hasher.category(e.categoryId);
+    return profileUsers(this.model, inputs, { ...this.opts.profile, itemNames: this.itemNames, hasher: this.hasher });
   }
 
   /** Profiles of every user in a data file (any supported format), in batches. */
   async profileAll(path: string, onBatch?: (done: number, total: number) => void): Promise<UserProfile[]> {
-    const { users } = await cleanEventStream(readEvents({ path }), { maxEvents: this.model.config.maxLen });
+    const { users } = await cleanEventStream(readEvents({ path }));
     const all = [...users.entries()];
     const out: UserProfile[] = [];
     for (let i = 0; i < all.length; i += 256) {
@@ -122,4 +173,13 @@ export class LocalProfiler {
   }
 
   close(): void { this.model.dispose(); }
+}
+
+/** Refuses a hash key whose check value differs from the federation's pinned one (none pinned: accepted). */
+export function assertKeyCheck(hashKey: string, pinned: string | null | undefined): void {
+  if (!pinned) return;
+  const mine = keyCheckValue(hashKey);
+  if (mine !== pinned) {
+    throw new ConfigError(`the hash key does not match the federation's (key check ${mine} ≠ ${pinned}); use the key the other merchants use`, { keyCheck: mine, expected: pinned });
+  }
 }

@@ -1,13 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import { MODEL_JSON, WEIGHTS_BIN } from '../shared/weights/index.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { FederationConfigSchema } from './federation-config.js';
+import { federationConfigProblems } from './federation-rules.js';
 import { fromZod } from './http-errors.js';
+import { downloadHeaders, lastClientErrors, merchantRouter, resetKeyCheck } from './merchant-api.js';
 import { openApiDocument } from './openapi.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
@@ -17,8 +17,22 @@ export interface ApiDeps {
   checkpoints: CheckpointStore;
   adminToken: string;
   runtime(id: string): FederationRuntime | undefined;
+  /** Validates the whole config first (see validateFederationConfig); nothing is written for a bad one. */
   createFederation(config: unknown): Promise<FederationRuntime>;
   isOnline(clientId: string): boolean;
+  /** When a connected client was last heard from (more recent than the stored lastSeenAt). */
+  lastSeen?(clientId: string): number | undefined;
+  /** Closes the runtime, disconnects its clients, removes its rows and checkpoints. */
+  deleteFederation?(id: string): Promise<void>;
+  /** Federations that could not be loaded (corrupt checkpoint, bad stored config): id → why. */
+  unavailable(): ReadonlyMap<string, UnavailableFederation>;
+  /** Ends the live sessions of a revoked token at once. */
+  disconnectToken(tokenId: string): number;
+}
+
+/** A federation the coordinator could not load; only it is affected, the others run. */
+export interface UnavailableFederation {
+  id: string; name: string; status: 'needs-attention'; code: string; file: string | null; reason: string; at: number;
 }
 
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -41,42 +55,108 @@ const TokenRequestSchema = z.strictObject({ label: z.string().max(200).optional(
 export function apiRouter(deps: ApiDeps): Router {
   const r = express.Router();
   r.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  r.use('/merchant', merchantRouter(deps));
   r.use(requireAdmin(deps.adminToken));
 
   const fed = (req: Request): FederationRuntime => {
-    const rt = deps.runtime(String(req.params.id));
-    if (!rt) throw new FedProfileError('NOT_FOUND', `no federation with id "${String(req.params.id)}"`);
-    return rt;
+    const id = String(req.params.id);
+    const rt = deps.runtime(id);
+    if (rt) return rt;
+    const down = deps.unavailable().get(id);
+    if (down) throw new FedProfileError('CONFLICT', `federation ${id} needs attention and is not running: ${down.reason}`, { file: down.file, reason: down.reason });
+    throw new FedProfileError('NOT_FOUND', `no federation with id "${id}"`);
   };
   const describe = (rt: FederationRuntime) => {
     const row = deps.store.getFederation(rt.id)!;
     return {
-      id: row.id, name: row.name, status: row.status, config: row.config, completedRounds: row.completedRounds,
+      id: row.id, name: row.name, status: row.status, statusReason: row.statusReason, config: row.config, completedRounds: row.completedRounds,
       lastRound: row.lastRound, modelHash: row.modelHash, parameters: rt.model.manifest.totalSize,
-      live: rt.snapshot(), createdAt: row.createdAt, updatedAt: row.updatedAt,
+      live: rt.snapshot(), roundProgress: rt.roundProgress() ?? null, attention: rt.attention ?? null,
+      archivedAt: row.archivedAt, createdAt: row.createdAt, updatedAt: row.updatedAt,
     };
+  };
+  const describeDown = (d: UnavailableFederation): Record<string, unknown> => {
+    const row = deps.store.getFederation(d.id);
+    return {
+      id: d.id, name: d.name, status: d.status, config: row?.config ?? null, completedRounds: row?.completedRounds ?? null,
+      lastRound: row?.lastRound ?? null, modelHash: row?.modelHash ?? null, parameters: null, live: null,
+      attention: { code: d.code, file: d.file, reason: d.reason, at: d.at }, archivedAt: row?.archivedAt ?? null,
+      createdAt: row?.createdAt ?? null, updatedAt: row?.updatedAt ?? null,
+    };
+  };
+  /** Archiving and deleting are for federations that no round can be running in. */
+  const requireIdle = (rt: FederationRuntime, doing: string): void => {
+    const { status } = rt.snapshot();
+    if (status === 'running') throw new FedProfileError('CONFLICT', `cannot ${doing} a running federation; pause or stop it first`);
   };
 
   r.post('/federations', async (req, res) => {
     const parsed = FederationConfigSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error, 'federation config');
+    const problems = federationConfigProblems(parsed.data);
+    if (problems.length > 0) {
+      throw new FedProfileError('BAD_INPUT', `invalid federation config: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { issues: problems });
+    }
     const rt = await deps.createFederation(req.body);
     res.status(201).json(describe(rt));
   });
-  r.get('/federations', (_req, res) => {
-    res.json({ federations: deps.store.listFederations().map((f) => deps.runtime(f.id)).filter((x): x is FederationRuntime => !!x).map(describe) });
+  r.get('/federations', (req, res) => {
+    const archived = String(req.query.archived ?? 'exclude');
+    if (!['exclude', 'include', 'only'].includes(archived)) {
+      throw new FedProfileError('BAD_INPUT', `archived must be "exclude", "include" or "only", got "${archived}"`);
+    }
+    const down = deps.unavailable();
+    res.json({
+      federations: deps.store.listFederations()
+        .filter((f) => (archived === 'include' ? true : archived === 'only' ? f.archivedAt !== null : f.archivedAt === null))
+        .flatMap((f): Array<Record<string, unknown>> => {
+          const rt = deps.runtime(f.id);
+          if (rt) return [describe(rt)];
+          const d = down.get(f.id);
+          return d ? [describeDown(d)] : [];
+        }),
+    });
   });
-  r.get('/federations/:id', (req, res) => { res.json(describe(fed(req))); });
+  r.delete('/federations/:id', async (req, res) => {
+    const rt = fed(req);
+    requireIdle(rt, 'delete');
+    if (!deps.deleteFederation) throw new FedProfileError('INTERNAL', 'this coordinator cannot delete federations');
+    await deps.deleteFederation(rt.id);
+    deps.store.audit('admin', 'federation.delete', rt.id, { name: rt.config.name });
+    res.json({ deleted: true, id: rt.id });
+  });
+  for (const archive of [true, false]) {
+    r.post(`/federations/:id/${archive ? 'archive' : 'unarchive'}`, (req, res) => {
+      const rt = fed(req);
+      const row = deps.store.getFederation(rt.id)!;
+      if ((row.archivedAt !== null) === archive) throw new FedProfileError('CONFLICT', `federation ${rt.id} is ${archive ? 'already' : 'not'} archived`);
+      if (archive) requireIdle(rt, 'archive');
+      deps.store.setArchived(rt.id, archive);
+      deps.store.audit('admin', `federation.${archive ? 'archive' : 'unarchive'}`, rt.id);
+      res.json(describe(rt));
+    });
+  }
+  r.get('/federations/:id', (req, res) => {
+    const d = deps.unavailable().get(String(req.params.id));
+    res.json(d ? describeDown(d) : describe(fed(req)));
+  });
   for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
     r.post(`/federations/:id/${action}`, (req, res) => {
       const rt = fed(req);
       const before = rt.snapshot().status;
+      if ((action === 'start' || action === 'resume') && deps.store.getFederation(rt.id)!.archivedAt !== null) {
+        throw new FedProfileError('CONFLICT', `federation ${rt.id} is archived; unarchive it before you ${action} it`);
+      }
       rt.event({ type: action });
       const after = rt.snapshot().status;
       if (before === after && !(action === 'start' && after === 'running')) {
         throw new FedProfileError('CONFLICT', `cannot ${action} a federation that is ${before}`);
       }
-      deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      try {
+        deps.store.audit('admin', `federation.${action}`, rt.id, { from: before, to: after });
+      } catch {
+        // The action took effect; a full disk must not turn it into an error (the runtime shows the failure).
+      }
       res.json(describe(rt));
     });
   }
@@ -103,10 +183,14 @@ export function apiRouter(deps: ApiDeps): Router {
       if (round !== 0 && row?.status !== 'completed') {
         throw new FedProfileError('NOT_FOUND', `round ${round} of ${rt.id} has no checkpoint (it is ${row?.status ?? 'unknown'})`);
       }
-      const bytes = await readFile(join(deps.checkpoints.dir(rt.id, round), file)).catch(() => {
-        throw new FedProfileError('NOT_FOUND', `checkpoint file ${file} of round ${round} is missing`);
-      });
-      res.type(file === MODEL_JSON ? 'application/json' : 'application/octet-stream').send(bytes);
+      const recorded = round === 0 ? deps.store.initialModelHash(rt.id) : row?.modelHash;
+      if (!recorded) throw new FedProfileError('INTEGRITY', `no recorded hash for round ${round} of ${rt.id}; refusing to serve an unverifiable checkpoint`);
+      // Every download is checked against the hash recorded at commit, so a corrupt or swapped file is refused
+      // (INTEGRITY, naming the file) instead of being handed to a merchant.
+      const { modelJson, weights } = await deps.checkpoints.readVerified(rt.id, round, recorded);
+      downloadHeaders(res, file);
+      if (file === WEIGHTS_BIN) res.type('application/octet-stream').send(weights);
+      else res.type('application/json').send(modelJson);
     });
   }
 
@@ -124,12 +208,32 @@ export function apiRouter(deps: ApiDeps): Router {
     if (!deps.store.revokeToken(rt.id, String(req.params.tokenId))) {
       throw new FedProfileError('NOT_FOUND', `no active token "${String(req.params.tokenId)}" in federation ${rt.id}`);
     }
-    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId });
-    res.json({ revoked: true });
+    const disconnected = deps.disconnectToken(String(req.params.tokenId));
+    deps.store.audit('admin', 'token.revoke', rt.id, { tokenId: req.params.tokenId, disconnected });
+    res.json({ revoked: true, disconnected });
   });
   r.get('/federations/:id/clients', (req, res) => {
-    res.json({ clients: deps.store.listClients(fed(req).id).map((c) => ({ ...c, online: deps.isOnline(c.id) })) });
+    const rt = fed(req);
+    const progress = rt.roundProgress();
+    const reported = lastClientErrors(deps.store, rt.id);
+    res.json({
+      clients: deps.store.listClients(rt.id).map((c) => {
+        const online = deps.isOnline(c.id);
+        const seen = online ? deps.lastSeen?.(c.id) : undefined;
+        const inRound = progress?.clients[c.id];
+        // The newer of a failed round's reason and an error the client reported on its own (bad data, start-up).
+        const r = reported.get(c.id);
+        const lastError = r && (!c.lastError || (r.at > c.lastError.at && r.message !== c.lastError.message))
+          ? { message: r.message, round: null, at: r.at, stage: r.stage }
+          : c.lastError ? { ...c.lastError, stage: 'training' } : null;
+        return {
+          ...c, online, lastSeenAt: Math.max(c.lastSeenAt ?? 0, seen ?? 0) || null, lastError,
+          round: inRound ? { round: progress!.round, ...inRound } : null,
+        };
+      }),
+    });
   });
+  r.delete('/federations/:id/key-check', (req, res) => { res.json(resetKeyCheck(deps.store, fed(req).id)); });
   r.get('/audit', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: deps.store.listAudit(limit) });

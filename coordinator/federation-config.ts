@@ -1,6 +1,41 @@
 import { z } from 'zod';
 import { ModelConfigSchema } from '../shared/model/config.js';
 import { StrategyConfigSchema } from '../shared/aggregation/strategy-config.js';
+import { DEFAULT_FAILURE_POLICY, FailurePolicySchema } from '../shared/round/backoff.js';
+import { UpdateBoundsSchema } from '../shared/aggregation/update-bounds.js';
+import { SecAggParamsSchema } from '../shared/secagg/params.js';
+
+/**
+ * The operator-settable SecAgg+ options: the session's own parameters minus what the coordinator fills in
+ * per round (federation, round, dimension). Strict, so a typo or an unknown key is refused at creation
+ * rather than crashing the first round.
+ */
+export const SecureAggregationConfigSchema = SecAggParamsSchema.omit({ federationId: true, round: true, dimension: true })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.neighbors !== undefined && p.threshold !== undefined) {
+      if (p.threshold > p.neighbors) {
+        ctx.addIssue({ code: 'custom', path: ['threshold'], message: `threshold (${p.threshold}) cannot exceed neighbors (${p.neighbors})` });
+      } else if (2 * p.threshold <= p.neighbors) {
+        ctx.addIssue({ code: 'custom', path: ['threshold'], message: `threshold (${p.threshold}) must be greater than neighbors/2 (${p.neighbors / 2})` });
+      }
+    }
+  });
+
+/** Deepest JSON nesting accepted in an API body; far above any real config, far below a stack overflow. */
+export const MAX_JSON_DEPTH = 32;
+
+/** True when `value` nests deeper than `maxDepth` (iterative, so a 60k-deep body cannot overflow the stack). */
+export function jsonDeeperThan(value: unknown, maxDepth: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) stack.push([x, depth + 1]);
+  }
+  return false;
+}
 
 /**
  * What an operator sends to create a federation. Client sampling, quorum, local training and evaluation
@@ -28,7 +63,11 @@ export const FederationConfigSchema = z.strictObject({
     evaluateMs: z.number().int().min(100).max(86_400_000).default(120_000),
   }).default({ trainMs: 600_000, aggregationStageMs: 60_000, evaluateMs: 120_000 }),
   /** SecAgg+ options (neighbors, threshold, clip, maxWeight, ...); absent = plain aggregation. */
-  secureAggregation: z.record(z.string(), z.unknown()).optional(),
+  secureAggregation: SecureAggregationConfigSchema.optional(),
+  /** Backoff between failed rounds and the number of consecutive failures that pauses the federation. */
+  failurePolicy: FailurePolicySchema.default(DEFAULT_FAILURE_POLICY),
+  /** Limits every plain update must meet before it is summed, and the aggregate before commit. */
+  updateBounds: UpdateBoundsSchema.default(UpdateBoundsSchema.parse({})),
 });
 
 export type FederationConfig = z.output<typeof FederationConfigSchema>;

@@ -8,6 +8,7 @@ import {
 import { frameSocket, prepareMessage, type FramedPeer, type PreparedMessage } from '../shared/protocol/transport.js';
 import { MAX_HTTP_BUFFER_BYTES, PROTOCOL_VERSION } from '../shared/protocol/version.js';
 import { verifySignature } from '../shared/secagg/keys.js';
+import { LastSeen } from './last-seen.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
@@ -15,7 +16,7 @@ import type { CoordinatorStore } from './store/store.js';
 /** Handshake timestamps further than this from the server clock are refused (replayed handshakes). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
-interface Peer { socket: Socket; framed: FramedPeer; federationId: string }
+interface Peer { socket: Socket; framed: FramedPeer; federationId: string; tokenId: string }
 
 function authError(code: FedProfileError['code'], message: string): Error {
   const e = new Error(`${code}: ${message}`) as Error & { data: { code: string; message: string } };
@@ -33,6 +34,7 @@ export class SocketGateway {
   private readonly peers = new Map<string, Peer>();
   /** The current model of each federation, encoded and chunked once for all the clients that ask. */
   private readonly preparedModels = new Map<string, { hash: string; prepared: PreparedMessage }>();
+  readonly lastSeen: LastSeen;
 
   constructor(
     http: HttpServer,
@@ -43,6 +45,7 @@ export class SocketGateway {
       runtime(federationId: string): FederationRuntime | undefined;
     },
   ) {
+    this.lastSeen = new LastSeen((id, at) => this.storeWrite('client.touch', () => deps.store.touchClient(id, at)));
     this.io = new IoServer(http, { maxHttpBufferSize: MAX_HTTP_BUFFER_BYTES, serveClient: false, cors: { origin: false } });
     this.io.use((socket, next) => {
       try {
@@ -55,7 +58,15 @@ export class SocketGateway {
         next(authError(err.code, err.message));
       }
     });
-    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.io.on('connection', (socket) => {
+      try {
+        this.onConnection(socket);
+      } catch (e) {
+        // A bug in setting up one connection must cost that connection only, never the process.
+        this.deps.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'connection setup failed; disconnecting it');
+        socket.disconnect(true);
+      }
+    });
   }
 
   /** Sends to a connected client; returns false when it is not connected. */
@@ -69,8 +80,25 @@ export class SocketGateway {
 
   isOnline(clientId: string): boolean { return this.peers.has(clientId); }
 
+  /** Disconnects every live session enrolled with this token (on revocation); returns how many. */
+  disconnectToken(tokenId: string): number {
+    let n = 0;
+    for (const peer of [...this.peers.values()]) {
+      if (peer.tokenId !== tokenId) continue;
+      this.deps.logger.info({ tokenId }, 'token revoked: disconnecting its live session');
+      peer.socket.disconnect(true);
+      n++;
+    }
+    return n;
+  }
+
   onlineIn(federationId: string): string[] {
     return [...this.peers].filter(([, p]) => p.federationId === federationId).map(([id]) => id);
+  }
+
+  /** Disconnects every client of a federation (it was deleted). */
+  disconnectFederation(federationId: string): void {
+    for (const p of [...this.peers.values()]) if (p.federationId === federationId) p.socket.disconnect(true);
   }
 
   async close(): Promise<void> {
@@ -92,14 +120,15 @@ export class SocketGateway {
     if (!token) throw new FedProfileError('UNAUTHORIZED', 'unknown enrolment token; ask the operator for a valid one');
     if (token.revoked) throw new FedProfileError('FORBIDDEN', 'this enrolment token was revoked');
     const pk = Buffer.from(h.identityPublicKey, 'base64');
-    if (!verifySignature(Buffer.from(authChallenge(h.signedAt)), Buffer.from(h.signature, 'base64'), pk)) {
-      throw new FedProfileError('UNAUTHORIZED', 'handshake signature does not verify with the presented identity key');
+    if (!verifySignature(Buffer.from(authChallenge(engineSessionId(socket), h.signedAt)), Buffer.from(h.signature, 'base64'), pk)) {
+      throw new FedProfileError('UNAUTHORIZED', 'handshake signature does not verify with the presented identity key for this connection (a replayed handshake never does)');
     }
     const runtime = this.deps.runtime(token.federationId);
     if (!runtime) throw new FedProfileError('NOT_FOUND', `federation ${token.federationId} is not loaded on this coordinator`);
     const client = this.deps.store.enrolClient(token.id, h.identityPublicKey, h.name);
     socket.data.clientId = client.id;
     socket.data.federationId = token.federationId;
+    socket.data.tokenId = token.id;
   }
 
   private onConnection(socket: Socket): void {
@@ -111,16 +140,22 @@ export class SocketGateway {
     const reject = (err: FedProfileError, reason: string): void => {
       metrics.rejected.inc({ reason });
       logger.warn({ clientId, code: err.code, reason }, `message rejected: ${err.message}`);
-      this.send(clientId, { type: 'error', code: err.code, message: err.message });
+      const ref = typeof err.details?.ref === 'string' ? err.details.ref : undefined;
+      this.send(clientId, { type: 'error', code: err.code, message: err.message, ...(ref ? { ref } : {}) });
     };
     const framed = frameSocket(socket, {
       maxMessageBytes,
+      // One maximum-size message in flight at a time, and decode work refilled at about one maximum-size
+      // message per second: an honest client sends one update per round, a flood is refused unparsed.
+      maxBytesInFlight: maxMessageBytes,
+      decodeBudget: { ratePerSecond: Math.max(maxMessageBytes, 4 << 20), burst: 2 * maxMessageBytes + (1 << 20) },
       onReject: (err, bytes) => {
         metrics.bytesIn.inc(bytes);
         reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');
       },
       onMessage: (raw, bytes) => {
         metrics.bytesIn.inc(bytes);
+        this.lastSeen.seen(clientId);
         const parsed = ClientMessageSchema.safeParse(raw);
         if (!parsed.success) {
           reject(new FedProfileError('PROTOCOL', `invalid message: ${describeZodError(parsed.error)}`), 'malformed');
@@ -140,9 +175,12 @@ export class SocketGateway {
       previous.socket.disconnect(true);
       runtime.event({ type: 'client-offline', clientId });
     }
-    this.peers.set(clientId, { socket, framed, federationId });
+    this.peers.set(clientId, { socket, framed, federationId, tokenId: socket.data.tokenId as string });
+    this.lastSeen.seen(clientId);
+    // Engine.io emits 'heartbeat' when the client answers a ping (every pingInterval), so an idle client stays "seen".
+    socket.conn.on('heartbeat', () => { if (this.peers.get(clientId)?.socket === socket) this.lastSeen.seen(clientId); });
     metrics.clientsOnline.inc({ federation: federationId });
-    this.deps.store.audit(clientId, 'client.connect', federationId);
+    this.storeWrite('client.connect', () => this.deps.store.audit(clientId, 'client.connect', federationId));
     this.send(clientId, {
       type: 'welcome', protocolVersion: PROTOCOL_VERSION, clientId, federationId,
       federationStatus: runtime.snapshot().status, modelHash: runtime.model.hash, modelConfig: runtime.config.model,
@@ -152,16 +190,29 @@ export class SocketGateway {
       if (this.peers.get(clientId)?.socket !== socket) return;
       this.peers.delete(clientId);
       metrics.clientsOnline.dec({ federation: federationId });
-      this.deps.store.touchClient(clientId);
+      this.lastSeen.seen(clientId);
+      this.lastSeen.gone(clientId);
       runtime.event({ type: 'client-offline', clientId });
     });
+  }
+
+  /** A bookkeeping write that may fail (disk full, SQLite error) without failing the connection. */
+  private storeWrite(what: string, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.deps.logger.error({ what, err: e instanceof Error ? e.message : String(e) }, 'store write failed; carrying on');
+    }
   }
 
   private dispatch(clientId: string, runtime: FederationRuntime, m: ClientMessage): void {
     switch (m.type) {
       case 'model-get': {
         const g = runtime.model;
-        if (g.hash !== m.hash) throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`);
+        if (g.hash !== m.hash) {
+          // `ref` names the hash, so the client can stop waiting for it.
+          throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`, { ref: m.hash });
+        }
         let cached = this.preparedModels.get(runtime.id);
         if (cached?.hash !== g.hash) {
           cached = { hash: g.hash, prepared: prepareMessage({ type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values }) };
@@ -185,4 +236,11 @@ export class SocketGateway {
         break;
     }
   }
+}
+
+/** The engine.io session id: random, chosen by the server per connection, known to the client before it signs. */
+function engineSessionId(socket: Socket): string {
+  const id = (socket.conn as unknown as { id?: unknown }).id;
+  if (typeof id !== 'string' || id.length === 0) throw new FedProfileError('INTERNAL', 'connection has no session id');
+  return id;
 }

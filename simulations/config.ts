@@ -3,6 +3,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.js';
 import { ModelConfigSchema, PROFILE_SMALL, type ModelConfig } from '../shared/model/config.js';
+import { RobustAggregationSchema } from '../shared/aggregation/robust/config.js';
+import { DpConfigSchema, distributedNoiseStd } from '../shared/privacy/dp-fedavg.js';
+import { PEFT_METHODS } from '../shared/peft/bitfit.js';
 
 /**
  * The experiment file of `fedprofile simulate`. Every object is strict, so a misspelt key is an error
@@ -90,6 +93,14 @@ const StrategySchema = z.discriminatedUnion('name', [
     beta2: z.number().min(0).max(0.9999).default(0.99),
     tau: z.number().positive().max(1).default(1e-3),
   }),
+  /** FedYogi: FedAdam with Yogi's additive second-moment update (steadier when client updates are sparse). */
+  z.strictObject({
+    name: z.literal('fedyogi'),
+    serverLearningRate: lr.default(0.01),
+    beta1: z.number().min(0).max(0.999).default(0.9),
+    beta2: z.number().min(0).max(0.9999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+  }),
 ]);
 export type StrategySpec = z.infer<typeof StrategySchema>;
 export type StrategyName = StrategySpec['name'];
@@ -108,6 +119,14 @@ const TrainingSchema = z.strictObject({
   optimizer: z.enum(['adam', 'sgd']).default('adam'),
   /** Cap on examples a client trains on per round; also the SecAgg+ maximum weight. */
   maxExamplesPerClient: int(1, 10_000_000).default(10_000),
+  /** Round-engine settings shared with the coordinator's strategy (see StrategyConfigSchema). */
+  overSelection: z.number().min(1).max(10).default(1),
+  /** Quorum: fewest results a round may aggregate. */
+  minFitClients: int(1, 1_000_000).default(1),
+  /** Federated evaluation every N rounds on the selected clients' test users (0 = off; the pooled test set is always scored). */
+  evaluateEvery: int(0, 10_000).default(0),
+  /** Clients keep their best local epoch by validation loss (the strategy setting of the same name). */
+  selectByValidation: z.boolean().default(false),
 });
 
 const SecureAggregationSchema = z.strictObject({
@@ -125,11 +144,23 @@ const StragglersSchema = z.strictObject({
   rate: rate.default(0),
 });
 
-const DpSchema = z.strictObject({
-  enabled: z.boolean().default(false),
-  clipNorm: z.number().positive().max(1e6).default(1),
-  noiseMultiplier: z.number().min(0).max(100).default(1),
-  delta: z.number().gt(0).lt(1).default(1e-5),
+/** Poisoned clients, for robustness experiments: a fixed, seeded subset that send a manipulated update. */
+const AttackSchema = z.strictObject({
+  /** Fraction of the clients that attack (every round they take part in). */
+  fraction: z.number().gt(0).max(0.5),
+  /** sign-flip: send −scale × the honest update; scale: send scale × the honest update. */
+  kind: z.enum(['sign-flip', 'scale']),
+  scale: z.number().positive().max(1e6).default(10),
+});
+
+/** Wire encodings: the model clients download, and (plain mode) the updates they upload. */
+const CompressionSchema = z.strictObject({
+  download: z.enum(['f32', 'f16', 'q8']).default('f32'),
+  upload: z.enum(['f32', 'f16', 'q8', 'topk']).default('f32'),
+  /** topk: fraction of each update's values sent. */
+  topkFraction: z.number().gt(0).max(1).default(0.01),
+  /** Carry what compression dropped into the next round (default on for q8 and topk). */
+  errorFeedback: z.boolean().optional(),
 });
 
 const ExamplesSchema = z.strictObject({
@@ -163,7 +194,13 @@ export const SimulationConfigSchema = z
     /** Fraction of a round's participants that disconnect after being selected. */
     dropout: z.number().min(0).max(0.9).default(0),
     stragglers: StragglersSchema.default(StragglersSchema.parse({})),
-    dp: DpSchema.optional(),
+    dp: DpConfigSchema.optional(),
+    /** Plain-mode aggregation rule (median, trimmed mean, multi-Krum, norm bounding); default the weighted mean. */
+    robustAggregation: RobustAggregationSchema.optional(),
+    attack: AttackSchema.optional(),
+    compression: CompressionSchema.optional(),
+    /** Parameter-efficient fine-tuning: fine-tuning rounds train and federate only this subset (encoder frozen). */
+    peft: z.strictObject({ method: z.enum(PEFT_METHODS) }).optional(),
     /** Cap on worker threads; defaults to one per core. */
     workers: int(1, 256).optional(),
   })
@@ -179,10 +216,52 @@ export const SimulationConfigSchema = z
     if (sa.neighbors !== undefined && sa.threshold !== undefined && 2 * sa.threshold <= sa.neighbors) {
       ctx.addIssue({ code: 'custom', path: ['secureAggregation', 'threshold'], message: `must be > neighbors / 2 (${sa.neighbors / 2}), got ${sa.threshold}` });
     }
-    if (c.dp?.enabled) {
-      ctx.addIssue({ code: 'custom', path: ['dp', 'enabled'], message: 'differential privacy is not applied by the simulator yet; set it to false' });
-    }
+    checkPrivacyAndRobustness(c, ctx);
   });
+
+type RefineInput = {
+  secureAggregation: { enabled: boolean; clip: number };
+  dp?: z.output<typeof DpConfigSchema> | undefined;
+  robustAggregation?: z.output<typeof RobustAggregationSchema> | undefined;
+  compression?: z.output<typeof CompressionSchema> | undefined;
+  clients?: number | undefined;
+  dropout: number;
+  stragglers: { rate: number };
+  training: { clientsPerRound?: number | undefined };
+};
+
+/** Combinations that cannot work, named by field: robust rules and upload codecs need plain mode, etc. */
+function checkPrivacyAndRobustness(c: RefineInput, ctx: z.RefinementCtx): void {
+  const secagg = c.secureAggregation.enabled;
+  const rule = c.robustAggregation?.rule;
+  if (secagg && rule !== undefined && rule !== 'mean' && rule !== 'norm-bound') {
+    ctx.addIssue({ code: 'custom', path: ['robustAggregation', 'rule'], message: `"${rule}" needs every individual update, which SecAgg hides; with secureAggregation.enabled only "norm-bound" (client-side clipping) applies` });
+  }
+  const perRound = c.training.clientsPerRound ?? c.clients;
+  if (c.robustAggregation?.rule === 'multi-krum' && perRound !== undefined && perRound <= 2 * c.robustAggregation.byzantine + 2) {
+    ctx.addIssue({ code: 'custom', path: ['robustAggregation', 'byzantine'], message: `multi-Krum with f = ${c.robustAggregation.byzantine} needs more than ${2 * c.robustAggregation.byzantine + 2} clients per round, got ${perRound}` });
+  }
+  if (secagg && c.compression && c.compression.upload !== 'f32') {
+    ctx.addIssue({ code: 'custom', path: ['compression', 'upload'], message: 'applies to plain mode only: SecAgg uploads its own fixed-point encoding; set it to "f32"' });
+  }
+  const dp = c.dp;
+  if (!dp?.enabled) return;
+  if (rule !== undefined && rule !== 'mean') {
+    ctx.addIssue({ code: 'custom', path: ['robustAggregation', 'rule'], message: `the DP-FedAvg accountant assumes the mean of clipped updates; "${rule}" is not covered (use "mean" with dp.enabled)` });
+  }
+  if (dp.mode === 'distributed' && !secagg) {
+    ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: '"distributed" noise only hides updates under secure aggregation; enable secureAggregation or use "central"' });
+  }
+  const mode = dp.mode ?? (secagg ? 'distributed' : 'central');
+  if (secagg && mode === 'distributed' && perRound !== undefined) {
+    // The SecAgg coordinate clip must leave each client's noise share intact (clipping it would change the mechanism).
+    const planned = dp.plannedContributors ?? Math.max(1, Math.floor(perRound * (1 - c.dropout - c.stragglers.rate) + 1e-9));
+    const std = distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, planned);
+    if (c.secureAggregation.clip < 4 * std) {
+      ctx.addIssue({ code: 'custom', path: ['secureAggregation', 'clip'], message: `must be >= 4 x the per-client DP noise std (${(4 * std).toPrecision(3)} for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${planned} planned contributors) so the noise survives coordinate clipping, got ${c.secureAggregation.clip}` });
+    }
+  }
+}
 
 export type SimulationConfigInput = z.input<typeof SimulationConfigSchema>;
 type ParsedConfig = z.infer<typeof SimulationConfigSchema>;
@@ -206,7 +285,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 const DISCRIMINATOR_VALUES: Record<string, string> = {
   source: '"synthetic", "movielens", "events", "retailrocket", "taobao"',
   type: '"natural", "iid", "dirichlet", "quantity-skew", "per-user"',
-  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam"',
+  name: '"centralized", "local", "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi"',
+  rule: '"mean", "median", "trimmed-mean", "multi-krum", "norm-bound"',
 };
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {

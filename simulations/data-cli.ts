@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isFedProfileError } from '../shared/errors.js';
-import { readEvents, type ReadReport, type SourceFormat } from '../shared/data/readers/index.js';
-import { DEFAULT_SYNTHETIC, writeSynthetic } from './synthetic/generate.js';
+import { ensureOutputDir } from '../shared/cli/paths.js';
+import type { ReadReport, SourceFormat } from '../shared/data/readers/report.js';
+import { DEFAULT_SYNTHETIC } from './synthetic/generate.js';
 
 function intArg(min: number): (v: string) => number {
   return (v) => {
@@ -17,17 +17,6 @@ function numArg(min: number, max = Infinity): (v: string) => number {
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}]`);
     return n;
   };
-}
-
-/** Known errors become one line on stderr and exit code 1; anything else is a bug and keeps its stack. */
-async function run(action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (e) {
-    if (!isFedProfileError(e)) throw e;
-    process.stderr.write(`error: ${e.message}\n`);
-    process.exitCode = 1;
-  }
 }
 
 /** Human-readable summary of a read: rows, users, actions and every drop reason with example line numbers. */
@@ -57,10 +46,10 @@ export function dataCommand(): Command {
 
   data
     .command('generate')
-    .description('Generate a seeded synthetic e-commerce data set: events.jsonl, truth.json (latent user profiles) and catalogue.json')
+    .description('Generate a seeded synthetic e-commerce data set: events.jsonl (all merchants), merchants/<id>.jsonl (one file per merchant), taxonomy.json (for client --categories), truth.json (latent user profiles) and catalogue.json')
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .option('--users <n>', 'number of users', intArg(1), DEFAULT_SYNTHETIC.users)
-    .option('--merchants <m>', 'number of merchants; users are dealt round-robin to them', intArg(1), DEFAULT_SYNTHETIC.merchants)
+    .option('--merchants <m>', 'number of merchants; users are dealt round-robin to them, and each gets its own events file', intArg(1), DEFAULT_SYNTHETIC.merchants)
     .option('--seed <s>', 'random seed: the same seed and options give identical files', DEFAULT_SYNTHETIC.seed.toString())
     .option('--categories <k>', 'number of product categories', intArg(2), DEFAULT_SYNTHETIC.categories)
     .option('--items-per-category <n>', 'catalogue items per category', intArg(1), DEFAULT_SYNTHETIC.itemsPerCategory)
@@ -70,19 +59,22 @@ export function dataCommand(): Command {
     .option('--merchant-alpha <a>', 'Dirichlet concentration of merchant category mixes; smaller = more non-IID', numArg(0.001), DEFAULT_SYNTHETIC.merchantAlpha)
     .option('--search-rate <p>', 'probability that a session starts with a search query', numArg(0, 1), DEFAULT_SYNTHETIC.searchRate)
     .option('--review-rate <p>', 'probability that a purchase is followed by a review', numArg(0, 1), DEFAULT_SYNTHETIC.reviewRate)
-    .addHelpText('after', '\nExample:\n  data generate --out data/synth --users 2000 --merchants 5 --seed 42\n')
-    .action((o: {
+    .addHelpText('after', '\nExample:\n  data generate --out data/synth --users 2000 --merchants 5 --seed 42\n'
+      + '  fedprofile client --data data/synth/merchants/m1.jsonl --categories data/synth/taxonomy.json ...\n')
+    .action(async (o: {
       out: string; users: number; merchants: number; seed: string; categories: number; itemsPerCategory: number; tiers: number;
       days: number; sessionsPerWeek: number; merchantAlpha: number; searchRate: number; reviewRate: number;
-    }) => run(async () => {
+    }) => {
+      const out = ensureOutputDir(o.out);
+      const { writeSynthetic } = await import('./synthetic/generate.js');
       const seed = /^-?\d+$/.test(o.seed) ? Number(o.seed) : o.seed;
-      const w = await writeSynthetic(o.out, {
+      const w = await writeSynthetic(out, {
         seed, users: o.users, merchants: o.merchants, categories: o.categories, itemsPerCategory: o.itemsPerCategory,
         numTiers: o.tiers, days: o.days, sessionsPerWeek: o.sessionsPerWeek, merchantAlpha: o.merchantAlpha,
         searchRate: o.searchRate, reviewRate: o.reviewRate,
       });
       process.stdout.write(`${JSON.stringify({ ...w, generateMs: Math.round(w.generateMs) }, null, 2)}\n`);
-    }));
+    });
 
   data
     .command('inspect')
@@ -91,14 +83,15 @@ export function dataCommand(): Command {
     .addOption(new Option('--format <format>', 'source format; auto detects it from the extension, folder contents or header').choices(['auto', 'jsonl', 'csv', 'movielens', 'retailrocket', 'taobao']).default('auto'))
     .option('--item-properties <files...>', 'RetailRocket item_properties*.csv files giving item categories (found automatically in a folder)')
     .option('--json', 'print the report as JSON instead of text')
-    .action((path: string, o: { format: 'auto' | SourceFormat; itemProperties?: string[]; json?: boolean }) => run(async () => {
+    .action(async (path: string, o: { format: 'auto' | SourceFormat; itemProperties?: string[]; json?: boolean }) => {
+      const { readEvents } = await import('../shared/data/readers/index.js');
       const stream = readEvents({ path, format: o.format, itemProperties: o.itemProperties });
       for await (const _ of stream) {
         // Only the report is wanted; events stream through without being kept.
       }
       const report = stream.report();
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatReadReport(report)}\n`);
-    }));
+    });
 
   return data;
 }

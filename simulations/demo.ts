@@ -18,6 +18,7 @@ import { PROFILE_SMALL, type ModelConfig } from '../shared/model/config.js';
 import { generateSynthetic, type UserTruth } from './synthetic/index.js';
 import { LocalProfiler } from '../client-sdk/local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
+import { restJson } from '../coordinator/rest-client.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = resolve(process.env.FEDPROFILE_DEMO_DIR ?? join(ROOT, 'runs', 'demo'));
@@ -52,28 +53,8 @@ async function stopAll(): Promise<void> {
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
 }
 
-async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  // Reads are retried a few times: a busy coordinator may reset an idle keep-alive connection.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await apiOnce(base, method, path, body);
-    } catch (err) {
-      if (method !== 'GET' || attempt >= 5 || !(err instanceof TypeError)) throw err;
-      await sleep(250 * attempt);
-    }
-  }
-}
-
-async function apiOnce(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = (base: string, method: string, path: string, body?: unknown): Promise<any> =>
+  restJson(base, method, path, { body, token: ADMIN_TOKEN, retries: 4 });
 
 async function startCoordinator(): Promise<string> {
   const child = start(['coordinator', '--port', '0', '--data-dir', join(OUT, 'coordinator')],
@@ -177,7 +158,7 @@ async function main(): Promise<void> {
   const merchant = merchantIds[0]!;
   const modelDir = join(OUT, 'global-model');
   await downloadModel(url, fed.id, modelDir);
-  say(`global model saved as a TF.js artifact in ${modelDir}`);
+  say(`global model saved (model.json + weights.bin) in ${modelDir}`);
   const profiler = await LocalProfiler.open({ modelDir, hashKey: HASH_KEY, knownCategories: categories });
   try {
     const local = byMerchant.get(merchant)!;

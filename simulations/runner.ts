@@ -11,7 +11,7 @@ import { loadSimulationData } from './data-source.js';
 import { partitionUnits, summariseUnits } from './partition/index.js';
 import { WorkerPool } from './pool/pool.js';
 import { createProgress } from './progress.js';
-import { MetricsLog, summariseStrategies, writeReport, type Summary, type WrittenReport } from './report/index.js';
+import { collectRunMetadata, MetricsLog, summariseStrategies, writeReport, type RunMetadata, type Summary, type WrittenReport } from './report/index.js';
 import { runCentralized } from './strategies/centralized.js';
 import { runFederated } from './strategies/federated.js';
 import { runLocal } from './strategies/local.js';
@@ -24,6 +24,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Render the SVG/PNG plots (default true); summary.json and report.md are always written. */
   plots?: boolean;
+  /** Version, commit, Node.js, date and command recorded in the summary; collected from this process by default. */
+  run?: RunMetadata;
 }
 
 export interface RunResult {
@@ -39,6 +41,7 @@ export interface RunResult {
  */
 export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
+  const run = opts.run ?? collectRunMetadata();
   const signal = opts.signal ?? new AbortController().signal;
   mkdirSync(opts.outDir, { recursive: true });
   writeFileSync(join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
@@ -95,6 +98,7 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
     partition: partitionReport,
     ...(interrupted ? { interrupted } : {}),
     wallSeconds: (performance.now() - started) / 1000,
+    run,
   };
   const title = `fedprofile simulation${cfg.name ? `: ${cfg.name}` : ''}`;
   const report = await writeReport(opts.outDir, summary, log.records, ctx.participation, title, opts.plots ?? true);

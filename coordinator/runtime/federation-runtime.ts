@@ -1,20 +1,26 @@
 import type { Logger } from 'pino';
-import { createStrategy, type Strategy } from '../../shared/aggregation/strategy.js';
+import { createStrategy, isStrategyStateRecord, type Strategy, type StrategyStateRecord } from '../../shared/aggregation/strategy.js';
+import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
-import { SESSION_SETTLED, type ServerAggregationSession } from '../../shared/aggregation/seam.js';
+import { checkAggregate } from '../../shared/aggregation/update-bounds.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import type { CheckpointStore } from '../checkpoints.js';
+import { OPTIMIZER_BIN, sha256InSlices, type CheckpointStore } from '../checkpoints.js';
 import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
 import type { CoordinatorMetrics } from '../metrics.js';
-import { RoundOrchestrator } from '../orchestrator/orchestrator.js';
-import type { OrchestratorCommand, OrchestratorEvent } from '../orchestrator/types.js';
+import { RoundEngine } from '../../shared/round/engine.js';
+import { aggregationPlan } from '../../shared/round/plan.js';
+import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
+import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { createServerAggregator } from './aggregators.js';
-import { plannerFromStrategy } from './strategy-planner.js';
+import { createServerAggregator } from '../../shared/round/server-aggregators.js';
+import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
+import { plannerFromStrategy } from '../../shared/round/planner.js';
+import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
+const vectorWorker = new VectorWorker();
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
 
@@ -30,19 +36,23 @@ export interface RuntimeDeps {
   now?: () => number;
 }
 
-type EventInput = OrchestratorEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
+type EventInput = RoundEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
 
 /**
- * The imperative shell around one federation's RoundOrchestrator: feeds it socket events and timer ticks,
- * and carries out its commands (messages, SQLite rows, checkpoints, strategy step, metrics).
+ * The coordinator's driver of one federation's RoundEngine: feeds it socket events, wall-clock timer ticks
+ * and aggregation-session completions, and carries out its commands (messages, SQLite rows, checkpoints,
+ * strategy step, metrics).
  */
 export class FederationRuntime {
   private timer: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private readonly now: () => number;
-  /** The current round's aggregation session, watched for background work finishing (see settled()). */
-  private current: { session: ServerAggregationSession; round: number; nudgeFrom: string; watching: boolean } | undefined;
+  private progress: RoundProgress | undefined;
+  /** Set when this federation's round logic threw: the federation is paused and needs an operator. */
+  private fault: { reason: string; at: number } | undefined;
+  /** The last command that could not be carried out (a full disk, a SQLite error); cleared by the next success. */
+  private lastFailure: { command: string; reason: string; at: number } | undefined;
 
   private constructor(
     readonly id: string,
@@ -50,7 +60,7 @@ export class FederationRuntime {
     private readonly deps: RuntimeDeps,
     private readonly strategy: Strategy,
     private global: GlobalModel,
-    private readonly orchestrator: RoundOrchestrator,
+    private readonly engine: RoundEngine,
   ) {
     this.now = deps.now ?? Date.now;
   }
@@ -58,7 +68,8 @@ export class FederationRuntime {
   /** Validates the config, builds round 0's model, checkpoints it, then records the federation. */
   static async create(input: unknown, deps: RuntimeDeps, initModel: InitModel, id?: string): Promise<FederationRuntime> {
     const config = FederationConfigSchema.parse(input);
-    createStrategy(config.strategy); // fail before writing anything
+    // Fail before writing anything: the strategy and the aggregation plan (one quorum, one weight cap).
+    aggregationPlan(createStrategy(config.strategy).config, config.secureAggregation, 0);
     const { manifest, values } = await initModel(config.model, config.seed);
     const fedId = id ?? `fed_${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`;
     const hash = await deps.checkpoints.save(fedId, 0, { modelConfig: config.model, manifest, values });
@@ -71,74 +82,113 @@ export class FederationRuntime {
   static async open(row: FederationRow, deps: RuntimeDeps): Promise<FederationRuntime> {
     const config = FederationConfigSchema.parse(row.config);
     const strategy = createStrategy(config.strategy);
-    if (row.strategyState) strategy.restore(row.strategyState);
     const lastCompleted = deps.store.listRounds(row.id).filter((r) => r.status === 'completed').at(-1)?.round ?? 0;
+    if (isStrategyStateRecord(row.strategyState)) {
+      const ref = row.strategyState.optimizer;
+      const optimizer = ref.sha256 === undefined
+        ? { name: ref.name, step: ref.step, m: null, v: null }
+        : decodeServerOptimizerState(await deps.checkpoints.loadOptimizer(row.id, lastCompleted, ref.sha256), `federation ${row.id} round ${lastCompleted} ${OPTIMIZER_BIN}`);
+      strategy.restoreFromRecord(row.strategyState, optimizer);
+    } else if (row.strategyState) {
+      // A row written before the optimiser state moved beside the checkpoint: base64 moments inline.
+      // The next commit writes optimizer.bin and replaces the row with a record.
+      strategy.restore(row.strategyState);
+    }
     const saved = await deps.checkpoints.load(row.id, lastCompleted);
     if (saved.hash !== row.modelHash) {
       throw new FedProfileError('INTEGRITY', `federation ${row.id}: checkpoint of round ${lastCompleted} has hash ${saved.hash}, the store expects ${row.modelHash}`);
     }
     const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
-    const aggregation = { kind: config.secureAggregation ? 'secagg' as const : 'plain' as const, params: { ...(config.secureAggregation ?? {}), dimension: global.manifest.totalSize } };
+    const plan = aggregationPlan(strategy.config, config.secureAggregation, global.manifest.totalSize);
     let runtime: FederationRuntime | undefined;
-    const orchestrator = new RoundOrchestrator(
+    const engine = new RoundEngine(
       {
         federationId: row.id, seed: config.seed, rounds: config.rounds,
-        minClients: config.minClients ?? strategy.config.minFitClients, deadlines: config.deadlines, aggregation,
+        minClients: config.minClients ?? plan.quorum, deadlines: config.deadlines,
+        aggregation: { kind: plan.kind, params: plan.params },
+        failurePolicy: config.failurePolicy,
       },
       plannerFromStrategy(strategy),
-      ({ round, participants, minResults, targetResults }) => {
-        const session = createServerAggregator(aggregation.kind, {
-          federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
-          maxWeight: strategy.config.maxExamples, options: config.secureAggregation,
-          identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
-        });
-        runtime?.track(session, round, participants);
-        return session;
-      },
+      ({ round, participants, minResults, targetResults }) => createServerAggregator(plan.kind, {
+        federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
+        maxWeight: Math.min(plan.weightCap ?? Infinity, config.updateBounds.maxWeight), bounds: config.updateBounds,
+        options: plan.params,
+        identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
+        // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
+        // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
+        ...(plan.kind === 'plain' ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
+        onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
+      }),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
     );
-    runtime = new FederationRuntime(row.id, config, deps, strategy, global, orchestrator);
+    runtime = new FederationRuntime(row.id, config, deps, strategy, global, engine);
     return runtime;
   }
 
   get model(): GlobalModel { return this.global; }
-  snapshot(): ReturnType<RoundOrchestrator['snapshot']> { return this.orchestrator.snapshot(); }
+  snapshot(): ReturnType<RoundEngine['snapshot']> { return this.engine.snapshot(); }
+  /** Each participant's state in the current or last round since this process started. */
+  roundProgress(): RoundProgress | undefined { return this.progress; }
 
-  event(ev: EventInput): void {
-    if (this.closed) return;
-    const cmds = this.orchestrator.handle({ ...ev, now: this.now() } as OrchestratorEvent);
-    for (const c of cmds) this.execute(c);
-    this.watchSession();
-  }
-
-  /** Called by the aggregator factory (inside event()) for each new round's session. */
-  private track(session: ServerAggregationSession, round: number, participants: readonly string[]): void {
-    this.current = participants.length > 0 ? { session, round, nudgeFrom: participants[0]!, watching: false } : undefined;
+  /** Why this federation needs an operator's attention, if it does. */
+  get attention(): { reason: string; at: number; lastFailure?: { command: string; reason: string; at: number } } | undefined {
+    if (this.fault) return { ...this.fault, ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
+    return this.lastFailure ? { reason: `${this.lastFailure.command} failed: ${this.lastFailure.reason}`, at: this.lastFailure.at, lastFailure: this.lastFailure } : undefined;
   }
 
   /**
-   * A session that sums in the background decides its outcome between events. Once its work has settled,
-   * hand it a SESSION_SETTLED message so the orchestrator re-reads outcome() (and commits) at once,
-   * rather than at the next socket message or deadline.
+   * Never throws: an exception in this federation's round logic pauses this federation (persisted, so a
+   * restart does not re-run the same failure in a loop) and a failed side effect (disk full, SQLite error)
+   * is logged and shown; either way the process and the other federations carry on.
    */
-  private watchSession(): void {
-    const w = this.current;
-    if (!w || w.watching || !w.session.settled) return;
-    w.watching = true;
-    void w.session.settled().then(() => {
-      w.watching = false;
-      if (this.closed || this.current !== w) return;
-      if (w.session.outcome().status === 'pending') {
-        // A watch armed by one message (say fit-meta) resolves at once when nothing is queued yet; if the last
-        // update arrives in the same socket read, its summing starts before that resolution is observed. The
-        // session then aggregates unwatched, so watch again rather than wait for the stage deadline.
-        if (w.session.stage === 'aggregating') setImmediate(() => this.watchSession());
-        return;
+  event(ev: EventInput): void {
+    if (this.closed || this.fault) return;
+    const event = { ...ev, now: this.now() } as RoundEvent;
+    let cmds: RoundCommand[];
+    try {
+      this.observe(event);
+      cmds = this.engine.handle(event);
+    } catch (e) {
+      this.pauseOnFault(ev.type, e);
+      return;
+    }
+    for (const c of cmds) {
+      try {
+        this.execute(c);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        this.lastFailure = { command: c.type, reason, at: this.now() };
+        this.deps.logger.error({ federation: this.id, command: c.type, err: reason }, 'federation command failed; the round will fail or be retried');
       }
-      const snap = this.orchestrator.snapshot();
-      if (snap.round !== w.round || !snap.stage.startsWith('fit:')) return; // already read (or the round ended)
-      this.event({ type: 'agg-message', from: w.nudgeFrom, round: w.round, aggType: SESSION_SETTLED, payload: null });
-    });
+    }
+  }
+
+  private pauseOnFault(during: string, e: unknown): void {
+    const reason = `round logic failed during "${during}": ${e instanceof Error ? e.message : String(e)}`;
+    this.fault = { reason, at: this.now() };
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deps.logger.error({ federation: this.id, err: reason }, 'federation paused after an internal error; other federations are unaffected');
+    try {
+      const round = this.engine.snapshot().round;
+      if (round) this.deps.store.failRound(this.id, round, reason);
+      this.deps.store.setFederationStatus(this.id, 'paused');
+      this.deps.store.audit('coordinator', 'federation.fault', this.id, { reason });
+    } catch (err) {
+      this.deps.logger.error({ federation: this.id, err: err instanceof Error ? err.message : String(err) }, 'could not record the fault');
+    }
+  }
+
+  /** For the operator: a client's reported error is kept with it, and each participant's state in the round. */
+  private observe(event: RoundEvent): void {
+    if (event.type === 'fit-failed') {
+      try {
+        this.deps.store.recordClientError(event.from, event.reason, event.round, event.now);
+      } catch (err) {
+        this.deps.logger.error({ federation: this.id, err: err instanceof Error ? err.message : String(err) }, 'could not record a client error');
+      }
+    }
+    this.progress = nextRoundProgress(this.progress, { event });
   }
 
   /** Stops timers and waits for an in-flight commit, so a clean shutdown never leaves half a round. */
@@ -148,7 +198,8 @@ export class FederationRuntime {
     await Promise.allSettled([...this.inflight]);
   }
 
-  private execute(c: OrchestratorCommand): void {
+  private execute(c: RoundCommand): void {
+    this.progress = nextRoundProgress(this.progress, { command: c });
     const { store, metrics, logger } = this.deps;
     switch (c.type) {
       case 'send':
@@ -173,7 +224,7 @@ export class FederationRuntime {
         logger.info({ federation: this.id, round: c.round, metrics: c.metrics }, 'round evaluated');
         break;
       case 'status':
-        store.setFederationStatus(this.id, c.status);
+        store.setFederationStatus(this.id, c.status, undefined, c.reason ?? null);
         break;
       case 'reject':
         metrics.rejected.inc({ reason: c.reason });
@@ -191,7 +242,7 @@ export class FederationRuntime {
     }
   }
 
-  private async commit(c: Extract<OrchestratorCommand, { type: 'commit' }>): Promise<void> {
+  private async commit(c: Extract<RoundCommand, { type: 'commit' }>): Promise<void> {
     const { summary, outcome } = c;
     const round = summary.round;
     try {
@@ -201,23 +252,34 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
+      // A poisoned or overflowed aggregate fails the round here; the previous model stays.
+      checkAggregate(result.weights, this.config.updateBounds.maxModelAbs);
+      const optimizerState = this.strategy.optimizerState();
+      const hasMoments = optimizerState.m !== null || optimizerState.v !== null;
+      const optimizerBytes = hasMoments ? encodeServerOptimizerState(optimizerState) : undefined;
+      const optimizer = optimizerBytes ? { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) } : undefined;
       const hash = await this.deps.checkpoints.save(this.id, round, {
-        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, ...(optimizer ? { optimizer } : {}),
       });
+      const strategyState: StrategyStateRecord = {
+        name: this.strategy.name, lastRound: round,
+        optimizer: { name: optimizerState.name, step: optimizerState.step, ...(optimizer ? { file: OPTIMIZER_BIN, sha256: optimizer.sha256 } : {}) },
+      };
       if (this.closed) return;
       const durationMs = this.now() - summary.startedAt;
       const metrics: Record<string, number> = { ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length };
       for (const [k, v] of Object.entries(result.metrics)) metrics[`server.${k}`] = v;
-      const finished = this.orchestrator.snapshot().completedRounds + 1 >= this.config.rounds;
+      const finished = this.engine.snapshot().completedRounds + 1 >= this.config.rounds;
       this.deps.store.completeRound({
         federationId: this.id, round, contributors: summary.contributors, modelHash: hash, metrics,
-        strategyState: this.strategy.state(), status: finished ? 'completed' : undefined,
+        strategyState, status: finished ? 'completed' : undefined,
       });
       this.global = { manifest: this.global.manifest, values: result.weights, hash, round };
       this.deps.metrics.roundsTotal.inc({ federation: this.id, status: 'completed' });
       this.deps.metrics.roundDuration.observe({ federation: this.id }, durationMs / 1000);
       this.deps.logger.info({ federation: this.id, round, contributors: summary.contributors.length, durationMs, hash }, 'round committed');
       for (const id of summary.participants) this.deps.send(id, { type: 'round-end', round, status: 'completed', modelHash: hash });
+      this.lastFailure = undefined;
       this.event({ type: 'committed', round, modelHash: hash });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);

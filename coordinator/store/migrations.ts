@@ -63,4 +63,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX clients_by_federation ON clients(federation_id);
     `,
   },
+  {
+    version: 2,
+    name: 'operator-state',
+    sql: `
+      ALTER TABLE federations ADD COLUMN status_reason TEXT;
+      ALTER TABLE federations ADD COLUMN archived_at INTEGER;
+      ALTER TABLE clients ADD COLUMN last_error TEXT;
+      ALTER TABLE clients ADD COLUMN last_error_round INTEGER;
+      ALTER TABLE clients ADD COLUMN last_error_at INTEGER;
+    `,
+  },
 ];

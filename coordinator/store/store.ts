@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FedProfileError } from '../../shared/errors.js';
-import type { FederationStatus } from '../orchestrator/types.js';
+import type { FederationStatus } from '../../shared/round/types.js';
 import { MIGRATIONS } from './migrations.js';
 
 export interface FederationRow {
@@ -17,6 +17,9 @@ export interface FederationRow {
   strategyState: unknown;
   createdAt: number;
   updatedAt: number;
+  /** Why the federation is in its status, when the coordinator changed it (e.g. paused after failures). */
+  statusReason: string | null;
+  archivedAt: number | null;
 }
 
 export interface RoundRow {
@@ -36,6 +39,8 @@ export interface RoundRow {
 export interface ClientRow {
   id: string; federationId: string; name: string | null; identityPublicKey: string; tokenId: string;
   createdAt: number; lastSeenAt: number | null;
+  /** The last error the client reported (failed local training, unreadable data), with its round. */
+  lastError: { message: string; round: number | null; at: number } | null;
 }
 
 export interface TokenRow {
@@ -104,8 +109,23 @@ export class CoordinatorStore {
     return (this.db.prepare('SELECT * FROM federations ORDER BY created_at, id').all() as Record<string, unknown>[]).map(toFederation);
   }
 
-  setFederationStatus(id: string, status: FederationStatus, now = Date.now()): void {
-    this.db.prepare('UPDATE federations SET status = ?, updated_at = ? WHERE id = ?').run(status, now, id);
+  setFederationStatus(id: string, status: FederationStatus, now = Date.now(), reason: string | null = null): void {
+    this.db.prepare('UPDATE federations SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?').run(status, reason, now, id);
+  }
+
+  /** Archived federations keep every row and checkpoint but leave the default listing; only idle ones qualify. */
+  setArchived(id: string, archived: boolean, now = Date.now()): void {
+    this.db.prepare('UPDATE federations SET archived_at = ?, updated_at = ? WHERE id = ?').run(archived ? now : null, now, id);
+  }
+
+  /** Removes a federation with its rounds, clients and tokens (the audit log keeps its history). */
+  deleteFederation(id: string): boolean {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM rounds WHERE federation_id = ?').run(id);
+      this.db.prepare('DELETE FROM clients WHERE federation_id = ?').run(id);
+      this.db.prepare('DELETE FROM enrolment_tokens WHERE federation_id = ?').run(id);
+      return this.db.prepare('DELETE FROM federations WHERE id = ?').run(id).changes === 1;
+    })();
   }
 
   // ---- rounds ----
@@ -225,11 +245,31 @@ export class CoordinatorStore {
     this.db.prepare('UPDATE clients SET last_seen_at = ? WHERE id = ?').run(now, id);
   }
 
+  recordClientError(id: string, message: string, round: number | null, now = Date.now()): void {
+    this.db.prepare('UPDATE clients SET last_error = ?, last_error_round = ?, last_error_at = ? WHERE id = ?').run(message.slice(0, 1000), round, now, id);
+  }
+
+  /** The content hash of round 0's model, as recorded when the federation was created. */
+  initialModelHash(federationId: string): string | undefined {
+    const r = this.db.prepare(`SELECT details FROM audit_log WHERE federation_id = ? AND action = 'federation.create' ORDER BY id LIMIT 1`)
+      .get(federationId) as { details: string | null } | undefined;
+    const h = parse<{ modelHash?: unknown }>(r?.details)?.modelHash;
+    return typeof h === 'string' ? h : undefined;
+  }
+
   // ---- audit ----
 
   audit(actor: string, action: string, federationId: string | null, details?: Record<string, unknown>, now = Date.now()): void {
     this.db.prepare('INSERT INTO audit_log (at, actor, action, federation_id, details) VALUES (?, ?, ?, ?, ?)')
       .run(now, actor, action, federationId, json(details));
+  }
+
+  /** Audit entries of one action in one federation, oldest or newest first. */
+  listAuditFor(federationId: string, action: string, limit: number, order: 'oldest' | 'newest', afterId = 0): Array<{ id: number; at: number; actor: string; details: unknown }> {
+    const sql = `SELECT id, at, actor, details FROM audit_log WHERE federation_id = ? AND action = ? AND id > ? ORDER BY id ${order === 'oldest' ? 'ASC' : 'DESC'} LIMIT ?`;
+    return (this.db.prepare(sql).all(federationId, action, afterId, limit) as Record<string, unknown>[]).map((r) => ({
+      id: r.id as number, at: r.at as number, actor: r.actor as string, details: parse(r.details),
+    }));
   }
 
   listAudit(limit = 100): Array<{ at: number; actor: string; action: string; federationId: string | null; details: unknown }> {
@@ -245,6 +285,7 @@ function toFederation(r: Record<string, unknown>): FederationRow {
     id: r.id as string, name: r.name as string, config: JSON.parse(r.config as string), status: r.status as FederationStatus,
     completedRounds: r.completed_rounds as number, lastRound: r.last_round as number, modelHash: r.model_hash as string,
     strategyState: parse(r.strategy_state), createdAt: r.created_at as number, updatedAt: r.updated_at as number,
+    statusReason: (r.status_reason as string | null) ?? null, archivedAt: (r.archived_at as number | null) ?? null,
   };
 }
 
@@ -263,5 +304,8 @@ function toClient(r: Record<string, unknown>): ClientRow {
     id: r.id as string, federationId: r.federation_id as string, name: (r.name as string | null) ?? null,
     identityPublicKey: r.identity_public_key as string, tokenId: r.token_id as string,
     createdAt: r.created_at as number, lastSeenAt: (r.last_seen_at as number | null) ?? null,
+    lastError: typeof r.last_error === 'string'
+      ? { message: r.last_error, round: (r.last_error_round as number | null) ?? null, at: r.last_error_at as number }
+      : null,
   };
 }

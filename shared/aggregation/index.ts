@@ -1,6 +1,6 @@
 export type { Outbound, AggregationOutcome, ServerAggregationSession, ClientAggregationSession } from './seam.js';
 export {
-  MeanAccumulator, weightedMean, weightedMeanAsync, accumulateInChunks, resultInChunks, assertFiniteRange,
+  MeanAccumulator, weightedMean, resultInChunks, assertFiniteRange,
   DEFAULT_YIELD_EVERY, type WeightedUpdate,
 } from './mean.js';
 export {
@@ -13,7 +13,7 @@ export {
   type EvaluateReport,
 } from './strategy.js';
 export {
-  StrategyConfigSchema, parseStrategyConfig, phaseForRound, serverLearningRateOf, STRATEGY_NAMES,
+  StrategyConfigSchema, parseStrategyConfig, phaseForRound, learningRateForRound, serverLearningRateOf, STRATEGY_NAMES,
   type StrategyConfig, type StrategyConfigInput, type StrategyName,
 } from './strategy-config.js';
 export { sampleIds, overSelectedCount, drawSeed } from './sampling.js';

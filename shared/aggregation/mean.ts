@@ -1,4 +1,5 @@
 import { FedProfileError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 
 /*
  * Weighted means of update vectors, accumulated in float64 so the result does not depend on how many
@@ -109,40 +110,6 @@ export function weightedMean(updates: readonly WeightedUpdate[]): Float32Array {
 
 export const DEFAULT_YIELD_EVERY = 1 << 18;
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * Adds one update to an accumulator, yielding to the event loop every `yieldEvery` elements so that
- * socket heartbeats and timers run during a 10M-parameter aggregation (262,144 float64 FMAs ≈ 1 ms).
- */
-export async function accumulateInChunks(
-  acc: MeanAccumulator,
-  values: Float32Array,
-  weight: number,
-  yieldEvery: number = DEFAULT_YIELD_EVERY,
-): Promise<void> {
-  if (!Number.isInteger(yieldEvery) || yieldEvery < 1) throw new FedProfileError('BAD_INPUT', `yieldEvery must be a positive integer, got ${yieldEvery}`);
-  acc.begin(values, weight);
-  // Validate everything before summing anything, so a rejected update leaves the accumulator untouched.
-  for (let from = 0; from < values.length; from += yieldEvery) {
-    assertFiniteRange(values, from, Math.min(values.length, from + yieldEvery));
-    await yieldToEventLoop();
-  }
-  for (let from = 0; from < values.length; from += yieldEvery) {
-    acc.addRange(values, weight, from, Math.min(values.length, from + yieldEvery));
-    await yieldToEventLoop();
-  }
-  acc.finish(weight);
-}
-
-/** weightedMean without blocking the event loop for more than one chunk at a time. */
-export async function weightedMeanAsync(updates: readonly WeightedUpdate[], yieldEvery: number = DEFAULT_YIELD_EVERY): Promise<Float32Array> {
-  if (updates.length === 0) throw new FedProfileError('QUORUM', 'cannot average zero updates');
-  updates.forEach((u, i) => checkWeight(u.weight, i));
-  const acc = new MeanAccumulator(updates[0]!.values.length);
-  for (const u of updates) await accumulateInChunks(acc, u.values, u.weight, yieldEvery);
-  return resultInChunks(acc, yieldEvery);
-}
 
 /** acc.result() in chunks: the final division over 10M elements is itself ~20 ms. */
 export async function resultInChunks(acc: MeanAccumulator, yieldEvery: number = DEFAULT_YIELD_EVERY): Promise<Float32Array> {

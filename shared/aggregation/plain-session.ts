@@ -1,8 +1,11 @@
 import { FedProfileError } from '../errors.js';
-import { assertFiniteRange, MeanAccumulator, resultInChunks } from './mean.js';
-import {
-  SESSION_SETTLED, type AggregationOutcome, type ClientAggregationSession, type Outbound, type ServerAggregationSession,
+import { MeanAccumulator, resultInChunks } from './mean.js';
+import { checkUpdate, DEFAULT_UPDATE_BOUNDS, type UpdateBounds } from './update-bounds.js';
+import type {
+  AggregationOutcome, ClientAggregationSession, Outbound, ServerAggregationSession, SessionSettledListener,
 } from './seam.js';
+import type { RemoteAccumulator } from './vector-worker.js';
+import { yieldToEventLoop } from '../event-loop.js';
 
 /**
  * Plain (unmasked) FedAvg behind the Aggregator seam: each participant sends its update and weight in one
@@ -18,20 +21,29 @@ export interface PlainSessionOptions {
   minResults: number;
   /** Stop collecting once this many updates arrived (over-selection: the rest are stragglers). */
   targetResults?: number;
-  /** Per-client weight cap (e.g. maxExamples), so one big client cannot dominate. */
+  /** Per-client weight cap (e.g. maxExamples), so one big client cannot dominate. Default: DEFAULT_UPDATE_BOUNDS.maxWeight. */
   maxWeight?: number;
+  /** Per-update value and norm limits checked before summing. Default: DEFAULT_UPDATE_BOUNDS. */
+  bounds?: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>;
   /**
    * Accumulate in the background, yielding to the event loop every this many elements, instead of inside
    * handle(): a 10M-parameter update is 100–300 ms of summing. outcome() then stays 'pending' (stage
-   * 'aggregating') until the sum and the final division are done; settled() resolves at that point.
+   * 'aggregating') until the sum and the final division are done, and then `onSettled` is called.
    * Unset: handle() sums synchronously and outcome() is final as soon as the last update is handled.
    */
   yieldEvery?: number;
+  /** Background mode: told once the outcome is decided by background work (done, or aborted on failure). */
+  onSettled?: SessionSettledListener;
+  /**
+   * Sum on the aggregation worker instead of this thread (background mode: onSettled is then required).
+   * Updates are handed over, buffers transferred, as they arrive; the mean comes back once collection closes.
+   */
+  accumulator?: RemoteAccumulator;
 }
 
 interface PlainUpdatePayload { update: Float32Array; weight: number }
 
-function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayload {
+function parsePayload(payload: unknown, vectorLength: number, bounds: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>): PlainUpdatePayload {
   const p = payload as Partial<PlainUpdatePayload> | null;
   if (!p || typeof p !== 'object') throw new FedProfileError('PROTOCOL', 'plain/update payload must be an object');
   if (!(p.update instanceof Float32Array)) throw new FedProfileError('PROTOCOL', 'plain/update.update must be a Float32Array');
@@ -43,12 +55,11 @@ function parsePayload(payload: unknown, vectorLength: number): PlainUpdatePayloa
     throw new FedProfileError('BAD_INPUT', `plain/update.weight must be a positive number, got ${String(p.weight)}`);
   }
   // Checked here, synchronously (≈ 1 ns per value), so a poisoned update is rejected to its sender at once
-  // even when the summing happens later in the background.
-  assertFiniteRange(p.update, 0, p.update.length);
+  // even when the summing happens later in the background: finite, within maxAbs and the L2 norm bound.
+  checkUpdate(p.update, bounds);
   return { update: p.update, weight: p.weight };
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class PlainServerSession implements ServerAggregationSession {
   private readonly acc: MeanAccumulator;
@@ -61,6 +72,8 @@ export class PlainServerSession implements ServerAggregationSession {
   /** Background mode: accepted updates not yet summed, and the loop summing them. */
   private readonly queue: Array<{ update: Float32Array; weight: number }> = [];
   private running: Promise<void> | undefined;
+  /** Worker mode: the weights handed over, summed here in the same order as the worker sums them. */
+  private remoteWeight = 0;
 
   constructor(private readonly opts: PlainSessionOptions) {
     if (!Number.isInteger(opts.vectorLength) || opts.vectorLength < 0) {
@@ -69,10 +82,12 @@ export class PlainServerSession implements ServerAggregationSession {
     if (!Number.isInteger(opts.minResults) || opts.minResults < 1) {
       throw new FedProfileError('BAD_CONFIG', `minResults must be a positive integer, got ${opts.minResults}`);
     }
+    if (opts.accumulator && !opts.onSettled) throw new FedProfileError('BAD_CONFIG', 'a worker accumulator needs onSettled (background mode)');
     if (opts.yieldEvery !== undefined && (!Number.isInteger(opts.yieldEvery) || opts.yieldEvery < 1)) {
       throw new FedProfileError('BAD_CONFIG', `yieldEvery must be a positive integer, got ${opts.yieldEvery}`);
     }
-    this.acc = new MeanAccumulator(opts.vectorLength);
+    // With a worker accumulator the float64 sum lives on the worker; this one only checks lengths.
+    this.acc = new MeanAccumulator(opts.accumulator ? 0 : opts.vectorLength);
   }
 
   get stage(): string { return this._stage; }
@@ -86,18 +101,18 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   handle(from: string, type: string, payload: unknown): Outbound[] {
-    if (type === SESSION_SETTLED) return [];
     if (type !== PLAIN_UPDATE) throw new FedProfileError('PROTOCOL', `plain aggregation does not accept "${type}"`);
     if (!this.participants.has(from)) throw new FedProfileError('PROTOCOL', `client ${from} is not a participant of this round`);
     if (this._stage !== 'collect') {
       throw new FedProfileError('DEADLINE', `update from ${from} arrived after aggregation closed (${this._stage})`);
     }
     if (!this.pending.has(from)) throw new FedProfileError('REPLAY', `client ${from} already sent its update or was dropped`);
-    const { update, weight } = parsePayload(payload, this.opts.vectorLength);
-    const w = this.opts.maxWeight !== undefined ? Math.min(weight, this.opts.maxWeight) : weight;
-    if (this.opts.yieldEvery === undefined) this.acc.add(update, w);
-    else { this.queue.push({ update, weight: w }); this.kick(); }
+    const { update, weight } = parsePayload(payload, this.opts.vectorLength, this.opts.bounds ?? DEFAULT_UPDATE_BOUNDS);
+    const w = Math.min(weight, this.opts.maxWeight ?? DEFAULT_UPDATE_BOUNDS.maxWeight);
     this.bytesIn += update.byteLength;
+    if (this.opts.accumulator) { this.remoteWeight += w; this.opts.accumulator.add(update, w); }
+    else if (this.opts.yieldEvery === undefined) this.acc.add(update, w);
+    else { this.queue.push({ update, weight: w }); this.kick(); }
     this.pending.delete(from);
     this.contributors.push(from);
     if (this.opts.targetResults !== undefined && this.contributors.length >= this.opts.targetResults) this.finish();
@@ -119,9 +134,8 @@ export class PlainServerSession implements ServerAggregationSession {
 
   outcome(): AggregationOutcome { return this.result; }
 
-  /** Resolves once no background summing is left (immediately in synchronous mode). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  close(): void {
+    if (this._stage === 'collect' || this._stage === 'aggregating') this.abort('the round was closed');
   }
 
   private settleIfNothingPending(): void {
@@ -131,6 +145,19 @@ export class PlainServerSession implements ServerAggregationSession {
   }
 
   private finish(): void {
+    const remote = this.opts.accumulator;
+    if (remote) {
+      this._stage = 'aggregating';
+      remote.mean().then(
+        (mean) => { if (this._stage === 'aggregating') { this.complete(mean); this.opts.onSettled?.(); } },
+        (e: unknown) => {
+          if (this._stage !== 'aggregating') return;
+          this.abort(`aggregation failed: ${e instanceof Error ? e.message : String(e)}`);
+          this.opts.onSettled?.();
+        },
+      );
+      return;
+    }
     if (this.opts.yieldEvery !== undefined) {
       // Collection is closed (late updates are refused from here on); the outcome follows the summing.
       this._stage = 'aggregating';
@@ -143,7 +170,7 @@ export class PlainServerSession implements ServerAggregationSession {
   private complete(mean: Float32Array): void {
     this._stage = 'done';
     this.result = {
-      status: 'done', mean, totalWeight: this.acc.totalWeight, contributors: [...this.contributors],
+      status: 'done', mean, totalWeight: this.opts.accumulator ? this.remoteWeight : this.acc.totalWeight, contributors: [...this.contributors],
       metrics: { contributors: this.contributors.length, stragglers: this.pending.size, bytesIn: this.bytesIn },
     };
   }
@@ -177,14 +204,20 @@ export class PlainServerSession implements ServerAggregationSession {
           continue;
         }
         const mean = await resultInChunks(this.acc, every);
-        if (this._stage === 'aggregating') this.complete(mean);
+        if (this._stage === 'aggregating') {
+          this.complete(mean);
+          this.opts.onSettled?.();
+        }
       }
     } catch (e) {
       this.abort(`aggregation failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.opts.onSettled?.();
     }
   }
 
   private abort(reason: string): void {
+    // A sum still being computed is freed by its mean() reply; any other is freed here.
+    if (this.opts.accumulator && this._stage !== 'aggregating') this.opts.accumulator.drop();
     this._stage = 'aborted';
     this.queue.length = 0;
     this.result = { status: 'aborted', reason };

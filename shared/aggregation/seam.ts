@@ -35,24 +35,24 @@ export interface ServerAggregationSession {
   dropped(clientId: string): Outbound[];
   /** The current stage's deadline passed: proceed with whoever answered, or abort. */
   expire(): Outbound[];
-  outcome(): AggregationOutcome;
   /**
-   * Optional, for sessions that do vector-sized work in the background so the event loop keeps serving
-   * sockets (heartbeats included): resolves once no such work is left, i.e. outcome() reflects every input
-   * so far. The runtime then hands the session a SESSION_SETTLED message so its caller re-reads outcome().
+   * A session that does vector-sized work in the background (so the event loop keeps serving sockets) is
+   * 'pending' until that work is done. It then calls the `onSettled` callback it was built with, and its
+   * driver feeds the round engine a 'session-settled' event: the outcome is pushed, never polled.
    */
-  settled?(): Promise<void>;
+  outcome(): AggregationOutcome;
+  /** The round ended without this session's outcome (e.g. the operator stopped it): free what it holds. */
+  close?(): void;
 }
 
-/**
- * Sessions with settled() accept this message type from any participant as a no-op; it exists only so a
- * message-driven caller looks at outcome() again after background work finished.
- */
-export const SESSION_SETTLED = 'session/settled';
+/** Called by a server session when background work changed its outcome (never from inside handle()). */
+export type SessionSettledListener = () => void;
 
 export interface ClientAggregationSession {
   /** Hand over this client's update (e.g. a weight delta) and its weight (example count). */
   submit(update: Float32Array, weight: number): Outbound[];
   /** Throws a FedProfileError for a bad message. */
   handle(type: string, payload: unknown): Outbound[];
+  /** Optional: forget this round's secrets (zero-fill them); called when the round ends however it ends. */
+  dispose?(): void;
 }

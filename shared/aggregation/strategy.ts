@@ -1,17 +1,18 @@
 import { FedProfileError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import type { FitConfig } from '../training/types.js';
 import { DEFAULT_YIELD_EVERY } from './mean.js';
 import {
   createServerOptimizer, deserializeServerOptimizerState, serializeServerOptimizerState,
   type SerializedServerOptimizerState, type ServerOptimizer, type ServerOptimizerName, type ServerOptimizerState,
 } from './server-optimizers.js';
-import { parseStrategyConfig, phaseForRound, serverLearningRateOf, type StrategyConfig, type StrategyName } from './strategy-config.js';
+import { learningRateForRound, parseStrategyConfig, phaseForRound, serverLearningRateOf, type StrategyConfig, type StrategyName } from './strategy-config.js';
 import { drawSeed, overSelectedCount, sampleIds } from './sampling.js';
 
 export { StrategyConfigSchema, parseStrategyConfig, STRATEGY_NAMES, type StrategyConfig, type StrategyConfigInput, type StrategyName } from './strategy-config.js';
 
 /**
- * Flower-style strategy hooks, shared by the coordinator's round orchestrator and the simulation runner.
+ * Flower-style strategy hooks, used by the one round engine (shared/round) that the coordinator and the simulator drive.
  * The mean delta handed to aggregateFit comes from the Aggregator seam (plain or SecAgg+), so a strategy
  * never sees an individual client's update.
  */
@@ -51,6 +52,29 @@ export interface Strategy {
   minFitResults(): number;
   state(): StrategyState;
   restore(state: unknown): void;
+  /** The server optimiser's state as it stands (its moments are not copied). */
+  optimizerState(): ServerOptimizerState;
+  /** Restores from a record whose optimiser state was kept apart (see StrategyStateRecord). */
+  restoreFromRecord(record: StrategyStateRecord, optimizer: ServerOptimizerState): void;
+}
+
+/**
+ * What the coordinator's store keeps per federation: the moments live in optimizer.bin beside the round's
+ * checkpoint, referenced by name and SHA-256, so the SQLite row stays a few hundred bytes at any model size.
+ */
+export interface StrategyStateRecord {
+  name: StrategyName;
+  lastRound: number;
+  /** `file` and `sha256` are absent when the optimiser keeps no moments (FedAvg, FedProx): nothing to write. */
+  optimizer: { name: ServerOptimizerName; step: number; file?: string; sha256?: string };
+}
+
+export function isStrategyStateRecord(x: unknown): x is StrategyStateRecord {
+  const r = x as Partial<StrategyStateRecord> | null;
+  if (!r || typeof r !== 'object' || !r.optimizer || typeof r.optimizer !== 'object') return false;
+  const o = r.optimizer as Record<string, unknown>;
+  // A legacy state carries the moments inline (m, v); a record carries a file reference or nothing.
+  return !('m' in o) && !('v' in o);
 }
 
 /** JSON-safe strategy state for crash-safe resume. */
@@ -88,7 +112,7 @@ class ConfiguredStrategy implements Strategy {
   readonly name: StrategyName;
   readonly config: Readonly<StrategyConfig>;
   private readonly optimizer: ServerOptimizer;
-  private optimizerState: ServerOptimizerState;
+  private currentOptimizerState: ServerOptimizerState;
   private lastRound = 0;
   private busy = false;
 
@@ -103,7 +127,7 @@ class ConfiguredStrategy implements Strategy {
       beta2: config.beta2,
       tau: config.tau,
     });
-    this.optimizerState = this.optimizer.initialState();
+    this.currentOptimizerState = this.optimizer.initialState();
   }
 
   minFitResults(): number {
@@ -113,15 +137,15 @@ class ConfiguredStrategy implements Strategy {
   configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[] {
     checkRound(round);
     const c = this.config;
-    // Not enough clients to ever reach quorum: ask for nobody and let the orchestrator wait.
+    // Not enough clients to ever reach quorum: ask for nobody and let the round engine wait.
     if (available.length < c.minFitClients) return [];
     const count = overSelectedCount(c.clientsPerRound, c.overSelection, available.length);
     const chosen = sampleIds(available.map((a) => a.id), count, rng);
     const phase = phaseForRound(c, round);
     return chosen.map((clientId) => {
       const config: FitConfig = {
-        round, phase, localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: c.learningRate,
-        optimizer: c.optimizer, seed: drawSeed(rng),
+        round, phase, localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: learningRateForRound(c, round),
+        optimizer: c.optimizer, seed: drawSeed(rng), selectByValidation: c.selectByValidation,
       };
       if (this.name === 'fedprox') config.proximalMu = c.proximalMu;
       if (c.maxExamples !== undefined) config.maxExamples = c.maxExamples;
@@ -132,7 +156,7 @@ class ConfiguredStrategy implements Strategy {
   aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> } {
     this.checkQuorum(round, info);
     if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
-    const { weights, state } = this.optimizer.step(global, meanDelta, this.optimizerState);
+    const { weights, state } = this.optimizer.step(global, meanDelta, this.currentOptimizerState);
     const norms = { delta2: 0, step2: 0 };
     addSquaredNorms(norms, global, weights, meanDelta, 0, global.length);
     return this.commit(round, info, weights, state, norms);
@@ -145,11 +169,11 @@ class ConfiguredStrategy implements Strategy {
     if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
     this.busy = true; // the optimiser state is read across awaits
     try {
-      const { weights, state } = await this.optimizer.stepAsync(global, meanDelta, this.optimizerState, yieldEvery);
+      const { weights, state } = await this.optimizer.stepAsync(global, meanDelta, this.currentOptimizerState, yieldEvery);
       const norms = { delta2: 0, step2: 0 };
       for (let from = 0; from < global.length; from += yieldEvery) {
         addSquaredNorms(norms, global, weights, meanDelta, from, Math.min(global.length, from + yieldEvery));
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
       return this.commit(round, info, weights, state, norms);
     } finally {
@@ -169,7 +193,7 @@ class ConfiguredStrategy implements Strategy {
   private commit(
     round: number, info: FitAggregationInfo, weights: Float32Array, state: ServerOptimizerState, norms: { delta2: number; step2: number },
   ): { weights: Float32Array; metrics: Record<string, number> } {
-    this.optimizerState = state;
+    this.currentOptimizerState = state;
     this.lastRound = round;
     return {
       weights,
@@ -226,7 +250,22 @@ class ConfiguredStrategy implements Strategy {
   }
 
   state(): StrategyState {
-    return { name: this.name, lastRound: this.lastRound, optimizer: serializeServerOptimizerState(this.optimizerState) };
+    return { name: this.name, lastRound: this.lastRound, optimizer: serializeServerOptimizerState(this.currentOptimizerState) };
+  }
+
+  optimizerState(): ServerOptimizerState {
+    return this.currentOptimizerState;
+  }
+
+  restoreFromRecord(record: StrategyStateRecord, optimizer: ServerOptimizerState): void {
+    if (record.name !== this.name || !Number.isInteger(record.lastRound) || record.lastRound < 0) {
+      throw new FedProfileError('INTEGRITY', `cannot restore strategy "${this.name}" from a "${String(record.name)}" record`);
+    }
+    if (optimizer.name !== SERVER_OPTIMIZER_OF[this.name] || optimizer.step !== record.optimizer.step) {
+      throw new FedProfileError('INTEGRITY', `optimiser state holds ${optimizer.name} step ${optimizer.step}, the record expects ${record.optimizer.name} step ${record.optimizer.step}`);
+    }
+    this.currentOptimizerState = optimizer;
+    this.lastRound = record.lastRound;
   }
 
   restore(input: unknown): void {
@@ -238,7 +277,7 @@ class ConfiguredStrategy implements Strategy {
     if (optimizerState.name !== SERVER_OPTIMIZER_OF[this.name]) {
       throw new FedProfileError('INTEGRITY', `strategy state holds a ${optimizerState.name} optimiser, expected ${SERVER_OPTIMIZER_OF[this.name]}`);
     }
-    this.optimizerState = optimizerState;
+    this.currentOptimizerState = optimizerState;
     this.lastRound = s.lastRound as number;
   }
 }

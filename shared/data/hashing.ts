@@ -108,8 +108,12 @@ function assignKnownCategories(list: readonly string[], categoryVocab: number, h
   const out = new Map<string, number>();
   const taken = new Set<number>();
   const slots = categoryVocab - 1;
-  for (const name of [...new Set(list)].sort()) {
-    if (taken.size >= slots) break; // more categories than slots: the rest fall back to plain hashing
+  const names = [...new Set(list)].sort();
+  // More categories than slots would make some share an embedding row at every merchant, silently.
+  if (names.length > slots) {
+    throw new ConfigError(`the category taxonomy lists ${names.length} categories but the model's categoryVocab ${categoryVocab} has only ${slots} category slots; raise model.categoryVocab to at least ${names.length + 1}`, { categories: names.length, categoryVocab });
+  }
+  for (const name of names) {
     let id = hashed(name);
     while (taken.has(id)) id = id + 1 >= categoryVocab ? 1 : id + 1;
     taken.add(id);

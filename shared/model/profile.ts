@@ -96,7 +96,7 @@ export const UserProfileSchema = z.strictObject({
     actionCounts: z.record(z.enum(ACTIONS), z.number().int().min(0)),
   }),
   embedding: z.array(z.number()),
-  nextItems: z.array(z.strictObject({ item: z.union([z.string(), z.number().int()]), score: z.number().min(0).max(1) })),
+  nextItems: z.array(z.strictObject({ item: z.string(), score: z.number().min(0).max(1) })),
   segment: z.number().int().min(0),
   segmentLabel: z.string(),
   explanation: z.array(z.strictObject({
@@ -115,7 +115,10 @@ export interface ProfileContext {
   hasher: Hasher;
   /** Display names for hashed category ids; otherwise the raw ids this hasher has seen are used. */
   categoryNames?: ReadonlyMap<number, string>;
-  /** Display names for hashed item ids; otherwise raw item ids seen in the given users' events are used. */
+  /**
+   * The merchant's own ids for hashed item ids (its reverse map); raw item ids seen in the given users' events
+   * are added. Next items whose bucket has no id here are left out rather than shown as bare numbers.
+   */
   itemNames?: ReadonlyMap<number, string>;
   /** Next items per profile. Default 10. */
   topK?: number;
@@ -193,7 +196,8 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
     }
   }
   const noItem = ctx.hasher.item(NO_ITEM);
-  const itemName = (id: number): string | number => ctx.itemNames?.get(id) ?? localItemNames.get(id) ?? id;
+  // A bucket no known item maps to cannot be shown to a merchant as a recommendation: it is left out.
+  const itemName = (id: number): string | undefined => ctx.itemNames?.get(id) ?? localItemNames.get(id);
   const categoryName = (id: number): string | number => {
     const named = ctx.categoryNames?.get(id);
     if (named !== undefined) return named;
@@ -233,8 +237,8 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
         spendingTier: { tier, probabilities: tierProbs },
         activity: { ...activity, lapsed: activity.lastActiveDaysAgo > rule.lapsedAfterDays },
         embedding: Array.from(out.embedding.subarray(b * d, (b + 1) * d)),
-        nextItems: rankIndices(nextRow, topK, (i) => i !== PAD_ID && i !== MASK_ID && i !== noItem)
-          .map((i) => ({ item: itemName(i), score: nextRow[i] })),
+        nextItems: rankIndices(nextRow, topK, (i) => i !== PAD_ID && i !== MASK_ID && i !== noItem && itemName(i) !== undefined)
+          .map((i) => ({ item: itemName(i)!, score: nextRow[i] })),
         segment: seg.segment,
         segmentLabel: seg.label,
         explanation: rankIndices(salRow, explainTop, (pos) => pos >= L - kept)

@@ -10,6 +10,13 @@ export interface StepOptions {
   fusedAdam?: boolean;
 }
 
+/** One optimiser for one fixed variable list (Adam moments are kept per variable). */
+export interface OptimizerStep {
+  /** Computes the gradients of f over vars, applies one update and returns the loss before it. */
+  minimize(f: () => tf.Scalar, vars: tf.Variable[]): number;
+  dispose(): void;
+}
+
 export interface TrainSteps {
   /** One optimiser step on the Cloze loss; returns the loss before the update. */
   cloze(batch: ModelBatch, positions: tf.Tensor1D | Int32Array, targets: tf.Tensor1D | Int32Array, dropoutSeed?: number): number;
@@ -18,9 +25,7 @@ export interface TrainSteps {
   dispose(): void;
 }
 
-interface Stepper { minimize(f: () => tf.Scalar, vars: tf.Variable[]): number; dispose(): void }
-
-function generic(opt: tf.Optimizer): Stepper {
+function generic(opt: tf.Optimizer): OptimizerStep {
   return {
     minimize: (f, vars) => {
       const loss = opt.minimize(f, true, vars);
@@ -33,18 +38,23 @@ function generic(opt: tf.Optimizer): Stepper {
 }
 
 /**
+ * The optimiser every training path uses: Adam is the fused one (PyTorch semantics: eps 1e-8 added to
+ * sqrt(v̂), one kernel per variable) unless fusedAdam is false; SGD is tf.train.sgd.
+ */
+export function createOptimizerStep(opts: StepOptions): OptimizerStep {
+  const lr = opts.learningRate;
+  if ((opts.optimizer ?? 'adam') === 'sgd') return generic(tf.train.sgd(lr));
+  return opts.fusedAdam === false ? generic(tf.train.adam(lr, 0.9, 0.999, 1e-8)) : new FusedAdam({ learningRate: lr });
+}
+
+/**
  * Optimiser steps over exactly the variables that receive gradients, leaving no tensors behind. Adam is the
  * fused one (PyTorch semantics, one kernel per variable). Reading the loss back is the only sync per step.
  */
 export function createTrainSteps(model: ProfileModel, opts: StepOptions): TrainSteps {
-  const lr = opts.learningRate;
-  const make = (): Stepper => {
-    if ((opts.optimizer ?? 'adam') === 'sgd') return generic(tf.train.sgd(lr));
-    return opts.fusedAdam === false ? generic(tf.train.adam(lr, 0.9, 0.999, 1e-8)) : new FusedAdam({ learningRate: lr });
-  };
   // One optimiser per objective: Adam moments belong to one fixed variable list.
-  const clozeOpt = make();
-  const finetuneOpt = make();
+  const clozeOpt = createOptimizerStep(opts);
+  const finetuneOpt = createOptimizerStep(opts);
   const clozeVars = model.weights.filter((w) => !w.name.startsWith('head/') || w.name === 'head/item/bias').map((w) => w.variable);
   // The item output bias gets no gradient from the heads' loss; the tied item table does, via the embedding.
   const finetuneVars = model.weights.filter((w) => w.name !== 'head/item/bias').map((w) => w.variable);

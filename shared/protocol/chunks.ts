@@ -42,7 +42,27 @@ interface Pending { frame0: ChunkFrame; out: Uint8Array; hash: Hash; received: n
 /** Reassembles frames of one peer. Throws PAYLOAD_TOO_LARGE / PROTOCOL / INTEGRITY; stays usable after. */
 export class FrameAssembler {
   private readonly pending = new Map<string, Pending>();
-  constructor(private readonly maxMessageBytes: number, private readonly maxConcurrent = 4) {}
+  /** Bytes reserved by the transfers in flight (each reserves its declared size at its first frame). */
+  private reserved = 0;
+  /**
+   * `maxBytesInFlight` bounds what a peer can make us allocate by opening transfers it never finishes;
+   * by default one maximum-size message at a time.
+   */
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly maxConcurrent = 4,
+    private readonly maxBytesInFlight = maxMessageBytes,
+  ) {}
+
+  /** Bytes currently reserved for unfinished transfers. */
+  get bytesInFlight(): number { return this.reserved; }
+
+  private drop(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.reserved -= p.out.byteLength;
+  }
 
   /** Returns the complete message bytes when the last frame arrives, otherwise undefined. */
   accept(raw: unknown): Uint8Array | undefined {
@@ -50,7 +70,7 @@ export class FrameAssembler {
     if (!parsed.success) throw new FedProfileError('PROTOCOL', `malformed chunk frame: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const f = parsed.data;
     if (f.totalBytes > this.maxMessageBytes) {
-      this.pending.delete(f.id);
+      this.drop(f.id);
       throw new FedProfileError('PAYLOAD_TOO_LARGE',
         `message of ${f.totalBytes} bytes exceeds the limit of ${this.maxMessageBytes} bytes`,
         { totalBytes: f.totalBytes, limit: this.maxMessageBytes });
@@ -61,16 +81,25 @@ export class FrameAssembler {
       if (this.pending.size >= this.maxConcurrent) {
         throw new FedProfileError('PROTOCOL', `more than ${this.maxConcurrent} chunked transfers in flight`);
       }
+      if (this.reserved + f.totalBytes > this.maxBytesInFlight) {
+        throw new FedProfileError('PAYLOAD_TOO_LARGE',
+          `transfer of ${f.totalBytes} bytes would put ${this.reserved + f.totalBytes} bytes in flight, over the limit of ${this.maxBytesInFlight}; finish the others first`,
+          { totalBytes: f.totalBytes, inFlight: this.reserved, limit: this.maxBytesInFlight });
+      }
+      if (f.count > Math.ceil(f.totalBytes / Math.max(1, f.data.byteLength)) + 1 && f.count > 1) {
+        throw new FedProfileError('PROTOCOL', `transfer ${f.id} declares ${f.count} frames for ${f.totalBytes} bytes`);
+      }
       p = { frame0: f, out: new Uint8Array(f.totalBytes), hash: createHash('sha256'), received: 0, bytes: 0 };
       this.pending.set(f.id, p);
+      this.reserved += f.totalBytes;
     }
     const h = p.frame0;
     if (f.index !== p.received || f.count !== h.count || f.totalBytes !== h.totalBytes || f.sha256 !== h.sha256) {
-      this.pending.delete(f.id);
+      this.drop(f.id);
       throw new FedProfileError('PROTOCOL', `chunk ${f.index} of transfer ${f.id} is out of order or inconsistent`);
     }
     if (p.bytes + f.data.byteLength > h.totalBytes) {
-      this.pending.delete(f.id);
+      this.drop(f.id);
       throw new FedProfileError('PAYLOAD_TOO_LARGE', `transfer ${f.id} sent more bytes than it declared`);
     }
     p.out.set(f.data, p.bytes);
@@ -78,11 +107,11 @@ export class FrameAssembler {
     p.bytes += f.data.byteLength;
     p.received++;
     if (p.received < h.count) return undefined;
-    this.pending.delete(f.id);
+    this.drop(f.id);
     if (p.bytes !== h.totalBytes) throw new FedProfileError('PROTOCOL', `transfer ${f.id} is ${p.bytes} bytes, declared ${h.totalBytes}`);
     if (p.hash.digest('hex') !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
     return p.out;
   }
 
-  clear(): void { this.pending.clear(); }
+  clear(): void { this.pending.clear(); this.reserved = 0; }
 }

@@ -83,6 +83,12 @@ export function decodeMessage(bytes: Uint8Array): unknown {
     throw bad('JSON part does not parse');
   }
   const base = align8(8 + jsonLen);
+  // Decode work must stay proportional to the message size: each binary region may be referenced once, and
+  // the referenced bytes together can never exceed the blob area. Without this, one 1 MB message that names
+  // the same blob thousands of times asks for gigabytes of copies.
+  const blobArea = bytes.byteLength - base;
+  const seen = new Set<number>();
+  let referenced = 0;
   const lift = (v: unknown, depth: number): unknown => {
     if (depth > 32) throw bad('nests deeper than 32 levels');
     if (Array.isArray(v)) return v.map((x) => lift(x, depth + 1));
@@ -90,15 +96,20 @@ export function decodeMessage(bytes: Uint8Array): unknown {
       const o = v as Record<string, unknown>;
       if (typeof o.$bin === 'string') {
         const kind = o.$bin as BinKind;
-        const ctor = CTORS[kind];
+        const ctor = Object.hasOwn(CTORS, kind) ? CTORS[kind] : undefined;
         const at = o.at, n = o.n;
         if (!ctor || typeof at !== 'number' || typeof n !== 'number' || !Number.isInteger(at) || !Number.isInteger(n)
           || at < 0 || n < 0 || base + at + n > bytes.byteLength || n % ctor.BYTES_PER_ELEMENT !== 0) {
           throw bad('binary reference out of bounds');
         }
+        if (seen.has(at)) throw bad(`binary region at ${at} is referenced more than once`);
+        seen.add(at);
+        referenced += n;
+        if (referenced > blobArea) throw bad('binary references overlap (they name more bytes than the message carries)');
         const start = bytes.byteOffset + base + at;
-        // A large blob that is already aligned is used in place (no 4 MB copy per update); small or
-        // misaligned ones are copied so they do not pin a socket buffer or fault on alignment.
+        // Aligned blobs are used in place (a view, no copy). Misaligned ones cannot back a typed array and
+        // small ones are copied so they do not pin a whole socket buffer; either way the copies made for one
+        // message add up to at most its own size (see `referenced`).
         if (start % ctor.BYTES_PER_ELEMENT === 0 && n * 2 >= bytes.byteLength) {
           return new ctor(bytes.buffer as ArrayBuffer, start, n / ctor.BYTES_PER_ELEMENT);
         }
@@ -107,7 +118,11 @@ export function decodeMessage(bytes: Uint8Array): unknown {
         return new ctor(copy.buffer, 0, n / ctor.BYTES_PER_ELEMENT);
       }
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(o)) out[k] = lift(x, depth + 1);
+      for (const [k, x] of Object.entries(o)) {
+        // Assigning "__proto__" would swap the object's prototype instead of adding a field.
+        if (k === '__proto__') throw bad('the key "__proto__" is not allowed');
+        out[k] = lift(x, depth + 1);
+      }
       return out;
     }
     return v;

@@ -23,6 +23,7 @@ export const FitConfigSchema = z.strictObject({
   proximalMu: z.number().min(0).optional(),
   maxExamples: z.number().int().min(1).optional(),
   seed: z.number().int(),
+  selectByValidation: z.boolean().optional(),
 });
 
 export const WeightManifestSchema = z.strictObject({
@@ -88,14 +89,19 @@ export const HandshakeSchema = z.strictObject({
   token: z.string().min(8).max(512),
   /** Ed25519 identity public key, base64 (32 bytes). Registered on first enrolment, checked afterwards. */
   identityPublicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 32-byte Ed25519 public key'),
-  /** Detached signature of `fedprofile-auth:<timestamp>` by the identity key, proving possession. */
+  /** Detached signature of authChallenge(sessionId, signedAt) by the identity key, proving possession. */
   signedAt: z.number().int(),
   signature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'expected a base64 64-byte Ed25519 signature'),
   name: z.string().max(128).optional(),
 });
 export type Handshake = z.infer<typeof HandshakeSchema>;
 
-export const authChallenge = (signedAt: number): string => `fedprofile-auth:${signedAt}`;
+/**
+ * What a client signs to log in: the coordinator's engine.io session id (random, chosen by the server
+ * for this one connection and sent before the handshake) and the time. A handshake captured from one
+ * connection therefore does not verify on any other: it cannot be replayed to log in.
+ */
+export const authChallenge = (sessionId: string, signedAt: number): string => `fedprofile-auth:v2:${sessionId}:${signedAt}`;
 
 /** Turns the first zod issue into "path: message" for the error reply. */
 export function describeZodError(err: z.ZodError): string {

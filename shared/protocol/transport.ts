@@ -1,5 +1,6 @@
 import { FedProfileError } from '../errors.js';
 import { encodeMessage, decodeMessage } from './codec.js';
+import { DecodeBudget, type DecodeBudgetOptions } from './budget.js';
 import { FrameAssembler, splitIntoFrames, type ChunkFrame } from './chunks.js';
 import { CHUNK_BYTES, CHUNK_EVENT, MESSAGE_EVENT } from './version.js';
 
@@ -36,10 +37,20 @@ export function frameSocket(
     onMessage: (message: unknown, bytes: number) => void;
     onReject: (error: FedProfileError, bytes: number) => void;
     chunkBytes?: number;
+    /** Bytes a peer may have reserved in unfinished chunked transfers (default: one maximum-size message). */
+    maxBytesInFlight?: number;
+    /** Decode work this peer may cause (default: unlimited, e.g. a client trusting its coordinator). */
+    decodeBudget?: DecodeBudgetOptions;
   },
 ): FramedPeer {
   const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
-  const assembler = new FrameAssembler(opts.maxMessageBytes);
+  const assembler = new FrameAssembler(opts.maxMessageBytes, 4, opts.maxBytesInFlight ?? opts.maxMessageBytes);
+  const budget = opts.decodeBudget ? new DecodeBudget(opts.decodeBudget) : undefined;
+  const overBudget = (bytes: number): boolean => {
+    if (!budget || budget.take(bytes)) return false;
+    opts.onReject(new FedProfileError('PAYLOAD_TOO_LARGE', 'decode budget exceeded: this connection sends faster than the coordinator accepts; slow down', { bytes }), bytes);
+    return true;
+  };
   const handleBytes = (bytes: Uint8Array, wire: number): void => {
     let msg: unknown;
     try { msg = decodeMessage(bytes); } catch (e) { opts.onReject(asFedError(e), wire); return; }
@@ -54,11 +65,13 @@ export function frameSocket(
       opts.onReject(new FedProfileError('PAYLOAD_TOO_LARGE', `message of ${raw.byteLength} bytes exceeds the limit of ${opts.maxMessageBytes} bytes`), raw.byteLength);
       return;
     }
+    if (overBudget(raw.byteLength)) return;
     handleBytes(raw, raw.byteLength);
   });
   socket.on(CHUNK_EVENT, (raw: unknown) => {
     const wire = raw && typeof raw === 'object' && (raw as { data?: unknown }).data instanceof Uint8Array
       ? ((raw as { data: Uint8Array }).data.byteLength) : 0;
+    if (overBudget(wire)) return;
     let whole: Uint8Array | undefined;
     try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
     if (whole) handleBytes(whole, whole.byteLength);

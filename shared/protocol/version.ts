@@ -2,7 +2,8 @@
  * Version of the coordinator <-> client wire protocol. Bumped on any incompatible message change; the
  * gateway refuses a handshake whose version differs, so old clients get a clear upgrade message.
  */
-export const PROTOCOL_VERSION = 1;
+/** 2: the handshake signature binds the server-chosen session id (authChallenge). */
+export const PROTOCOL_VERSION = 2;
 
 /** socket.io event names: one for whole messages, one for chunks of a message too big for one frame. */
 export const MESSAGE_EVENT = 'fp';

@@ -4,7 +4,7 @@ import type { RandomIndex } from './graph.js';
 import { generateIdentity, type IdentityKeyPair } from './keys.js';
 import { MSG, wireSize } from './messages.js';
 import type { SecAggParamsInput } from './params.js';
-import { SecAggServerSession } from './server.js';
+import { SecAggServerSession, type SecAggServerOptions } from './server.js';
 
 /**
  * Where a client disappears: before sending the named message. `after-masked-input` means it never sends
@@ -39,6 +39,11 @@ export interface InMemoryRunOptions {
    * on a machine shared with other work (the sessions are synchronous, so CPU time is their compute).
    */
   clock?: () => number;
+  /**
+   * Unmask on a worker thread, as the coordinator does. The round then ends after runSecAggInMemory
+   * returns: await `server.settled()` and read `server.outcome()`.
+   */
+  unmaskInWorker?: SecAggServerOptions['unmaskInWorker'];
 }
 
 export function cpuClockMs(): number {
@@ -57,6 +62,18 @@ export interface InMemoryRunResult {
   bytesDown: Map<string, number>;
   /** Messages a session refused (should be zero in an honest run). */
   rejected: string[];
+  /** Compute by message type: the server's for the messages it handled, all clients' for theirs. */
+  serverMsByType: Map<string, number>;
+  clientMsByType: Map<string, number>;
+  /** Bytes by message type, both directions, all clients. */
+  bytesByType: Map<string, number>;
+  /**
+   * Longest single server call (begin, handle, dropped, expire), on `clock` (CPU time by default, which on
+   * a loaded machine estimates better than wall time how long the call holds an event loop).
+   */
+  serverMaxStepMs: number;
+  /** The message type of that call ('control' for begin, dropped and expire). */
+  serverMaxStepType: string;
 }
 
 /**
@@ -75,6 +92,7 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
     params: opts.params,
     identities: new Map([...identities].map(([id, kp]) => [id, kp.publicKey])),
     ...(opts.graphRandomIndex ? { graphRandomIndex: opts.graphRandomIndex } : {}),
+    ...(opts.unmaskInWorker ? { unmaskInWorker: true } : {}),
   });
   const clients = new Map<string, SecAggClientSession>();
   const indexOf = new Map(ids.map((id, i) => [id, i]));
@@ -85,13 +103,22 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
   const gone = new Set<string>();
   const now = opts.clock ?? cpuClockMs;
   let serverMs = 0;
+  let serverMaxStepMs = 0;
+  let serverMaxStepType = '';
+  const serverMsByType = new Map<string, number>();
+  const clientMsByType = new Map<string, number>();
+  const bytesByType = new Map<string, number>();
+  const add = (map: Map<string, number>, key: string, v: number): void => { map.set(key, (map.get(key) ?? 0) + v); };
   const queue: Outbound[] = [];
 
-  const timeServer = (f: () => Outbound[]): void => {
+  const timeServer = (f: () => Outbound[], type = 'control'): void => {
     const t0 = now();
     let out: Outbound[] = [];
     try { out = f(); } catch (e) { rejected.push(`server: ${(e as Error).message}`); }
-    serverMs += now() - t0;
+    const dt = now() - t0;
+    if (dt > serverMaxStepMs) { serverMaxStepMs = dt; serverMaxStepType = type; }
+    serverMs += dt;
+    add(serverMsByType, type, dt);
     queue.push(...out);
   };
   const toServer = (from: string, msg: Outbound): void => {
@@ -101,13 +128,17 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
       timeServer(() => server.dropped(from));
       return;
     }
-    bytesUp.set(from, (bytesUp.get(from) ?? 0) + wireSize(msg.type, msg.payload));
-    timeServer(() => server.handle(from, msg.type, msg.payload));
+    const size = wireSize(msg.type, msg.payload);
+    bytesUp.set(from, (bytesUp.get(from) ?? 0) + size);
+    add(bytesByType, msg.type, size);
+    timeServer(() => server.handle(from, msg.type, msg.payload), msg.type);
   };
   const toClient = (msg: Outbound): void => {
     const id = msg.to;
     if (gone.has(id)) return;
-    bytesDown.set(id, (bytesDown.get(id) ?? 0) + wireSize(msg.type, msg.payload));
+    const size = wireSize(msg.type, msg.payload);
+    bytesDown.set(id, (bytesDown.get(id) ?? 0) + size);
+    add(bytesByType, msg.type, size);
     const i = indexOf.get(id)!;
     // Hand over the update only when masking needs it, so a big cohort never holds n updates at once.
     const update = msg.type === MSG.shares ? (typeof opts.updates === 'function' ? opts.updates(i) : opts.updates[i]!) : undefined;
@@ -127,7 +158,9 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
     } catch (e) {
       rejected.push(`${id}: ${(e as Error).message}`);
     }
-    clientMs.set(id, (clientMs.get(id) ?? 0) + now() - t0);
+    const dt = now() - t0;
+    clientMs.set(id, (clientMs.get(id) ?? 0) + dt);
+    add(clientMsByType, msg.type, dt);
     for (const o of out) toServer(id, o);
   };
 
@@ -137,5 +170,8 @@ export function runSecAggInMemory(opts: InMemoryRunOptions): InMemoryRunResult {
     if (server.outcome().status === 'pending') timeServer(() => server.expire());
   }
   while (queue.length > 0) toClient(queue.shift()!);
-  return { outcome: server.outcome(), server, clients, clientMs, serverMs, bytesUp, bytesDown, rejected };
+  return {
+    outcome: server.outcome(), server, clients, clientMs, serverMs, bytesUp, bytesDown, rejected,
+    serverMsByType, clientMsByType, bytesByType, serverMaxStepMs, serverMaxStepType,
+  };
 }

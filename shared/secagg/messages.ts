@@ -8,7 +8,11 @@ export const MSG = {
   keys: 'secagg/keys',
   shareKeys: 'secagg/share-keys',
   shares: 'secagg/shares',
+  shareCheck: 'secagg/share-check',
+  maskRequest: 'secagg/mask-request',
   maskedInput: 'secagg/masked-input',
+  consistency: 'secagg/consistency',
+  consistencySig: 'secagg/consistency-sig',
   unmask: 'secagg/unmask',
   unmaskShares: 'secagg/unmask-shares',
   abort: 'secagg/abort',
@@ -22,8 +26,15 @@ const bytes = (len?: number) => z.custom<Uint8Array>(
 );
 const share = bytes(33);
 
+/**
+ * Version of the message flow. A client refuses a setup of any other version, so a server cannot talk it
+ * into the older flow without the consistency check.
+ */
+export const SECAGG_PROTOCOL_VERSION = 2;
+
 /** Server → client: the round's shape and this client's neighbours with their enrolled identity keys. */
 export const SetupSchema = z.object({
+  version: z.literal(SECAGG_PROTOCOL_VERSION),
   participants: z.number().int().min(3).max(65535),
   threshold: z.number().int().min(2).max(254),
   neighbours: z.array(z.object({ id, identityKey: bytes(32) })).max(254),
@@ -39,13 +50,27 @@ const sealed = { nonce: bytes(24), ciphertext: bytes() };
 export const ShareKeysSchema = z.object({ shares: z.array(z.object({ to: id, ...sealed })).max(254) });
 /** Server → client: the sealed share pairs addressed to it. */
 export const SharesSchema = z.object({ shares: z.array(z.object({ from: id, ...sealed })).max(254) });
+/**
+ * Client → server: the senders whose relayed shares opened and were addressed correctly. A share that did
+ * not is left out, which excludes that sender for this pair only.
+ */
+export const ShareCheckSchema = z.object({ accepted: z.array(id).max(254) });
+/** Server → client: the neighbours to pair-mask with (pairs where each accepted the other's shares). */
+export const MaskRequestSchema = z.object({ partners: z.array(id).max(254) });
 /** Client → server: the masked, quantised update (m values, then weight and clipped fraction). */
 export const MaskedInputSchema = z.object({
   vector: z.custom<Uint32Array | Uint8Array>((v) => v instanceof Uint32Array || (v instanceof Uint8Array && v.length % 4 === 0),
     'expected a Uint32Array'),
 });
-/** Server → client: which neighbours survived to masked input and which dropped after sharing. */
-export const UnmaskSchema = z.object({ survivors: z.array(id).max(254), dropped: z.array(id).max(254) });
+/** Server → client: every client whose masked input is in the sum, sorted (the consistency check). */
+export const ConsistencySchema = z.object({ members: z.array(id).min(1).max(65535) });
+/** Client → server: its identity signature over (federation, round, members). */
+export const ConsistencySigSchema = z.object({ signature: bytes(64) });
+/**
+ * Server → client: neighbours' signatures over the same member set. The client reveals only with t valid
+ * ones, and decides from the set alone whose seed shares and whose key shares it reveals.
+ */
+export const UnmaskSchema = z.object({ signatures: z.array(z.object({ id, signature: bytes(64) })).max(254) });
 /** Client → server: seed shares of the survivors, key shares of the dropped. */
 export const UnmaskSharesSchema = z.object({
   seedShares: z.array(z.object({ of: id, share })).max(254),
@@ -58,7 +83,11 @@ export type AdvertisePayload = z.infer<typeof AdvertiseSchema>;
 export type KeysPayload = z.infer<typeof KeysSchema>;
 export type ShareKeysPayload = z.infer<typeof ShareKeysSchema>;
 export type SharesPayload = z.infer<typeof SharesSchema>;
+export type ShareCheckPayload = z.infer<typeof ShareCheckSchema>;
+export type MaskRequestPayload = z.infer<typeof MaskRequestSchema>;
 export type MaskedInputPayload = { vector: Uint32Array };
+export type ConsistencyPayload = z.infer<typeof ConsistencySchema>;
+export type ConsistencySigPayload = z.infer<typeof ConsistencySigSchema>;
 export type UnmaskPayload = z.infer<typeof UnmaskSchema>;
 export type UnmaskSharesPayload = z.infer<typeof UnmaskSharesSchema>;
 

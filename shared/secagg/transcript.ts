@@ -26,6 +26,15 @@ export function advertiseTranscript(federationId: string, round: number, clientI
   return concat([str('fedprofile/secagg/v1/advertise'), str(federationId), u32(round), str(clientId), cPk, sPk]);
 }
 
+/**
+ * What a survivor signs in the consistency check: the sorted set of clients whose masked input is in the
+ * sum. Each honest client signs one set per round, which is what stops a server from telling different
+ * clients different stories about who dropped.
+ */
+export function consistencyTranscript(federationId: string, round: number, members: readonly string[]): Uint8Array {
+  return concat([str('fedprofile/secagg/v2/consistency'), str(federationId), u32(round), u32(members.length), ...members.map(str)]);
+}
+
 export interface SharePlaintext {
   federationId: string;
   round: number;

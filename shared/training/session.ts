@@ -56,6 +56,28 @@ function finite(metrics: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
 }
 
+/**
+ * The one client fit body, run by FederatedClient's training worker and by every simulated client: train
+ * from the weights already loaded into `model`, keep the best epoch by validation loss when the strategy
+ * asks for it (FitConfig.selectByValidation), report validation metrics, return the delta.
+ */
+export function fitFromLoadedWeights(
+  model: ProfileModel, examples: { train: ExampleSplits['train']; validation: NonNullable<ExampleSplits['validation']> },
+  global: Float32Array, config: FitConfig, training: WorkerInit['training'], onProgress?: (p: TrainingProgress) => void,
+): FitResult {
+  const { train, validation } = examples;
+  const selecting = config.selectByValidation === true;
+  // The FedProx anchor defaults to the weights at the start of training, i.e. exactly these global weights.
+  const result = trainLocal(model, { train, validation: selecting ? validation : [] }, { ...training, ...config }, onProgress);
+  const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
+  const metrics = { ...result.metrics };
+  if (validation.length > 0) {
+    const v = evaluateModel(model, validation, { k: training?.k ?? 10, seed: config.seed });
+    for (const [key, value] of Object.entries(v)) if (key !== 'n') metrics[`val_${key}`] = value;
+  }
+  return { delta: computeDelta(values, global), numExamples: result.numExamples, metrics: finite(metrics) };
+}
+
 export async function createTrainingSession(init: WorkerInit): Promise<TrainingSession> {
   const parsed = ModelConfigSchema.safeParse(init.modelConfig);
   if (!parsed.success) throw new FedProfileError('BAD_CONFIG', `model config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -72,15 +94,7 @@ export async function createTrainingSession(init: WorkerInit): Promise<TrainingS
     counts: { train: train.length, validation: validation.length, test: test.length },
     fit(global, manifest, config, onProgress) {
       loadGlobal(model, global, manifest);
-      // The FedProx anchor defaults to the weights at the start of training, i.e. exactly these global weights.
-      const result = trainLocal(model, { train, validation }, { ...init.training, ...config }, onProgress);
-      const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
-      const metrics = { ...result.metrics };
-      if (validation.length > 0) {
-        const v = evaluateModel(model, validation, { k, seed: config.seed });
-        for (const [key, value] of Object.entries(v)) if (key !== 'n') metrics[`val_${key}`] = value;
-      }
-      return { delta: computeDelta(values, global), numExamples: result.numExamples, metrics: finite(metrics) };
+      return fitFromLoadedWeights(model, { train, validation }, global, config, init.training, onProgress);
     },
     evaluate(global, manifest) {
       loadGlobal(model, global, manifest);

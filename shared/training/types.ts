@@ -14,6 +14,10 @@ export interface FitConfig {
   /** Cap on examples used this round (also the SecAgg+ maxWeight). */
   maxExamples?: number;
   seed: number;
+  /** Keep the local epoch with the best validation loss; false (or absent) keeps the last epoch. */
+  selectByValidation?: boolean;
+  /** Parameter-efficient fine-tuning: train only these weights (by name); the others stay frozen. */
+  trainOnly?: readonly string[];
 }
 
 export interface FitResult {

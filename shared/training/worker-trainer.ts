@@ -1,8 +1,5 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { FedProfileError, type ErrorCode } from '../errors.js';
+import { spawnWorker } from '../worker-host.js';
 import type { WeightManifest } from '../weights/manifest.js';
 import type { EvaluateResult, FitConfig, FitResult, LocalTrainer, TrainingProgress } from './types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -26,22 +23,6 @@ interface Pending {
 }
 
 /**
- * Starts the worker entry. From a build the compiled training-worker.js runs directly. From TypeScript
- * sources the entry is a tiny ESM bootstrap (a data: URL) that registers tsx's loader inside the worker and
- * then imports the .ts entry: `execArgv: ['--import', 'tsx']` alone does not reach worker threads on Node 20.
- */
-function spawnTrainingWorker(): Worker {
-  const here = new URL(import.meta.url);
-  if (!here.pathname.endsWith('.ts')) return new Worker(new URL('./training-worker.js', import.meta.url));
-  // The ESM build of tsx's API (require.resolve would pick the CommonJS one).
-  const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
-  const tsxApi = pathToFileURL(join(tsxRoot, 'dist/esm/api/index.mjs')).href;
-  const entry = new URL('./training-worker.ts', import.meta.url).href;
-  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
-}
-
-/**
  * A LocalTrainer whose training runs in a worker_threads Worker. The global weights are copied once and the
  * copy's buffer transferred (not cloned) to the worker; the delta comes back the same way.
  * Calls are serialised by the worker's single thread; close() terminates it and rejects what is pending.
@@ -50,7 +31,7 @@ export function createWorkerTrainer(init: WorkerInit): WorkerTrainer {
   if (init.examples === undefined && init.examplesFile === undefined) {
     throw new FedProfileError('BAD_CONFIG', 'createWorkerTrainer needs examples or examplesFile');
   }
-  const worker = spawnTrainingWorker();
+  const worker = spawnWorker(import.meta.url, 'training-worker');
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let closed = false;

@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../event-loop.js';
 import { createHash } from 'node:crypto';
 import type { WeightManifest } from './manifest.js';
 import { assertVectorMatches } from './layout.js';
@@ -34,7 +35,7 @@ export async function weightsHashAsync(manifest: WeightManifest, values: Float32
   const bytes = float32ToLittleEndianBytes(values);
   for (let at = 0; at < bytes.length; at += chunkBytes) {
     h.update(bytes.subarray(at, Math.min(bytes.length, at + chunkBytes)));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
   return h.digest('hex');
 }

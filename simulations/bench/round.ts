@@ -1,5 +1,5 @@
 /**
- * Round overhead on loopback: `npm run bench:round -- --clients 50 --params 1000000 [--rounds 2] [--out FILE]`.
+ * Round overhead on loopback: `npm run bench:round -- --clients 50 --params 1000000 [--rounds 2] [--secagg] [--out FILE]`.
  *
  * The coordinator runs as a real child process (coordinator/main.ts, SQLite, checkpoints). The clients are
  * real FederatedClients (socket.io, framing, hashing, model cache on disk) in this process with an instant
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { FederatedClient } from '../../client-sdk/federated-client.js';
+import { restJson } from '../../coordinator/rest-client.js';
 import { modelManifest } from '../../shared/model/init.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { LocalTrainer } from '../../shared/training/types.js';
@@ -44,14 +45,8 @@ function instantTrainer(length: number, index: number): LocalTrainer {
   };
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const r = await fetch(`${base}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const call = (base: string, method: string, path: string, body?: unknown): Promise<any> =>
+  restJson(base, method, path, { body, token: ADMIN, retries: 4 });
 
 /** The coordinator's last log lines, printed if the bench fails. */
 const coordinatorTail: string[] = [];
@@ -89,8 +84,9 @@ async function main(): Promise<void> {
     .option('--params <n>', 'model parameters (approximate)', (v) => parseInt(v, 10), 1_000_000)
     .option('--rounds <n>', 'rounds to time', (v) => parseInt(v, 10), 2)
     .option('--out <file>', 'write the JSON result here')
+    .option('--secagg', 'aggregate with SecAgg+ instead of plain FedAvg')
     .option('--profile-dir <dir>', 'write a V8 CPU profile of the coordinator here')
-    .parse(process.argv).opts<{ clients: number; params: number; rounds: number; out?: string; profileDir?: string }>();
+    .parse(process.argv).opts<{ clients: number; params: number; rounds: number; secagg?: boolean; out?: string; profileDir?: string }>();
   const dir = mkdtempSync(join(tmpdir(), 'fedprofile-bench-round-'));
   const { child, url } = await spawnCoordinator(join(dir, 'data'), o.profileDir);
   const clients: FederatedClient[] = [];
@@ -100,7 +96,8 @@ async function main(): Promise<void> {
     const fed = await call(url, 'POST', '/federations', {
       name: 'bench', model, rounds: o.rounds, minClients: o.clients,
       strategy: { clientsPerRound: o.clients, minFitClients: o.clients, overSelection: 1, evaluateEvery: 0 },
-      deadlines: { trainMs: 600_000 },
+      deadlines: { trainMs: 600_000, aggregationStageMs: 600_000 },
+      ...(o.secagg ? { secureAggregation: { clip: 1 } } : {}),
     });
     const trainMs: number[] = [];
     for (let i = 0; i < o.clients; i++) {
@@ -130,7 +127,7 @@ async function main(): Promise<void> {
     const bytesOut = metricValue(m1, 'fedprofile_bytes_out_total') - metricValue(m0, 'fedprofile_bytes_out_total');
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const result = {
-      clients: o.clients, params, rounds: perRound.length, transport: 'socket.io websocket, loopback',
+      clients: o.clients, params, rounds: perRound.length, aggregation: o.secagg ? 'secagg' : 'plain', transport: 'socket.io websocket, loopback',
       coordinator: 'child process', clientsIn: 'this process (instant trainer)',
       roundWallMs: +mean(perRound.map((r) => r.wallMs)).toFixed(1),
       clientTrainMsMean: +mean(trainMs).toFixed(2),
@@ -140,8 +137,9 @@ async function main(): Promise<void> {
       bytesInPerRound: Math.round(bytesIn / perRound.length),
       bytesOutPerRound: Math.round(bytesOut / perRound.length),
       rawUpdateBytes: params * 4,
-      // Longest event-loop stall of the coordinator during the timed rounds (socket heartbeats wait this long).
-      coordinatorEventLoopMaxLagMs: +(metricValue(m1, 'fedprofile_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1),
+      // Longest event-loop stall of the coordinator during the timed rounds (socket heartbeats wait this long):
+      // prom-client resets its event-loop histogram at each scrape, and the bench scrapes just before starting.
+      maxStallMs: +(metricValue(m1, 'fedprofile_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1),
       perRound,
     };
     const json = JSON.stringify(result, null, 2);

@@ -1,85 +1,101 @@
 /**
- * Training benchmark "bert4rec-64": the workload of ../shared/reference/bert4rec_torch.py (B=32, L=50, item
+ * Training benchmark "bert4rec-64": the workload of ../shared/reference/bert4rec_torch.py (beside the checkout) (B=32, L=50, item
  * vocabulary 5000+2, d=64, 2 post-LN blocks, 2 heads, FF 256, mask p=0.2, Cloze CE over the full vocabulary
- * at masked positions only, Adam 1e-3, dropout 0, 3 warm-up + 20 timed steps, random ids).
+ * at masked positions only, Adam 1e-3, dropout 0, random ids) run through `trainLocal`, the function every
+ * client runs: each timed step includes shuffling, masking and batch building, as in a real round.
  *
- *   npm run bench:train -- [--out FILE] [--steps N] [--backend wasm] [--torch-ref SEQ_PER_S] [--no-stock]
+ *   npm run bench:train -- [--out FILE] [--steps N] [--warmup N] [--rounds K] [--backend wasm]
+ *                          [--torch-ref SEQ_PER_S | --no-torch] [--no-stock] [--profile]
  *
+ * With no --torch-ref and a python (default /usr/bin/python3) that can import torch, the PyTorch reference
+ * runs in this session interleaved with ours (ref, ours, ref, …: K+1 reference runs around K of ours, one
+ * thread each); `ratio` is the median over our runs of ours / mean of the two reference runs around it.
  * "stock" is the same model on the same backend with plain autodiff ops, tf.train.adam and without the wasm
- * speed patches, measured in a child process of the same run so neither variant warms the other's caches.
+ * speed patches, measured in a child process so neither variant warms the other's caches.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import seedrandom from 'seedrandom';
+import type { UserExample } from '../../shared/data/encoded.js';
 import { BERT4REC_64 } from '../../shared/model/config.js';
 import { ProfileModel } from '../../shared/model/profile-model.js';
-import { createTrainSteps } from '../../shared/model/train-step.js';
-import type { ModelBatch } from '../../shared/model/batch.js';
 import { BACKEND_CHOICES, initBackend, setWasmPatches, type BackendChoice } from '../../shared/tf/backend.js';
+import { trainLocal, type TrainOptions } from '../../shared/training/trainer.js';
 import { isFedProfileError } from '../../shared/errors.js';
 
 const B = 32;
 const MASK_P = 0.2;
+// The reference program lives beside the checkout (../shared/reference), never inside the project.
+const DEFAULT_TORCH_SCRIPT = fileURLToPath(new URL('../../../shared/reference/bert4rec_torch.py', import.meta.url));
 
 /** cpu* figures use this process's CPU time instead of wall time: far less sensitive to other load on the host. */
-interface RunResult { backend: string; seqPerSec: number; stepMs: number; cpuStepMs: number; cpuSeqPerSec: number; loss: number; params: number; profile?: Record<string, number> }
+interface RunResult { backend: string; seqPerSec: number; stepMs: number; cpuStepMs: number; cpuSeqPerSec: number; loss: number; params: number }
+interface TorchRun { seqPerSec: number; stepMs: number; loss: number; torch: string }
 
-/** Random ids and a Bernoulli(0.2) mask built like the reference (no at-least-one rule). */
-function referenceBatch(seed: number): { batch: ModelBatch; positions: tf.Tensor1D; targets: tf.Tensor1D } {
+/** Full-length users with uniformly random item ids (the reference's random batch); no side features. */
+function referenceExamples(n: number, seed: number): UserExample[] {
   const cfg = BERT4REC_64;
   const L = cfg.maxLen;
   const rng = seedrandom(String(seed));
-  const inp = new Int32Array(B * L);
-  const positions: number[] = [];
-  const targets: number[] = [];
-  for (let i = 0; i < B * L; i++) {
-    const id = 2 + Math.floor(rng() * (cfg.itemVocab - 2));
-    if (rng() < MASK_P) {
-      positions.push(i);
-      targets.push(id);
-      inp[i] = 1;
-    } else inp[i] = id;
-  }
-  const zeros = () => tf.zeros([B, L], 'int32') as tf.Tensor2D;
-  const batch: ModelBatch = {
-    item: tf.tensor2d(inp, [B, L], 'int32'), category: zeros(), action: zeros(), price: zeros(), gap: zeros(),
-    text: tf.zeros([B, L, 0], 'int32') as tf.Tensor3D, size: B,
-  };
-  return { batch, positions: tf.tensor1d(positions, 'int32'), targets: tf.tensor1d(targets, 'int32') };
+  return Array.from({ length: n }, (_, u) => {
+    const item = new Int32Array(L);
+    for (let l = 0; l < L; l++) item[l] = 2 + Math.floor(rng() * (cfg.itemVocab - 2));
+    const zeros = () => new Int32Array(L);
+    return {
+      userKey: `u${u}`,
+      input: { item, category: zeros(), action: zeros(), price: zeros(), gap: zeros(), text: new Int32Array(0), length: L },
+      labels: { purchased: 0, interests: new Float32Array(cfg.categoryVocab), tier: 0, nextItems: [] },
+    };
+  });
 }
 
-async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, steps: number, warmup: number, profile: boolean): Promise<RunResult> {
+function trainOptions(fusedAdam: boolean): TrainOptions {
+  return { round: 0, phase: 'pretrain', localEpochs: 1, batchSize: B, learningRate: 1e-3, optimizer: 'adam', seed: 0, maskProb: MASK_P, fusedAdam };
+}
+
+async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, steps: number, warmup: number): Promise<RunResult> {
   const info = await initBackend(backend);
   if (info.name === 'wasm') setWasmPatches(variant === 'fast');
   const model = ProfileModel.create(BERT4REC_64, 0, { fusedOps: variant === 'fast' });
-  const trainer = createTrainSteps(model, { learningRate: 1e-3, optimizer: 'adam', fusedAdam: variant === 'fast' });
-  const { batch, positions, targets } = referenceBatch(0);
-  const step = () => trainer.cloze(batch, positions, targets);
-  for (let i = 0; i < warmup; i++) step();
+  const examples = referenceExamples(B * (warmup + steps), 0);
+  // Clock readings after each step; the timed window runs from the end of the last warm-up step.
+  const wall: number[] = [performance.now()];
+  const cpu: number[] = [cpuMs()];
   let loss = NaN;
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < steps; i++) loss = step();
-  const cpu = process.cpuUsage(c0);
-  const stepMs = (performance.now() - t0) / steps;
-  const cpuStepMs = (cpu.user + cpu.system) / 1000 / steps;
-  let top: Record<string, number> | undefined;
-  if (profile) {
-    const p = await tf.profile(() => { step(); });
-    const byKernel = new Map<string, number>();
-    for (const k of p.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
-    top = Object.fromEntries([...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => [k, round(v, 1)]));
-  }
+  trainLocal(model, { train: examples }, trainOptions(variant === 'fast'), (p) => {
+    wall.push(performance.now());
+    cpu.push(cpuMs());
+    loss = p.loss;
+  });
+  const stepMs = (wall[warmup + steps]! - wall[warmup]!) / steps;
+  const cpuStepMs = (cpu[warmup + steps]! - cpu[warmup]!) / steps;
   const params = model.paramCount('cloze');
-  trainer.dispose();
   model.dispose();
   return {
     backend: info.name, seqPerSec: round((B * 1000) / stepMs, 1), stepMs: round(stepMs, 2),
-    cpuStepMs: round(cpuStepMs, 2), cpuSeqPerSec: round((B * 1000) / cpuStepMs, 1), loss: round(loss, 4), params, profile: top };
+    cpuStepMs: round(cpuStepMs, 2), cpuSeqPerSec: round((B * 1000) / cpuStepMs, 1), loss: round(loss, 4), params };
+}
+
+/** Total time per kernel (ms) over one trainLocal step on a fresh model, top 12. */
+async function profileOneStep(): Promise<Record<string, number>> {
+  const model = ProfileModel.create(BERT4REC_64, 0);
+  const examples = referenceExamples(B, 1);
+  trainLocal(model, { train: examples }, trainOptions(true)); // first-call kernel set-up stays out of the profile
+  const p = await tf.profile(() => { trainLocal(model, { train: examples }, trainOptions(true)); });
+  model.dispose();
+  const byKernel = new Map<string, number>();
+  for (const k of p.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
+  return Object.fromEntries([...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => [k, round(v, 2)]));
+}
+
+function cpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
 }
 
 function round(x: number, digits: number): number {
@@ -87,9 +103,39 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-function measureStockInChild(backend: BackendChoice, steps: number, warmup: number): Omit<RunResult, 'backend' | 'params' | 'profile'> {
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * The BLAS libraries torch has loaded after one matmul, or undefined when the python cannot import torch.
+ * Recorded because the ratio depends on it: Debian's python3-torch uses whichever libblas.so.3 is installed,
+ * and the netlib reference BLAS is several times slower than OpenBLAS (libopenblas0-pthread).
+ */
+function torchBlas(python: string): string[] | undefined {
+  const probe = 'import torch\ntorch.ones(64, 64) @ torch.ones(64, 64)\n'
+    + "print('\\n'.join(sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.lower()})))";
+  const r = spawnSync(python, ['-c', probe], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  return r.status === 0 ? r.stdout.split('\n').filter((l) => l.length > 0) : undefined;
+}
+
+function runTorch(python: string, script: string, threads: number, steps: number): TorchRun {
+  const child = spawnSync(python, [script, '--threads', String(threads), '--steps', String(steps), '--json'], {
+    encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+  });
+  const line = child.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (child.status !== 0 || line === undefined) {
+    throw new Error(`PyTorch reference failed (exit ${child.status}): ${child.stderr.split('\n').slice(-3).join(' | ')}`);
+  }
+  const r = JSON.parse(line) as TorchRun;
+  return { seqPerSec: r.seqPerSec, stepMs: r.stepMs, loss: r.loss, torch: r.torch };
+}
+
+function measureStockInChild(backend: BackendChoice, steps: number, warmup: number): Omit<RunResult, 'backend' | 'params'> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--variant', 'stock', '--backend', backend, '--steps', String(steps), '--warmup', String(warmup), '--no-stock'], {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--variant', 'stock', '--backend', backend, '--steps', String(steps), '--warmup', String(warmup)], {
     encoding: 'utf8', maxBuffer: 16 << 20, env: process.env,
   });
   const line = child.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
@@ -100,53 +146,100 @@ function measureStockInChild(backend: BackendChoice, steps: number, warmup: numb
   return { seqPerSec: r.seqPerSec, stepMs: r.stepMs, cpuStepMs: r.cpuStepMs, cpuSeqPerSec: r.cpuSeqPerSec, loss: r.loss };
 }
 
+interface Opts {
+  out?: string; steps: string; warmup: string; rounds: string; backend: string; torchRef?: string; torchCpuRef?: string;
+  torch: boolean; python: string; torchScript: string; stock: boolean; profile: boolean; variant: string;
+}
+
+function positiveInt(name: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min} (got ${v})`);
+  return n;
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name('bench:train')
-    .description('Training throughput of the bert4rec-64 config (same workload as the PyTorch reference).')
+    .description('Training throughput of trainLocal on the bert4rec-64 config, beside the PyTorch reference on the same workload.')
     .option('--out <file>', 'also write the JSON result to this file')
-    .option('--steps <n>', 'timed steps', '20')
-    .option('--warmup <n>', 'warm-up steps', '3')
+    .option('--steps <n>', 'timed steps per run', '20')
+    .option('--warmup <n>', 'warm-up steps per run', '3')
+    .option('--rounds <k>', 'runs of ours, interleaved with k+1 PyTorch runs', '2')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join('|')}`, process.env.FEDPROFILE_BACKEND ?? 'wasm')
-    .option('--torch-ref <seqPerSec>', 'PyTorch reference throughput measured on this machine, for the ratio')
-    .option('--torch-cpu-ref <seqPerSec>', 'PyTorch reference throughput per CPU-second, for the CPU-time ratio')
-    .option('--no-stock', 'skip the stock (unpatched, plain autodiff) measurement')
-    .option('--no-profile', 'skip the per-kernel profile of one step')
+    .option('--torch-ref <seqPerSec>', 'PyTorch throughput measured by hand on this machine (skips running it)')
+    .option('--torch-cpu-ref <seqPerSec>', 'PyTorch throughput per CPU-second, for the CPU-time ratio')
+    .option('--python <path>', 'python that runs the PyTorch reference', '/usr/bin/python3')
+    .option('--torch-script <path>', 'the PyTorch reference program (bert4rec_torch.py)', DEFAULT_TORCH_SCRIPT)
+    .option('--no-torch', 'do not run the PyTorch reference')
+    .option('--no-stock', 'skip the stock (unpatched, plain autodiff, tf.train.adam) measurement')
+    .option('--profile', 'add the per-kernel time of one trainLocal step (tf.profile)', false)
     .addOption(new Option('--variant <v>', 'internal: fast|stock').default('fast').hideHelp())
     .parse();
-  const o = program.opts<{ out?: string; steps: string; warmup: string; backend: string; torchRef?: string; torchCpuRef?: string; stock: boolean; profile: boolean; variant: string }>();
-  const steps = Number(o.steps);
-  const warmup = Number(o.warmup);
-  if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(warmup) || warmup < 0) {
-    throw new Error('--steps must be an integer >= 1 and --warmup an integer >= 0');
-  }
+  const o = program.opts<Opts>();
+  const steps = positiveInt('--steps', o.steps, 1);
+  const warmup = positiveInt('--warmup', o.warmup, 0);
+  const rounds = positiveInt('--rounds', o.rounds, 1);
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
   const backend = o.backend as BackendChoice;
   if (o.variant === 'stock') {
-    console.log(JSON.stringify(await runVariant('stock', backend, steps, warmup, false)));
+    console.log(JSON.stringify(await runVariant('stock', backend, steps, warmup)));
     return;
   }
-  const fast = await runVariant('fast', backend, steps, warmup, o.profile);
-  const stock = o.stock && fast.backend === 'wasm' ? measureStockInChild(backend, steps, warmup) : undefined;
-  const torch = o.torchRef !== undefined ? Number(o.torchRef) : undefined;
+  const manualTorch = o.torchRef !== undefined ? Number(o.torchRef) : undefined;
+  if (manualTorch !== undefined && !(manualTorch > 0)) throw new Error(`--torch-ref must be a positive number (got ${o.torchRef})`);
+  const torchScriptFound = existsSync(o.torchScript);
+  if (manualTorch === undefined && o.torch && !torchScriptFound) console.error(`warning: no PyTorch reference at ${o.torchScript} (--torch-script PATH); ratio needs --torch-ref`);
+  const blas = manualTorch === undefined && o.torch && torchScriptFound ? torchBlas(o.python) : undefined;
+  const autoTorch = blas !== undefined;
+  // Debian's netlib reference BLAS lives in .../blas/; OpenBLAS in .../openblas-pthread/ (or libopenblas*).
+  const slowTorch = autoTorch && !blas.some((l) => /openblas|mkl|blis/i.test(l));
+  const warnings = slowTorch
+    ? ['PyTorch runs on the netlib reference BLAS, several times slower than OpenBLAS: the ratio flatters us. Install libopenblas0-pthread for a fair reference.']
+    : [];
+  warnings.forEach((w) => console.error(`warning: ${w}`));
+
+  await initBackend(backend);
+  const threads = tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
+  const ours: RunResult[] = [];
+  const refs: TorchRun[] = [];
+  for (let i = 0; i < rounds; i++) {
+    if (autoTorch) refs.push(runTorch(o.python, o.torchScript, threads, steps));
+    ours.push(await runVariant('fast', backend, steps, warmup));
+  }
+  if (autoTorch) refs.push(runTorch(o.python, o.torchScript, threads, steps));
+  const stock = o.stock && ours[0]!.backend === 'wasm' ? measureStockInChild(backend, steps, warmup) : undefined;
+  const profile = o.profile ? await profileOneStep() : undefined;
+
+  const seqPerSec = round(median(ours.map((r) => r.seqPerSec)), 1);
+  const cpuSeqPerSec = round(median(ours.map((r) => r.cpuSeqPerSec)), 1);
+  const torchSeqPerSec = autoTorch ? round(median(refs.map((r) => r.seqPerSec)), 1) : manualTorch;
+  const ratio = autoTorch
+    ? round(median(ours.map((r, i) => r.seqPerSec / ((refs[i]!.seqPerSec + refs[i + 1]!.seqPerSec) / 2))), 3)
+    : manualTorch !== undefined ? round(seqPerSec / manualTorch, 3) : null;
   const torchCpu = o.torchCpuRef !== undefined ? Number(o.torchCpuRef) : undefined;
   const result = {
     config: 'bert4rec-64',
-    backend: fast.backend,
-    seqPerSec: fast.seqPerSec,
-    stepMs: fast.stepMs,
-    cpuSeqPerSec: fast.cpuSeqPerSec,
-    cpuStepMs: fast.cpuStepMs,
+    path: 'trainLocal',
+    backend: ours[0]!.backend,
+    threads,
+    seqPerSec,
+    stepMs: round(median(ours.map((r) => r.stepMs)), 2),
+    cpuSeqPerSec,
+    torchSeqPerSec: torchSeqPerSec ?? null,
+    torchSource: autoTorch ? 'interleaved' : manualTorch !== undefined ? '--torch-ref' : null,
+    ratio,
+    runs: { ours: ours.map((r) => r.seqPerSec), torch: refs.map((r) => r.seqPerSec) },
+    ...(refs.length > 0 ? { torchVersion: refs[0]!.torch, torchBlas: blas, torchLoss: refs[refs.length - 1]!.loss } : {}),
+    ...(torchCpu !== undefined && torchCpu > 0 ? { torchCpuSeqPerSec: torchCpu, cpuRatio: round(cpuSeqPerSec / torchCpu, 3) } : {}),
+    ...(stock ? { stock, ratioVsStock: round(seqPerSec / stock.seqPerSec, 2) } : {}),
     loadAvg1m: round(os.loadavg()[0]!, 2),
-    ...(stock ? { stock, ratioVsStock: round(fast.seqPerSec / stock.seqPerSec, 2) } : {}),
-    ...(torch !== undefined && torch > 0 ? { torchSeqPerSec: torch, ratioVsTorch: round(fast.seqPerSec / torch, 3) } : {}),
-    ...(torchCpu !== undefined && torchCpu > 0 ? { torchCpuSeqPerSec: torchCpu, cpuRatioVsTorch: round(fast.cpuSeqPerSec / torchCpu, 3) } : {}),
-    params: fast.params,
-    loss: fast.loss,
+    params: ours[0]!.params,
+    loss: ours[ours.length - 1]!.loss,
     batch: B,
     steps,
     warmup,
-    ...(fast.profile ? { profile: fast.profile } : {}),
+    ...(profile ? { profileMs: profile } : {}),
+    warnings,
   };
   const json = JSON.stringify(result);
   console.log(json);

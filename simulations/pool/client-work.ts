@@ -3,16 +3,13 @@ import { FedProfileError } from '../../shared/errors.js';
 import { loadFlatWeights } from '../../shared/model/init.js';
 import { ProfileModel } from '../../shared/model/profile-model.js';
 import { evaluateModel } from '../../shared/training/evaluate.js';
-import { trainLocal } from '../../shared/training/trainer.js';
-import { computeDelta } from '../../shared/weights/delta.js';
-import { flattenTensors } from '../../shared/weights/flatten.js';
+import { fitFromLoadedWeights } from '../../shared/training/session.js';
 import { POOLED, type ClientData, type PoolInit, type PoolResult, type PoolTask } from './protocol.js';
 
 /**
  * The body of a pool worker, free of thread plumbing: one model whose weights are overwritten by each task's
  * global vector, so the result of a task depends only on (global, client data, config), never on which
- * worker ran it or what it ran before. Training and evaluation are the client SDK's own trainLocal and
- * evaluateModel.
+ * worker ran it or what it ran before. A fit is the client SDK's own fit body (fitFromLoadedWeights).
  */
 export function createClientWork(init: PoolInit): (task: PoolTask) => PoolResult {
   const model = ProfileModel.create(init.modelConfig, init.seed);
@@ -38,13 +35,9 @@ export function createClientWork(init: PoolInit): (task: PoolTask) => PoolResult
     const data = dataOf(task.clientId);
     loadFlatWeights(model, task.global);
     if (task.kind === 'fit') {
-      const validation = task.selectByValidation ? data.validation : [];
-      const r = trainLocal(model, { train: data.train, validation }, { ...init.training, ...task.config });
-      const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
-      return {
-        kind: 'fit', delta: computeDelta(values, task.global), numExamples: r.numExamples, metrics: r.metrics,
-        seconds: (performance.now() - t0) / 1000,
-      };
+      // The same fit body as a real client's training worker (validation-based epoch selection included).
+      const r = fitFromLoadedWeights(model, { train: data.train, validation: data.validation }, task.global, task.config, init.training);
+      return { kind: 'fit', ...r, seconds: (performance.now() - t0) / 1000 };
     }
     const examples: readonly UserExample[] = data.test;
     const metrics = examples.length === 0 ? null : evaluateModel(model, examples, { k: init.training.k ?? 10, seed: task.evalSeed, interestTruth: truth });

@@ -1,19 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { FedProfileError } from '../../shared/errors.js';
+import { spawnWorker } from '../../shared/worker-host.js';
 import type { FromPoolWorker, PoolInit, PoolResult, PoolTask, ToPoolWorker } from './protocol.js';
-
-/**
- * Node 20 will not start a worker from a .ts entry, whatever loader flags it gets; so when running from
- * source, a one-line module registers the TypeScript loader inside the worker and then imports the entry.
- */
-function spawnPoolWorker(): Worker {
-  const isTs = new URL(import.meta.url).pathname.endsWith('.ts');
-  if (!isTs) return new Worker(new URL('./pool-worker.js', import.meta.url));
-  const entry = new URL('./pool-worker.ts', import.meta.url).href;
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true });
-}
 
 interface Slot {
   worker: Worker;
@@ -42,7 +30,7 @@ export class WorkerPool {
   private constructor(readonly backend: string) {}
 
   static async create(size: number, init: PoolInit): Promise<WorkerPool> {
-    const workers = Array.from({ length: size }, () => spawnPoolWorker());
+    const workers = Array.from({ length: size }, () => spawnWorker(import.meta.url, 'pool-worker'));
     let backends: string[];
     try {
       backends = await Promise.all(workers.map((w) => new Promise<string>((resolve, reject) => {

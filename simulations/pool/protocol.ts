@@ -29,12 +29,8 @@ export interface PoolInit {
 export const POOLED = '*';
 
 export type PoolTask =
-  /**
-   * Train `clientId` (or POOLED) from `global`; returns the delta. With `selectByValidation` the trainer
-   * keeps the epoch with the best validation loss; federated clients do not, because a tiny local validation
-   * set would often throw away most of a round's local progress.
-   */
-  | { kind: 'fit'; clientId: string; global: Float32Array; config: FitConfig; selectByValidation?: boolean }
+  /** Train `clientId` (or POOLED) from `global` as a real client would (config.selectByValidation included); returns the delta. */
+  | { kind: 'fit'; clientId: string; global: Float32Array; config: FitConfig }
   /** Evaluate `global` on the test examples of `clientId` (or of every client, POOLED). */
   | { kind: 'evaluate'; clientId: string; global: Float32Array; evalSeed: number };
 

@@ -8,6 +8,7 @@ import type { RoundRecord } from './types.js';
 export { MetricsLog } from './metrics-log.js';
 export { summariseStrategies } from './summary.js';
 export type { RoundRecord, StrategySummary, Summary } from './types.js';
+export { collectRunMetadata, type RunMetadata } from './run-metadata.js';
 
 export interface WrittenReport {
   summaryPath: string;

@@ -1,4 +1,5 @@
 import type { Chart } from './plots.js';
+import { runMetadataMarkdown } from './run-metadata.js';
 import type { Summary } from './types.js';
 
 const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -19,6 +20,16 @@ export function reportMarkdown(summary: Summary, charts: readonly Chart[], title
     lines.push(`| ${n} | ${f(s.ndcg10)} | ${f(s.hr10)} | ${f(s.auc)} | ${f(s.interestP3)} | ${f(s.tierAcc)} | ${s.rounds} | ${s.seconds.toFixed(1)} | ${mb(s.bytesUp)} | ${mb(s.bytesDown)} | ${rel} | ${r90} |`);
   }
   lines.push('');
+  const private_ = names.filter((n) => summary.strategies[n]!.privacy);
+  if (private_.length) {
+    lines.push('Differential privacy (DP-FedAvg, client-level; RDP accountant, improved conversion):', '');
+    lines.push('| strategy | ε | δ | rounds | MB up / round | MB down / round |', '|---|---|---|---|---|---|');
+    for (const n of private_) {
+      const s = summary.strategies[n]!;
+      lines.push(`| ${n} | ${f(s.privacy!.epsilon, 3)} | ${s.privacy!.delta} | ${s.privacy!.rounds} | ${mb(s.bytesPerRound?.up ?? NaN)} | ${mb(s.bytesPerRound?.down ?? NaN)} |`);
+    }
+    lines.push('');
+  }
   const timed = names.filter((n) => summary.strategies[n]!.timing);
   if (timed.length) {
     lines.push('Where the time went (seconds, summed over rounds):', '');
@@ -37,6 +48,7 @@ export function reportMarkdown(summary: Summary, charts: readonly Chart[], title
     lines.push('## Plots', '');
     for (const c of charts) lines.push(`### ${c.title}`, '', `![${c.title}](plots/${c.name}.png)`, '', `[SVG](plots/${c.name}.svg)`, '');
   }
+  if (summary.run) lines.push(...runMetadataMarkdown(summary.run));
   lines.push('## Config', '', '```json', JSON.stringify(summary.config, null, 2), '```', '');
   return lines.join('\n');
 }

@@ -26,6 +26,9 @@ export function summariseStrategies(
     for (const r of rs) for (const [k, v] of Object.entries(r.timing ?? {})) timing[k] = (timing[k] ?? 0) + v;
     if (Object.keys(timing).length > 0) s.timing = timing;
     if (participation[name]) s.participation = participation[name];
+    const dp = last.aggregation?.dpEpsilon;
+    if (dp !== undefined) s.privacy = { epsilon: dp, delta: last.aggregation!.dpDelta!, rounds: rs.length };
+    if (name !== 'centralized' && name !== 'local') s.bytesPerRound = { up: last.totalBytesUp / rs.length, down: last.totalBytesDown / rs.length };
     out[name] = s;
   }
   return out;

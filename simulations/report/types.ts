@@ -1,3 +1,5 @@
+import type { RunMetadata } from './run-metadata.js';
+
 /** One line of metrics.jsonl: one strategy after one round (local and centralized too, round = epoch block). */
 export interface RoundRecord {
   strategy: string;
@@ -46,6 +48,9 @@ export interface StrategySummary {
   timing?: Record<string, number>;
   /** Rounds each client completed, for the participation histogram. */
   participation?: Record<string, number>;
+  /** DP-FedAvg runs: (ε, δ) spent by the last round, and the mean bytes per round each way. */
+  privacy?: { epsilon: number; delta: number; rounds: number };
+  bytesPerRound?: { up: number; down: number };
 }
 
 export interface Summary {
@@ -56,4 +61,6 @@ export interface Summary {
   partition?: unknown;
   interrupted?: boolean;
   wallSeconds?: number;
+  /** fedprofile version, git commit, Node.js, date and command of the run. */
+  run?: RunMetadata;
 }

@@ -25,7 +25,7 @@ export async function runCentralized(ctx: RunContext, opts: { epochsPerRound?: n
       round, phase: phaseOf(cfg, round), localEpochs: opts.epochsPerRound ?? t.localEpochs, batchSize: opts.batchSize ?? t.batchSize,
       learningRate: opts.learningRate ?? learningRateOf(cfg, round), optimizer: t.optimizer, seed: seedFor(cfg.seed, `centralized/${round}`),
     };
-    const fit = await abortable(pool.run({ kind: 'fit', clientId: POOLED, global, config, selectByValidation: true }), signal);
+    const fit = await abortable(pool.run({ kind: 'fit', clientId: POOLED, global, config: { ...config, selectByValidation: true } }), signal);
     if (fit.kind !== 'fit') throw new Error('unexpected pool result');
     global = applyDelta(global, fit.delta);
     ctx.progress.clientDone();

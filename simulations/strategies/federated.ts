@@ -1,114 +1,144 @@
+import { createHash } from 'node:crypto';
 import seedrandom from 'seedrandom';
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { StrategySpec } from '../config.js';
-import {
-  abortable, checkAborted, evalNumbers, learningRateOf, totalRounds, type RunContext,
-} from '../context.js';
+import { abortable, evalNumbers, totalRounds, type RunContext } from '../context.js';
+import { VirtualFederation, type Fault, type VirtualClient, type VirtualRound } from '../federated/virtual-federation.js';
 import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
-import { aggregateRound } from './aggregate.js';
+import { runFederatedWithPrivacyHooks, usesPrivacyHooks } from './federated-privacy.js';
 
-type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' }>;
+type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
 
-function strategyInput(ctx: RunContext, spec: FederatedSpec): StrategyConfigInput {
+/**
+ * A client's stochastic-rounding seed for one round, a pure function of (config seed, strategy, round,
+ * client id), so SecAgg+ runs repeat bit for bit. Keys and mask seeds stay fresh from the OS CSPRNG: the
+ * masks cancel exactly, so only the rounding reaches the result (see SecAggClientOptions.roundingSeed).
+ */
+export function simulationRoundingSeed(seed: number, strategy: string, round: number, clientId: string): Uint8Array {
+  const label = JSON.stringify(['fedprofile/simulation/secagg-rounding', seed, strategy, round, clientId]);
+  return new Uint8Array(createHash('sha256').update(label).digest());
+}
+
+/** The neighbour graph's relabelling for one round, seeded likewise: with stragglers it decides who is pruned. */
+function simulationGraphIndex(seed: number, strategy: string, round: number): (bound: number) => number {
+  const rng = seedrandom(`${seed}/${strategy}/${round}/secagg-graph`);
+  return (bound) => Math.floor(rng() * bound);
+}
+
+/** The federation's strategy settings from the experiment: the same schema the coordinator validates. */
+export function strategyInput(ctx: Pick<RunContext, 'cfg' | 'clientIds' | 'trainSizes'>, spec: FederatedSpec): StrategyConfigInput {
   const t = ctx.cfg.training;
   const perRound = Math.min(t.clientsPerRound ?? ctx.clientIds.length, ctx.clientIds.length);
+  // One weight cap for plain and SecAgg+: no client trains on more than it holds, so the cap is the largest capped size.
+  const weightCap = Math.max(1, ...ctx.clientIds.map((id) => Math.min(ctx.trainSizes.get(id)!, t.maxExamplesPerClient)));
   const base: StrategyConfigInput = {
-    name: spec.name, clientsPerRound: perRound, overSelection: 1, minFitClients: 1,
+    name: spec.name, clientsPerRound: perRound, overSelection: t.overSelection, minFitClients: Math.min(t.minFitClients, perRound),
     localEpochs: t.localEpochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: t.optimizer,
-    maxExamples: t.maxExamplesPerClient, pretrainRounds: t.pretrainRounds, evaluateEvery: 0,
+    maxExamples: weightCap, pretrainRounds: t.pretrainRounds, evaluateEvery: t.evaluateEvery, selectByValidation: t.selectByValidation,
+    ...(t.pretrainLearningRate !== undefined ? { pretrainLearningRate: t.pretrainLearningRate } : {}),
   };
   if (spec.name === 'fedprox') return { ...base, proximalMu: spec.mu };
   if (spec.name === 'fedavgm') return { ...base, serverLearningRate: spec.serverLearningRate, serverMomentum: spec.serverMomentum };
-  if (spec.name === 'fedadam') {
+  if (spec.name === 'fedadam' || spec.name === 'fedyogi') {
     return { ...base, serverLearningRate: spec.serverLearningRate, beta1: spec.beta1, beta2: spec.beta2, tau: spec.tau };
   }
   return base;
 }
 
 /**
- * Federated rounds through the same Strategy the coordinator uses: configureFit picks the clients and their
- * FitConfig, the pool trains them with the client trainer, the aggregation seam (plain or SecAgg+) turns
- * their deltas into one mean, aggregateFit applies the server optimiser, and the new global model is scored
- * on every client's held-out test users.
+ * Federated rounds through the coordinator's own round engine (VirtualFederation): the engine selects and
+ * configures clients with the strategy, the pool trains them with the client fit body, the aggregation
+ * sessions (plain or SecAgg+) produce the mean, the strategy's server step commits it; this file only
+ * scores each new global model on every client's held-out test users and writes the round record.
  */
 export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promise<void> {
+  // DP-FedAvg, robust rules, attackers, wire compression and PEFT still run on their own round loop.
+  if (usesPrivacyHooks(ctx.cfg)) return runFederatedWithPrivacyHooks(ctx, spec);
   const { cfg, pool, signal } = ctx;
   const strategy = createStrategy(strategyInput(ctx, spec));
-  const sampleRng = seedrandom(`${cfg.seed}/${spec.name}/sample`);
   const faultRng = seedrandom(`${cfg.seed}/${spec.name}/faults`);
-  const available = ctx.clientIds.map((id) => ({ id, numExamples: ctx.trainSizes.get(id)! }));
-  const maxWeight = Math.max(1, ...ctx.clientIds.map((id) => Math.min(ctx.trainSizes.get(id)!, cfg.training.maxExamplesPerClient)));
+  const faultOf = (): Fault | undefined => {
+    const u = faultRng();
+    if (u < cfg.dropout) return 'dropout';
+    if (u < cfg.dropout + cfg.stragglers.rate) return 'straggler';
+    return undefined;
+  };
+  const clients = new Map<string, VirtualClient>(ctx.clientIds.map((clientId) => [clientId, {
+    fit: async (global, config) => {
+      const r = await pool.run({ kind: 'fit', clientId, global, config });
+      if (r.kind !== 'fit') throw new FedProfileError('INTERNAL', 'unexpected pool result');
+      ctx.progress.clientDone();
+      return r;
+    },
+    evaluate: async (global) => {
+      const r = await pool.run({ kind: 'evaluate', clientId, global, evalSeed: cfg.seed });
+      if (r.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
+      const { n, ...metrics } = r.metrics ?? { n: 0 };
+      return { numExamples: n, metrics: metrics as Record<string, number> };
+    },
+  }]));
   const participation: Record<string, number> = Object.fromEntries(ctx.clientIds.map((id) => [id, 0]));
   ctx.participation[spec.name] = participation;
   const rounds = totalRounds(cfg);
-  let global = ctx.initial;
+  const secagg = cfg.secureAggregation.enabled;
   let totalSeconds = 0;
   let totalUp = 0;
   let totalDown = 0;
+  let roundStarted = performance.now();
   ctx.progress.startStrategy(spec.name, rounds);
-  for (let round = 1; round <= rounds; round++) {
-    checkAborted(signal);
-    const t0 = performance.now();
-    const instructions = strategy.configureFit(round, available, sampleRng);
-    const dropped = new Set<string>();
-    const stragglers = new Set<string>();
-    for (const ins of instructions) {
-      const u = faultRng();
-      if (u < cfg.dropout) dropped.add(ins.clientId);
-      else if (u < cfg.dropout + cfg.stragglers.rate) stragglers.add(ins.clientId);
+
+  const onRound = async (r: VirtualRound): Promise<void> => {
+    const completed = r.contributors.length;
+    for (const id of r.contributors) participation[id] = (participation[id] ?? 0) + 1;
+    const aggregation: Record<string, number> = { deadlines: r.deadlinesPassed };
+    if (secagg) aggregation.rejectedMessages = r.rejected;
+    for (const [k, v] of Object.entries(r.metrics)) {
+      if (k.startsWith('agg.')) aggregation[k.slice(4)] = v;
+      else if (k.startsWith('server.')) aggregation[k.slice(7)] = v;
     }
-    const training = instructions.filter((i) => !dropped.has(i.clientId) && !stragglers.has(i.clientId));
-    ctx.progress.startRound(round, training.length);
-    const tTrain = performance.now();
-    const lr = learningRateOf(cfg, round);
-    const fits = await abortable(Promise.all(training.map(async (ins) => {
-      const r = await pool.run({ kind: 'fit', clientId: ins.clientId, global, config: { ...ins.config, learningRate: lr } });
-      ctx.progress.clientDone();
-      if (r.kind !== 'fit') throw new FedProfileError('INTERNAL', 'unexpected pool result');
-      return [ins.clientId, r] as const;
-    })), signal);
-    const trainSeconds = (performance.now() - tTrain) / 1000;
-    const clientTrainSeconds = fits.reduce((s, [, r]) => s + r.seconds, 0);
-    const updates = new Map(fits.map(([id, r]) => [id, { update: r.delta, weight: Math.max(1, Math.min(r.numExamples, maxWeight)) }]));
-    const agg = aggregateRound({
-      cfg, strategy: spec.name, round, participants: instructions.map((i) => i.clientId), updates, dropped, stragglers,
-      dimension: ctx.manifest.totalSize, maxWeight,
-    });
-    let completed = 0;
-    const aggregation: Record<string, number> = { ...agg.metrics };
-    if (agg.outcome.status === 'done') {
-      const contributors = agg.outcome.contributors;
-      completed = contributors.length;
-      const step = strategy.aggregateFit(round, global, agg.outcome.mean, {
-        contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
-      });
-      global = step.weights;
-      Object.assign(aggregation, step.metrics);
-      for (const id of contributors) participation[id] = (participation[id] ?? 0) + 1;
-    } else if (agg.outcome.status === 'aborted') {
+    if (r.status === 'failed') {
       aggregation.aborted = 1;
-      ctx.progress.note(`[${spec.name}] round ${round}: aggregation aborted (${agg.outcome.reason}); the global model is unchanged`);
+      ctx.progress.note(`[${spec.name}] round ${r.round}: aggregation aborted (${r.reason}); the global model is unchanged`);
     }
-    const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
+    const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global: r.global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
     // Every invited client downloads the global model; the aggregation protocol's own traffic is added.
-    const bytesDown = instructions.length * ctx.modelBytes + agg.bytesDown;
-    const bytesUp = agg.bytesUp;
-    const seconds = (performance.now() - t0) / 1000;
+    const bytesDown = r.participants.length * ctx.modelBytes + r.bytesDown;
+    const seconds = (performance.now() - roundStarted) / 1000;
     totalSeconds += seconds;
-    totalUp += bytesUp;
+    totalUp += r.bytesUp;
     totalDown += bytesDown;
     const rec: RoundRecord = {
-      strategy: spec.name, round, phase: instructions[0]?.config.phase ?? (round <= cfg.training.pretrainRounds ? 'pretrain' : 'finetune'),
+      strategy: spec.name, round: r.round, phase: r.round <= cfg.training.pretrainRounds ? 'pretrain' : 'finetune',
       ...evalNumbers(ev.metrics),
-      seconds, totalSeconds, bytesUp, bytesDown, totalBytesUp: totalUp, totalBytesDown: totalDown,
-      clientsSelected: instructions.length, clientsCompleted: completed, clientsDropped: instructions.length - completed,
-      timing: { train: trainSeconds, clientTrainCpu: clientTrainSeconds, aggregation: agg.seconds, evaluate: ev.seconds },
+      seconds, totalSeconds, bytesUp: r.bytesUp, bytesDown, totalBytesUp: totalUp, totalBytesDown: totalDown,
+      clientsSelected: r.participants.length, clientsCompleted: completed, clientsDropped: r.participants.length - completed,
+      timing: { train: r.trainSeconds, clientTrainCpu: r.clientTrainSeconds, aggregation: r.aggregationSeconds, evaluate: ev.seconds },
       aggregation,
     };
     ctx.log.append(rec);
-    ctx.progress.endRound(`ndcg10 ${rec.ndcg10.toFixed(4)} auc ${rec.auc.toFixed(4)} clients ${completed}/${instructions.length}`);
-  }
+    ctx.progress.endRound(`ndcg10 ${rec.ndcg10.toFixed(4)} auc ${rec.auc.toFixed(4)} clients ${completed}/${r.participants.length}`);
+    if (r.round < rounds) ctx.progress.startRound(r.round + 1, strategy.config.clientsPerRound);
+    roundStarted = performance.now();
+  };
+
+  const federation = new VirtualFederation({
+    federationId: `simulation-${cfg.seed}-${spec.name}`, seed: cfg.seed, rounds, strategy, initial: ctx.initial, clients,
+    faultOf, onRound, signal,
+    ...(secagg ? {
+      secureAggregation: {
+        clip: cfg.secureAggregation.clip, expectedDropout: Math.min(0.45, cfg.dropout + cfg.stragglers.rate),
+        ...(cfg.secureAggregation.neighbors !== undefined ? { neighbors: cfg.secureAggregation.neighbors } : {}),
+        ...(cfg.secureAggregation.threshold !== undefined ? { threshold: cfg.secureAggregation.threshold } : {}),
+      },
+      // A SecAgg+ dropout leaves after sharing its keys, so its pairwise masks must be recovered.
+      dropAfterMessages: 2,
+      graphRandomIndex: (round: number) => simulationGraphIndex(cfg.seed, spec.name, round),
+      roundingSeedOf: (round: number, id: string) => simulationRoundingSeed(cfg.seed, spec.name, round, id),
+    } : {}),
+  });
+  ctx.progress.startRound(1, strategy.config.clientsPerRound);
+  await abortable(federation.run(), signal);
 }

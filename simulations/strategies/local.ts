@@ -29,7 +29,7 @@ export async function runLocal(ctx: RunContext, finetuneEpochs?: number): Promis
         round: p.round, phase: p.phase, localEpochs: p.epochs, batchSize: t.batchSize, learningRate: learningRateOf(cfg, p.round),
         optimizer: t.optimizer, maxExamples: t.maxExamplesPerClient, seed: seedFor(cfg.seed, `local/${clientId}/${p.phase}`),
       };
-      const fit = await pool.run({ kind: 'fit', clientId, global: weights, config, selectByValidation: true });
+      const fit = await pool.run({ kind: 'fit', clientId, global: weights, config: { ...config, selectByValidation: true } });
       if (fit.kind !== 'fit') throw new Error('unexpected pool result');
       trainSeconds += fit.seconds;
       weights = applyDelta(weights, fit.delta);

@@ -231,31 +231,54 @@ export function generateSynthetic(partial: Partial<SyntheticOptions> = {}): Synt
 export interface WrittenSynthetic {
   dir: string;
   eventsPath: string;
+  /** One events file per merchant (`merchants/<merchantId>.jsonl`): what each merchant's client reads. */
+  merchantEventsPaths: Record<string, string>;
   truthPath: string;
   cataloguePath: string;
+  /** The shared category taxonomy (a JSON array of category ids), the file `fedprofile client --categories` takes. */
+  taxonomyPath: string;
   events: number;
   users: number;
   generateMs: number;
 }
 
-/** Writes events.jsonl (one event per line), truth.json ({ options, merchants, users }) and catalogue.json. */
-export async function writeSynthetic(dir: string, partial: Partial<SyntheticOptions> = {}): Promise<WrittenSynthetic> {
-  const t0 = performance.now();
-  const data = generateSynthetic(partial);
-  const generateMs = performance.now() - t0;
-  mkdirSync(dir, { recursive: true });
-  const eventsPath = join(dir, 'events.jsonl');
-  const out = createWriteStream(eventsPath, { encoding: 'utf8' });
+async function writeJsonl(path: string, events: readonly BehaviourEvent[]): Promise<void> {
+  const out = createWriteStream(path, { encoding: 'utf8' });
   const CHUNK = 5000;
-  for (let i = 0; i < data.events.length; i += CHUNK) {
-    const text = data.events.slice(i, i + CHUNK).map((e) => JSON.stringify(e)).join('\n') + '\n';
+  for (let i = 0; i < events.length; i += CHUNK) {
+    const text = events.slice(i, i + CHUNK).map((e) => JSON.stringify(e)).join('\n') + '\n';
     if (!out.write(text)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
+}
+
+/**
+ * Writes events.jsonl (all merchants, one event per line), merchants/<id>.jsonl (each merchant's own events),
+ * taxonomy.json (the category ids), truth.json ({ options, merchants, users }) and catalogue.json.
+ */
+export async function writeSynthetic(dir: string, partial: Partial<SyntheticOptions> = {}): Promise<WrittenSynthetic> {
+  const t0 = performance.now();
+  const data = generateSynthetic(partial);
+  const generateMs = performance.now() - t0;
+  mkdirSync(join(dir, 'merchants'), { recursive: true });
+  const eventsPath = join(dir, 'events.jsonl');
+  await writeJsonl(eventsPath, data.events);
+  const byMerchant = new Map<string, BehaviourEvent[]>(data.merchants.map((m) => [m.merchantId, []]));
+  for (const e of data.events) byMerchant.get(e.merchantId ?? '')?.push(e);
+  const merchantEventsPaths: Record<string, string> = {};
+  for (const [merchantId, events] of byMerchant) {
+    merchantEventsPaths[merchantId] = join(dir, 'merchants', `${merchantId}.jsonl`);
+    await writeJsonl(merchantEventsPaths[merchantId], events);
+  }
   const truthPath = join(dir, 'truth.json');
   writeFileSync(truthPath, JSON.stringify({ options: data.options, merchants: data.merchants, users: data.truth }, null, 1));
   const cataloguePath = join(dir, 'catalogue.json');
   writeFileSync(cataloguePath, JSON.stringify(data.catalogue));
-  return { dir, eventsPath, truthPath, cataloguePath, events: data.events.length, users: data.truth.length, generateMs };
+  const taxonomyPath = join(dir, 'taxonomy.json');
+  writeFileSync(taxonomyPath, `${JSON.stringify(data.catalogue.categories.map((c) => c.id))}\n`);
+  return {
+    dir, eventsPath, merchantEventsPaths, truthPath, cataloguePath, taxonomyPath,
+    events: data.events.length, users: data.truth.length, generateMs,
+  };
 }

@@ -11,11 +11,13 @@ import { CheckpointStore } from '../../coordinator/checkpoints.js';
 import { dashboardRouter } from '../../coordinator/dashboard/router.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import type { ModelConfig } from '../../shared/model/config.js';
+import { rawSocket } from '../runtime/fixtures/harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_TOKEN = 'dashboard-test-admin-token-0123456789';
 const FEDERATION_NAME = 'Berlin merchants <pilot>';
 const SCREENSHOT = join(tmpdir(), 'fedprofile-dashboard.png');
+const SCREENSHOT_NARROW = join(tmpdir(), 'fedprofile-dashboard-420.png');
 
 /** Small enough that round-0 initialisation takes well under a second. */
 const TINY_MODEL: ModelConfig = {
@@ -155,13 +157,37 @@ describe('operator dashboard in a real browser', function () {
     expect(rows[0]).to.deep.equal(['3', 'failed\nquorum not reached: 1 of 2 results', '– of 2', '—', '—', '—', '—', '30 s', '—', 'plain', '—']);
     expect(rows[1]).to.deep.equal(['2', 'completed', '3 of 4', '1', '2.1', '0.28', '0.66', '1.5 s', '6 KB', 'SecAgg+ · 0.12% clipped · 20-bit', 'model.json weights.bin']);
     expect(rows[2]).to.deep.equal(['1', 'completed', '2 of 3', '1', '2.31', '0.2345', '0.61', '1.2 s', '2 KB', 'plain', 'model.json weights.bin']);
-    expect(await page.locator('#chart-metric').inputValue()).to.equal('eval.loss');
+    // A model-quality metric is shown first, drawn against its baseline.
+    expect(await page.locator('#chart-metric').inputValue()).to.equal('eval.ndcg10');
     expect(await page.locator('#chart svg circle').count()).to.equal(2);
-    expect(await page.locator('#chart svg title#chart-title').textContent()).to.equal('Loss (evaluation) by round: round 1 2.31, round 2 2.1');
+    expect(await page.locator('#chart svg title#chart-title').textContent())
+      .to.equal('NDCG@10 (evaluation) by round: round 1 0.2345, round 2 0.28; baseline: round 1 0.2, round 2 0.21');
+    expect(await page.locator('#chart svg polyline.baseline').getAttribute('points')).to.match(/^[\d.]+,[\d.]+ [\d.]+,[\d.]+$/);
+    expect(await page.locator('#chart-legend').isVisible()).to.equal(true);
+    await page.locator('#chart-metric').selectOption('eval.loss');
+    expect(await page.locator('#chart svg title#chart-title').textContent()).to.equal('Next-item loss (evaluation) by round: round 1 2.31, round 2 2.1');
+    expect(await page.locator('#chart svg polyline.baseline').count(), 'no baseline for loss in these rounds').to.equal(0);
+    expect(await page.locator('#chart-legend').isHidden()).to.equal(true);
     await page.locator('#chart-metric').selectOption('eval.auc');
-    expect(await page.locator('#chart svg title#chart-title').textContent()).to.equal('AUC (evaluation) by round: round 1 0.61, round 2 0.66');
+    expect(await page.locator('#chart svg title#chart-title').textContent())
+      .to.equal('Purchase AUC (evaluation) by round: round 1 0.61, round 2 0.66; baseline: round 1 0.55, round 2 0.55');
     const client = (await page.locator('#clients tbody tr').allInnerTexts())[0]!;
     expect(client).to.include('merchant-a').and.include('offline');
+  });
+
+  it('offers metrics in labelled groups, never as raw keys, with baselines folded into their metric', async () => {
+    const groups = await page.locator('#chart-metric optgroup').evaluateAll((gs) =>
+      gs.map((g) => ({ group: g.getAttribute('label'), options: Array.from(g.querySelectorAll('option')).map((o) => o.textContent) })));
+    expect(groups).to.deep.equal([
+      { group: 'Model quality (federated evaluation)', options: ['NDCG@10 (with baseline)', 'Next-item loss', 'Purchase AUC (with baseline)'] },
+      { group: 'Training (reported by clients)', options: ['Next-item loss'] },
+      { group: 'Validation (reported by clients)', options: ['NDCG@10'] },
+      { group: 'Round', options: ['Clients aggregated', 'Clients selected', 'Round duration (ms)'] },
+      { group: 'Aggregation', options: ['Bit width', 'Bytes in', 'Bytes out', 'Clipped fraction', 'Dropouts'] },
+      { group: 'Server optimizer', options: ['Update norm'] },
+    ]);
+    const texts = groups.flatMap((g) => g.options);
+    expect(texts.filter((t) => /[._]/.test(t ?? '')), 'no raw metric keys').to.deep.equal([]);
   });
 
   it('issues and revokes an enrolment token through the page', async () => {
@@ -196,15 +222,30 @@ describe('operator dashboard in a real browser', function () {
     expect(await textOf('#banner-text')).to.equal('Pause federation failed (409): cannot pause a federation that is paused');
   });
 
-  it('downloads a round\'s model exactly as the API serves it', async () => {
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      page.getByRole('button', { name: 'Download model.json of round 1' }).click(),
-    ]);
-    expect(download.suggestedFilename()).to.equal(`${fedId}-round-1-model.json`);
-    const path = await download.path();
-    const { readFileSync } = await import('node:fs');
-    expect(JSON.parse(readFileSync(path, 'utf8'))).to.deep.equal(await adminApi(`/federations/${fedId}/rounds/1/model.json`));
+  it('downloads a round\'s model as a pair that still finds its weights after the rename', async () => {
+    const { readFileSync, copyFileSync, existsSync: exists } = await import('node:fs');
+    const folder = mkdtempSync(join(tmpdir(), 'fedprofile-download-'));
+    try {
+      for (const file of ['model.json', 'weights.bin']) {
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: `Download ${file} of round 1` }).click(),
+        ]);
+        expect(download.suggestedFilename()).to.equal(`${fedId}-round-1-${file}`);
+        copyFileSync(await download.path(), join(folder, download.suggestedFilename()));
+      }
+      const saved = JSON.parse(readFileSync(join(folder, `${fedId}-round-1-model.json`), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+      const served = await adminApi(`/federations/${fedId}/rounds/1/model.json`) as { weightsManifest: Array<{ paths: string[] }> };
+      // Only the weights path differs from what the API serves, and it names the file saved beside it.
+      expect(saved.weightsManifest.map((g) => g.paths)).to.deep.equal([[`${fedId}-round-1-weights.bin`]]);
+      expect({ ...saved, weightsManifest: saved.weightsManifest.map((g) => ({ ...g, paths: ['weights.bin'] })) }).to.deep.equal(served);
+      const weightsPath = join(folder, saved.weightsManifest[0]!.paths[0]!);
+      expect(exists(weightsPath)).to.equal(true);
+      const res = await fetch(`${coordinator!.url}/api/v1/federations/${fedId}/rounds/1/weights.bin`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(Buffer.compare(readFileSync(weightsPath), Buffer.from(await res.arrayBuffer()))).to.equal(0);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('comes back after a reload from the session token, loading nothing from outside its origin', async () => {
@@ -218,6 +259,156 @@ describe('operator dashboard in a real browser', function () {
     expect(offOrigin).to.deep.equal([]);
     // The only console errors allowed are the browser's own notes about the deliberately failed requests.
     expect(consoleErrors.filter((e) => !/status of (403|409)/.test(e))).to.deep.equal([]);
+  });
+
+  let pilotId = '';
+
+  it('creates a federation from the form, and shows the API\'s reason when a config is refused', async () => {
+    await page.getByText('New federation').click();
+    await page.getByRole('textbox', { name: 'Name' }).fill('Hamburg pilot');
+    await page.getByRole('spinbutton', { name: 'Rounds' }).fill('2');
+    await page.getByRole('spinbutton', { name: 'Clients per round' }).fill('2');
+    await page.getByRole('spinbutton', { name: 'Quorum (minimum clients)' }).fill('2');
+    expect(await page.getByLabel(/Secure aggregation/).isChecked()).to.equal(true);
+    await page.getByRole('button', { name: 'Create federation' }).click();
+    await page.locator('#banner').waitFor({ state: 'visible' });
+    expect(await textOf('#banner-text')).to.match(/^Creating the federation failed \(400\): invalid federation config: strategy\.minFitClients: secure aggregation needs at least 3 clients per round/);
+    await page.getByLabel('Model (JSON)').fill('{"itemVocab": ');
+    await page.getByRole('button', { name: 'Create federation' }).click();
+    await page.locator('#banner-text', { hasText: 'not valid JSON' }).waitFor();
+    expect(await textOf('#banner-text')).to.match(/^Creating the federation failed: the model config is not valid JSON/);
+    await page.getByLabel(/Secure aggregation/).uncheck();
+    await page.getByLabel('Model (JSON)').fill(JSON.stringify(TINY_MODEL));
+    await page.getByRole('button', { name: 'Create federation' }).click();
+    await page.locator('#federation-title', { hasText: 'Hamburg pilot' }).waitFor();
+    pilotId = decodeURIComponent(/#fed=(.+)$/.exec(page.url())![1]!);
+    const created = await adminApi(`/federations/${pilotId}`) as { name: string; status: string; config: { rounds: number; strategy: { clientsPerRound: number; minFitClients: number }; secureAggregation?: unknown } };
+    expect(created).to.deep.include({ name: 'Hamburg pilot', status: 'created' });
+    expect(created.config.rounds).to.equal(2);
+    expect(created.config.strategy).to.include({ clientsPerRound: 2, minFitClients: 2 });
+    expect(created.config.secureAggregation).to.equal(undefined);
+    expect(await page.locator('#banner').isHidden()).to.equal(true);
+  });
+
+  it('says what the federation waits for, and shows each client\'s state in the round and its reported error', async () => {
+    const tokens = await Promise.all(['a', 'b'].map(async (l) => (await adminApi(`/federations/${pilotId}/tokens`, { method: 'POST', body: JSON.stringify({ label: l }) }) as { token: string }).token));
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.locator('#federation-status').getByText('running', { exact: true }).waitFor();
+    const a = await rawSocket(coordinator!.url, tokens[0]!);
+    const b = await (async () => {
+      await page.locator('#federation-note', { hasText: 'Waiting for 2 clients, 1 online.' }).waitFor();
+      expect(await page.locator('#federations tbody tr', { hasText: 'Hamburg pilot' }).locator('td').nth(2).innerText()).to.equal('idle: waiting for 2 clients, 1 online');
+      return rawSocket(coordinator!.url, tokens[1]!);
+    })();
+    try {
+      await page.locator('#federation-note').waitFor({ state: 'hidden' });
+      const states = page.locator('#clients tbody tr td:nth-child(5)');
+      await page.locator('#clients tbody tr', { hasText: 'round 1: training' }).nth(1).waitFor();
+      expect((await states.allInnerTexts()).map((t) => t.trim())).to.deep.equal(['round 1: training', 'round 1: training']);
+      a.peer.send({ type: 'fit-failed', round: 1, reason: 'cannot read /srv/a/events.jsonl: no such file' });
+      const rowA = page.locator('#clients tbody tr', { hasText: 'round 1: failed' });
+      await rowA.waitFor();
+      const cells = (await rowA.locator('td').allInnerTexts()).map((t) => t.trim());
+      expect(cells[4]).to.equal('round 1: failed\ncannot read /srv/a/events.jsonl: no such file');
+      expect(cells[5]).to.match(/^cannot read \/srv\/a\/events\.jsonl: no such file\nround 1, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      const { clients } = await adminApi(`/federations/${pilotId}/clients`) as { clients: Array<{ lastSeenAt: number; lastError: { message: string } | null; createdAt: number }> };
+      const failed = clients.find((c) => c.lastError)!;
+      expect(failed.lastSeenAt).to.be.at.least(failed.createdAt);
+      expect(cells[3]).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    } finally {
+      a.close();
+      b.close();
+    }
+    await adminApi(`/federations/${pilotId}/stop`, { method: 'POST' });
+    await page.locator('#federation-status').getByText('stopped', { exact: true }).waitFor();
+  });
+
+  it('archives, lists archived federations on request, and deletes a federation from the page', async () => {
+    await page.getByRole('button', { name: 'Archive', exact: true }).click();
+    await page.locator('#federation-note', { hasText: 'Archived' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Unarchive' }).isVisible()).to.equal(true);
+    expect(await page.getByRole('button', { name: 'Archive', exact: true }).isHidden()).to.equal(true);
+    expect((await adminApi(`/federations/${pilotId}`) as { archivedAt: number | null }).archivedAt).to.be.a('number');
+    // Another federation selected: the archived one leaves the list until "Show archived" is ticked.
+    await page.getByRole('link', { name: FEDERATION_NAME }).click();
+    const pilotRow = page.locator('#federations tbody tr', { hasText: 'Hamburg pilot' });
+    await pilotRow.waitFor({ state: 'detached' });
+    await page.getByLabel('Show archived').check();
+    await pilotRow.waitFor();
+    expect(await pilotRow.locator('.status-archived').innerText()).to.equal('archived');
+    await pilotRow.getByRole('link', { name: 'Hamburg pilot' }).click();
+    await page.locator('#federation-title', { hasText: 'Hamburg pilot' }).waitFor();
+    await page.getByRole('button', { name: 'Delete' }).click(); // the confirm dialog is accepted
+    await pilotRow.waitFor({ state: 'detached' });
+    expect(await page.locator('#federation').isHidden()).to.equal(true);
+    const res = await fetch(`${coordinator!.url}/api/v1/federations/${pilotId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(res.status).to.equal(404);
+    await page.getByLabel('Show archived').uncheck();
+  });
+
+  it('shows why the coordinator paused a federation after failed rounds', async () => {
+    const { id } = await adminApi('/federations', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'Flaky pilot', model: TINY_MODEL, rounds: 1, strategy: { clientsPerRound: 2, minFitClients: 2 },
+        deadlines: { trainMs: 100 }, failurePolicy: { backoffMs: 0, maxBackoffMs: 0, maxConsecutiveFailures: 1 },
+      }),
+    }) as { id: string };
+    const tokens = await Promise.all(['x', 'y'].map(async (l) => (await adminApi(`/federations/${id}/tokens`, { method: 'POST', body: JSON.stringify({ label: l }) }) as { token: string }).token));
+    await adminApi(`/federations/${id}/start`, { method: 'POST' });
+    const sockets = [await rawSocket(coordinator!.url, tokens[0]!), await rawSocket(coordinator!.url, tokens[1]!)];
+    try {
+      // Nobody trains: the round misses its 100 ms deadline, and one failure is the limit here.
+      const deadline = Date.now() + 10_000;
+      let status = '';
+      while (status !== 'paused' && Date.now() < deadline) {
+        status = (await adminApi(`/federations/${id}`) as { status: string }).status;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(status).to.equal('paused');
+      await page.goto(`${served!.base}#fed=${encodeURIComponent(id)}`);
+      const note = page.locator('#federation-note', { hasText: 'paused after 1 consecutive failed round;' });
+      await note.waitFor();
+      const noteText = await note.innerText();
+      expect(noteText, noteText).to.match(/^paused after 1 consecutive failed round; last failure: quorum not reached: 0 of 2 required updates before the deadline\. Fix the cause/);
+      const row = page.locator('#federations tbody tr', { hasText: 'Flaky pilot' });
+      expect(await row.locator('td').nth(1).innerText()).to.match(/^paused\npaused after 1 consecutive failed round;/);
+      expect(await page.getByRole('button', { name: 'Resume' }).isEnabled()).to.equal(true);
+    } finally {
+      for (const s of sockets) s.close();
+    }
+  });
+
+  it('fits a 420 px wide screen: no sideways scrolling, the chart and controls inside the viewport', async () => {
+    const narrow = await browser!.newContext({ viewport: { width: 420, height: 900 } });
+    try {
+      await narrow.addInitScript((token) => { sessionStorage.setItem('fedprofile.adminToken', token); }, ADMIN_TOKEN);
+      const p = await narrow.newPage();
+      await p.goto(`${served!.base}#fed=${encodeURIComponent(fedId)}`);
+      await p.locator('#rounds tbody tr').nth(2).waitFor();
+      await p.locator('#chart svg circle').first().waitFor();
+      // No helper functions inside evaluate(): the test transpiler would wrap them in a helper the page lacks.
+      const [chart, picker, card] = await p.evaluate(() => ['#chart svg', '#chart-metric', '#federation']
+        .map((sel) => document.querySelector(sel)!.getBoundingClientRect()).map((r) => ({ left: r.left, right: r.right, width: r.width })));
+      const layout = {
+        scrollWidth: await p.evaluate(() => document.documentElement.scrollWidth), chart: chart!, picker: picker!, card: card!,
+        controls: await p.locator('.controls button:not([hidden])').evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().right)),
+      };
+      expect(layout.scrollWidth, 'page width').to.be.at.most(420);
+      expect(layout.card.right).to.be.at.most(420);
+      expect(layout.chart.left).to.be.at.least(0);
+      expect(layout.chart.right).to.be.at.most(420);
+      expect(layout.chart.width, 'the chart uses the width it has').to.be.above(330);
+      expect(layout.picker.right).to.be.at.most(420);
+      for (const right of layout.controls) expect(right).to.be.at.most(420);
+      await p.getByText('New federation').click();
+      const formRight = await p.locator('#create-form').evaluate((f) => f.getBoundingClientRect().right);
+      expect(formRight).to.be.at.most(420);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(420);
+      await p.screenshot({ path: SCREENSHOT_NARROW, fullPage: true });
+    } finally {
+      await narrow.close();
+    }
   });
 });
 
@@ -237,12 +428,12 @@ async function recordRounds(coordinator: RunningCoordinator, dataDir: string, fe
     store.setEvalMetrics(fedId, round, evalMetrics);
   };
   await commit(1, ['c_a', 'c_b', 'c_c'], ['c_a', 'c_b'],
-    { 'train.loss': 2.9, durationMs: 1200, participants: 3, contributors: 2, 'agg.bytesIn': 2048 },
-    { loss: 2.31, ndcg10: 0.2345, auc: 0.61 });
+    { 'train.loss': 2.9, 'train.val_ndcg10': 0.2, durationMs: 1200, participants: 3, contributors: 2, 'agg.bytesIn': 2048, 'server.updateNorm': 0.5 },
+    { loss: 2.31, ndcg10: 0.2345, auc: 0.61, baseline_ndcg10: 0.2, baseline_auc: 0.55 });
   await commit(2, ['c_a', 'c_b', 'c_c', 'c_d'], ['c_a', 'c_b', 'c_c'],
-    { 'train.loss': 2.6, durationMs: 1500, participants: 4, contributors: 3, 'agg.bytesIn': 4096, 'agg.bytesOut': 2048,
-      'agg.dropouts': 1, 'agg.clippedFraction': 0.0012, 'agg.bitWidth': 20 },
-    { loss: 2.1, ndcg10: 0.28, auc: 0.66 });
+    { 'train.loss': 2.6, 'train.val_ndcg10': 0.25, durationMs: 1500, participants: 4, contributors: 3, 'agg.bytesIn': 4096, 'agg.bytesOut': 2048,
+      'agg.dropouts': 1, 'agg.clippedFraction': 0.0012, 'agg.bitWidth': 20, 'server.updateNorm': 0.4 },
+    { loss: 2.1, ndcg10: 0.28, auc: 0.66, baseline_ndcg10: 0.21, baseline_auc: 0.55 });
   store.startRound(fedId, 3, ['c_a', 'c_b'], 1_700_000_000_000 + 3 * 60_000);
   store.failRound(fedId, 3, 'quorum not reached: 1 of 2 results', 1_700_000_000_000 + 3 * 60_000 + 30_000);
   const token = store.issueToken(fedId, 'merchant-a');

@@ -181,7 +181,7 @@ describe('runtime end to end: coordinator + 3 clients over loopback sockets', fu
     const d1 = trainers[1]!.expectedDelta(before, { localEpochs: 1, learningRate: 0.02 });
     for (let i = 0; i < DIM; i++) expect(after[i]!).to.be.closeTo(before[i]! + (4 * d0[i]! + 8 * d1[i]!) / 12, 1e-6);
     // The straggler was told the round ended, finished training, and dropped its stale result instead of
-    // sending it (a result that does reach the server late is rejected and counted: see the orchestrator tests).
+    // sending it (a result that does reach the server late is rejected and counted: see the round engine tests).
     await waitFor('straggler finished training', () => trainers[2]!.fits === 1, 5000);
     await new Promise((r) => setTimeout(r, 100));
     expect(stragglerEnds).to.deep.equal(['1:completed']);

@@ -26,7 +26,9 @@ describe('runtime end to end with SecAgg+ behind the aggregation seam', function
       secureAggregation: { clip: 1, maxWeight: 32 },
     });
     const trainers = [4, 9, 17, 30].map((n, i) => new LeastSquaresTrainer(DIM, n, `sa-${i}`));
-    for (let i = 0; i < trainers.length; i++) clients.push(newClient(coord.url, await issueToken(coord.url, fed), trainers[i]!, `${dir}/c${i}`));
+    const sentCounts: number[] = [];
+    const onSend = (m: { type: string; numExamples?: number }): void => { if (m.type === 'fit-meta') sentCounts.push(m.numExamples!); };
+    for (let i = 0; i < trainers.length; i++) clients.push(newClient(coord.url, await issueToken(coord.url, fed), trainers[i]!, `${dir}/c${i}`, { onSend }));
     await Promise.all(clients.map((c) => c.start()));
     await api(coord.url, 'POST', `/federations/${fed}/start`);
     const round = await waitFor('round 1 completed', async () => {
@@ -35,6 +37,8 @@ describe('runtime end to end with SecAgg+ behind the aggregation seam', function
     });
     expect(round.status, round.reason).to.equal('completed');
     expect(round.contributors).to.have.length(4);
+    // The example counts are the weights the masked vectors hide: none travels in clear, only their sum.
+    expect(sentCounts).to.deep.equal([0, 0, 0, 0]);
     const before = await weightsOf(coord.url, fed, 0);
     const after = await weightsOf(coord.url, fed, 1);
     const total = trainers.reduce((s, t) => s + t.samples, 0);

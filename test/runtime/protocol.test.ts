@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { PlainClientSession, PlainServerSession } from '../../shared/aggregation/plain-session.js';
+import { checkAggregate, checkUpdate, DEFAULT_UPDATE_BOUNDS } from '../../shared/aggregation/update-bounds.js';
+import { DecodeBudget } from '../../shared/protocol/budget.js';
 import { FrameAssembler, splitIntoFrames } from '../../shared/protocol/chunks.js';
 import { decodeMessage, encodeMessage } from '../../shared/protocol/codec.js';
 import { ClientMessageSchema } from '../../shared/protocol/messages.js';
@@ -52,6 +54,63 @@ describe('protocol: binary codec, chunking, schemas', () => {
     expect(() => new FrameAssembler(1000).accept(frames[0])).to.throw(/exceeds the limit of 1000 bytes/);
   });
 
+  /** A hand-built FPM1 message: `tree` as the JSON part, then `blob` as the binary area. */
+  const handBuilt = (tree: unknown, blob: Uint8Array): Uint8Array => {
+    const json = new TextEncoder().encode(JSON.stringify(tree));
+    const head = (8 + json.byteLength + 7) & ~7;
+    const out = new Uint8Array(head + blob.byteLength);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, 0x314d5046, true);
+    dv.setUint32(4, json.byteLength, true);
+    out.set(json, 8);
+    out.set(blob, head);
+    return out;
+  };
+
+  it('decode cost is bounded by the message size: a blob referenced twice, or overlapping references, are refused', () => {
+    // A 142 KB message naming one 48 KB blob 3,000 times: a codec that copies each reference allocates
+    // 140 MB for it (and holds the loop for 100-500 ms).
+    const refs = Array.from({ length: 3000 }, () => ({ $bin: 'f32', at: 0, n: 49152 }));
+    const amplified = handBuilt({ type: 'agg', round: 1, aggType: 'plain/update', payload: refs }, new Uint8Array(49152));
+    expect(amplified.byteLength).to.be.below(150_000);
+    expect(() => decodeMessage(amplified)).to.throw(/referenced more than once/);
+    // Distinct offsets that overlap: 100 references of almost the whole area, each shifted by 8 bytes.
+    const shifted = Array.from({ length: 100 }, (_, i) => ({ $bin: 'u8', at: i * 8, n: 65536 - 800 }));
+    expect(() => decodeMessage(handBuilt({ p: shifted }, new Uint8Array(65536)))).to.throw(/overlap/);
+    // "__proto__" keys would swap an object's prototype.
+    expect(() => decodeMessage(handBuilt(JSON.parse('{"a":{"__proto__":{"polluted":1}}}'), new Uint8Array(0)))).to.throw(/__proto__/);
+    // A large aligned blob is a view on the received bytes (no copy); the honest round trip is unchanged.
+    const bytes = encodeMessage({ w: new Float32Array(1000).fill(2) });
+    const back = decodeMessage(bytes) as { w: Float32Array };
+    expect(back.w.buffer).to.equal(bytes.buffer);
+    expect(back.w[999]).to.equal(2);
+  });
+
+  it('bounds the bytes a peer can reserve with unfinished chunked transfers', () => {
+    const big = splitIntoFrames(encodeMessage({ w: new Float32Array(200_000) }), 256 * 1024); // ~800 KB
+    const other = splitIntoFrames(encodeMessage({ w: new Float32Array(200_000) }), 256 * 1024);
+    const a = new FrameAssembler(1 << 20);
+    a.accept(big[0]);
+    expect(a.bytesInFlight).to.equal(big[0]!.totalBytes);
+    // A second transfer would reserve 1.6 MB for a peer allowed 1 MB at a time (4 transfers = 4 MB before).
+    expect(() => a.accept(other[0])).to.throw(/in flight, over the limit/);
+    for (const f of big.slice(1)) a.accept(f);
+    expect(a.bytesInFlight).to.equal(0);
+    for (const f of other) a.accept(f); // room again once the first one finished
+  });
+
+  it('a per-connection decode budget refuses a flood, then refills with time', () => {
+    let t = 0;
+    const b = new DecodeBudget({ ratePerSecond: 10_000, burst: 20_000, perMessage: 1000 }, () => t);
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) if (b.take(1000)) accepted++;
+    expect(accepted).to.equal(10); // 20,000 / (1,000 bytes + 1,000 per message)
+    t += 1000; // one second later: 10,000 more
+    accepted = 0;
+    for (let i = 0; i < 100; i++) if (b.take(1000)) accepted++;
+    expect(accepted).to.equal(5);
+  });
+
   it('validates client messages with readable paths', () => {
     const r = ClientMessageSchema.safeParse({ type: 'fit-meta', round: 0, numExamples: 1, metrics: { loss: Infinity }, trainMs: 1 });
     expect(r.success).to.equal(false);
@@ -89,5 +148,32 @@ describe('plain aggregation session', () => {
     expect(() => s.handle('a', 'plain/update', { update: upd([1, 1]), weight: 1 })).to.throw(/already sent/);
     s.dropped('b');
     expect(s.outcome()).to.deep.equal({ status: 'aborted', reason: 'quorum not reached: 1 of 2 required updates (the others dropped)' });
+  });
+
+  it('refuses a finite but huge update (3e38 everywhere) before summing, and caps weights by default', () => {
+    const s = new PlainServerSession({ vectorLength: 3, minResults: 2 });
+    s.begin(['a', 'b', 'c']);
+    expect(() => s.handle('a', 'plain/update', { update: new Float32Array(3).fill(3e38), weight: 1 })).to.throw(/exceeds maxAbs 1000 at index 0/);
+    expect(() => s.handle('a', 'plain/update', { update: upd([1, Infinity, 0]), weight: 1 })).to.throw(/non-finite value Infinity at index 1/);
+    // Each coordinate is within maxAbs, but the norm is not.
+    const tight = new PlainServerSession({ vectorLength: 3, minResults: 1, bounds: { maxAbs: 10, maxL2Norm: 5 } });
+    tight.begin(['a']);
+    expect(() => tight.handle('a', 'plain/update', { update: upd([4, 4, 4]), weight: 1 })).to.throw(/L2 norm 6.92820 exceeds maxL2Norm 5/);
+    // No maxWeight given: a client claiming 1e12 examples is capped at the default 1,000,000.
+    s.handle('a', 'plain/update', { update: upd([1, 1, 1]), weight: 1e12 });
+    s.handle('b', 'plain/update', { update: upd([0, 0, 0]), weight: 1_000_000 });
+    s.dropped('c');
+    const o = s.outcome();
+    expect(o.status).to.equal('done');
+    if (o.status !== 'done') return;
+    expect(o.totalWeight).to.equal(2_000_000);
+    expect([...o.mean]).to.deep.equal([0.5, 0.5, 0.5]);
+  });
+
+  it('checks the aggregate before commit: non-finite or above maxModelAbs fails, naming the index', () => {
+    expect(() => checkAggregate(upd([0, 1, Number.NaN]), 10)).to.throw(/non-finite value NaN at index 2; the previous model stays/);
+    expect(() => checkAggregate(upd([0, -20]), 10)).to.throw(/20 exceeds maxModelAbs 10 at index 1/);
+    expect(() => checkAggregate(upd([0, -10]), 10)).to.not.throw();
+    expect(checkUpdate(upd([3, 4]), DEFAULT_UPDATE_BOUNDS)).to.deep.equal({ l2: 5, maxAbs: 4 });
   });
 });

@@ -49,4 +49,18 @@ describe('TLS: HTTPS API and WSS client socket', function () {
       await client.stop();
     }
   });
+
+  it('a client without the CA says the certificate is not trusted, instead of waiting silently', async () => {
+    const client = newClient(coord.url, 'fpt_whatever-token', new LeastSquaresTrainer(242, 3, 't'), join(dir, 'untrusted'));
+    const reasons: string[] = [];
+    client.on('connect-failed', (f) => reasons.push(`${f.url} ${f.reason}`));
+    void client.start().catch(() => undefined);
+    try {
+      const end = Date.now() + 10_000;
+      while (reasons.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(reasons[0]).to.match(new RegExp(`^${coord.url.replace(/\./g, '\\.')} .*(self[- ]signed|certificate)`, 'i'));
+    } finally {
+      await client.stop();
+    }
+  });
 });

@@ -189,7 +189,7 @@ describe('SecAgg+ rejects bad messages without breaking the round', () => {
     const params = { ...PARAMS, dimension: 4 };
     const b = new SecAggClientSession({ clientId: 'b', identity: kp.get('b')!, params });
     const neighbours = ids.filter((x) => x !== 'b').map((x) => ({ id: x, identityKey: kp.get(x)!.publicKey }));
-    const bAdvert = b.handle(MSG.setup, { participants: 5, threshold: 3, neighbours })[0]!.payload as { cPk: Uint8Array; sPk: Uint8Array };
+    const bAdvert = b.handle(MSG.setup, { version: 2, participants: 5, threshold: 3, neighbours })[0]!.payload as { cPk: Uint8Array; sPk: Uint8Array };
     const others = new Map(['a', 'c', 'd', 'e'].map((id) => {
       const c = generateX25519(); const s = generateX25519();
       const signature = identitySigner(kp.get(id)!)(advertiseTranscript(params.federationId, params.round, id, c.publicKey, s.publicKey));
@@ -202,14 +202,44 @@ describe('SecAgg+ rejects bad messages without breaking the round', () => {
         seedShare: new Uint8Array(33).fill(1), keyShare: new Uint8Array(33).fill(2) });
       return { from, ...boxSeal(plain, key) };
     };
+    // One bad share excludes its sender for that pair only: b goes on with the other three (t = 3).
     const shares = ['a', 'c', 'd', 'e'].map((from) => seal(from, from === 'a' ? 'c' : 'b'));
-    const err = expectRejected(() => b.handle(MSG.shares, { shares }), 'PROTOCOL', 'misaddressed');
-    expect(err.message).to.match(/addressed to c/);
-    // A share from someone b never exchanged keys with is misaddressed too; the genuine relay still works.
-    expectRejected(() => b.handle(MSG.shares, { shares: [{ ...shares[1]!, from: 'zed' }] }), 'PROTOCOL', 'misaddressed');
+    const out = b.handle(MSG.shares, { shares });
+    expect(out).to.deep.equal([{ to: 'server', type: MSG.shareCheck, payload: { accepted: ['c', 'd', 'e'] } }]);
+    expect(b.rejectedShares).to.have.length(1);
+    expect(b.rejectedShares[0]!.from).to.equal('a');
+    expect(b.rejectedShares[0]!.reason).to.match(/addressed to c/);
+    // The server cannot then ask b to mask with a, whose share b does not hold.
+    expectRejected(() => b.handle(MSG.maskRequest, { partners: ['a', 'c', 'd'] }), 'PROTOCOL', 'bad-request');
     b.submit(new Float32Array(4), 1);
-    const out = b.handle(MSG.shares, { shares: ['a', 'c', 'd', 'e'].map((from) => seal(from, 'b')) });
-    expect(out[0]!.type).to.equal(MSG.maskedInput);
+    const masked = b.handle(MSG.maskRequest, { partners: ['c', 'd', 'e'] });
+    expect(masked[0]!.type).to.equal(MSG.maskedInput);
+  });
+
+  it('with fewer than t usable shares a client sends no masked input (and a corrected relay is still accepted)', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const kp = new Map(ids.map((id) => [id, generateIdentity()]));
+    const params = { ...PARAMS, dimension: 4 };
+    const b = new SecAggClientSession({ clientId: 'b', identity: kp.get('b')!, params });
+    const neighbours = ids.filter((x) => x !== 'b').map((x) => ({ id: x, identityKey: kp.get(x)!.publicKey }));
+    const bAdvert = b.handle(MSG.setup, { version: 2, participants: 5, threshold: 3, neighbours })[0]!.payload as { cPk: Uint8Array };
+    const others = new Map(['a', 'c', 'd', 'e'].map((id) => {
+      const c = generateX25519(); const s = generateX25519();
+      const signature = identitySigner(kp.get(id)!)(advertiseTranscript(params.federationId, params.round, id, c.publicKey, s.publicKey));
+      return [id, { c, advert: { id, cPk: c.publicKey, sPk: s.publicKey, signature } }];
+    }));
+    b.handle(MSG.keys, { peers: [...others.values()].map((o) => o.advert) });
+    const seal = (from: string): { from: string; nonce: Uint8Array; ciphertext: Uint8Array } => {
+      const key = boxKeyFromShared(x25519(others.get(from)!.c.privateKey, bAdvert.cPk)!);
+      const plain = encodeSharePlaintext({ federationId: params.federationId, round: params.round, from, to: 'b',
+        seedShare: new Uint8Array(33).fill(1), keyShare: new Uint8Array(33).fill(2) });
+      return { from, ...boxSeal(plain, key) };
+    };
+    b.submit(new Float32Array(4), 1);
+    expectRejected(() => b.handle(MSG.shares, { shares: [seal('a'), seal('c')] }), 'PROTOCOL', 'bad-request');
+    expectRejected(() => b.handle(MSG.shares, { shares: [] }), 'PROTOCOL', 'bad-request');
+    expect(b.stage).to.equal('awaiting-shares');
+    expect(b.handle(MSG.shares, { shares: ['a', 'c', 'd'].map(seal) })[0]!.type).to.equal(MSG.shareCheck);
   });
 
   it('with an enrolment directory, a client ignores identity keys substituted by the server', () => {
@@ -220,7 +250,7 @@ describe('SecAgg+ rejects bad messages without breaking the round', () => {
     const a = new SecAggClientSession({ clientId: 'a', identity: kp.get('a')!, params, identityOf: (id) => kp.get(id)?.publicKey });
     // The server claims b's identity key is mallory's and relays an advertisement mallory signed as b.
     const neighbours = ['b', 'c', 'd'].map((id) => ({ id, identityKey: id === 'b' ? mallory.publicKey : kp.get(id)!.publicKey }));
-    a.handle(MSG.setup, { participants: 4, threshold: 2, neighbours });
+    a.handle(MSG.setup, { version: 2, participants: 4, threshold: 2, neighbours });
     const peers = ['b', 'c', 'd'].map((id) => {
       const c = generateX25519(); const sk = generateX25519();
       const signer = identitySigner(id === 'b' ? mallory : kp.get(id)!);
@@ -231,19 +261,22 @@ describe('SecAgg+ rejects bad messages without breaking the round', () => {
     expect((out[0]!.payload as { shares: Array<{ to: string }> }).shares.map((x) => x.to)).to.deep.equal(['c', 'd']);
   });
 
-  it('a client never reveals both shares of one neighbour, and answers unmask only once', () => {
+  it('a client reveals as the signed member set implies, needs t neighbour signatures over it, and answers once', () => {
     const h = newHarness(6);
     let checked = false;
     h.beforeClient = (m) => {
       if (m.type === MSG.unmask && !checked) {
         checked = true;
-        const p = m.payload as { survivors: string[]; dropped: string[] };
+        const p = m.payload as { signatures: Array<{ id: string; signature: Uint8Array }> };
         const c = h.clients.get(m.to)!;
-        const v = p.survivors[0]!;
-        expectRejected(() => c.handle(MSG.unmask, { survivors: [v], dropped: [v] }), 'PROTOCOL', 'bad-request');
-        expectRejected(() => c.handle(MSG.unmask, { survivors: ['stranger'], dropped: [] }), 'PROTOCOL', 'bad-request');
+        // Too few signatures, a forged one, or one by a non-neighbour: nothing is revealed.
+        expectRejected(() => c.handle(MSG.unmask, { signatures: p.signatures.slice(0, 2) }), 'PROTOCOL', 'bad-request');
+        const forged = p.signatures.map((s, i) => (i === 0 ? { ...s, signature: new Uint8Array(64).fill(3) } : s));
+        expectRejected(() => c.handle(MSG.unmask, { signatures: forged.slice(0, 3) }), 'PROTOCOL', 'bad-request');
+        expectRejected(() => c.handle(MSG.unmask, { signatures: [...p.signatures.slice(0, 2), { id: 'stranger', signature: p.signatures[3]!.signature }] }), 'PROTOCOL', 'bad-request');
+        expect(c.stage).to.equal('awaiting-unmask');
         h.sendToClient(m);
-        expectRejected(() => c.handle(MSG.unmask, { survivors: [], dropped: [v] }), 'REPLAY', 'replay');
+        expectRejected(() => c.handle(MSG.unmask, m.payload), 'REPLAY', 'replay');
         return false;
       }
       return true;
@@ -275,8 +308,8 @@ describe('SecAgg+ rejects bad messages without breaking the round', () => {
   it('a client refuses a threshold that is not above half its neighbours', () => {
     const c = new SecAggClientSession({ clientId: 'a', identity: generateIdentity(), params: PARAMS });
     const neighbours = ['b', 'c', 'd', 'e'].map((id) => ({ id, identityKey: generateIdentity().publicKey }));
-    expectRejected(() => c.handle(MSG.setup, { participants: 5, threshold: 2, neighbours }), 'PROTOCOL', 'bad-request');
-    expect(c.handle(MSG.setup, { participants: 5, threshold: 3, neighbours })).to.have.length(1);
+    expectRejected(() => c.handle(MSG.setup, { version: 2, participants: 5, threshold: 2, neighbours }), 'PROTOCOL', 'bad-request');
+    expect(c.handle(MSG.setup, { version: 2, participants: 5, threshold: 3, neighbours })).to.have.length(1);
   });
 
   it('submit rejects wrong lengths, non-finite values and bad weights with BAD_INPUT', () => {

@@ -2,7 +2,7 @@ import type { AggregationOutcome, Outbound } from '../../shared/aggregation/seam
 import { SecAggClientSession } from '../../shared/secagg/client.js';
 import { generateIdentity, type IdentityKeyPair } from '../../shared/secagg/keys.js';
 import type { SecAggParamsInput } from '../../shared/secagg/params.js';
-import { SecAggServerSession } from '../../shared/secagg/server.js';
+import { SecAggServerSession, type SecAggServerOptions } from '../../shared/secagg/server.js';
 
 export interface Sent { from: string; type: string; payload: unknown }
 
@@ -24,11 +24,14 @@ export class Harness {
   beforeServer: (msg: Sent) => boolean = () => true;
   beforeClient: (msg: Outbound) => boolean = () => true;
 
-  constructor(readonly updates: Float32Array[], readonly weights: number[], readonly params: SecAggParamsInput) {
+  constructor(
+    readonly updates: Float32Array[], readonly weights: number[], readonly params: SecAggParamsInput,
+    serverOptions: Pick<SecAggServerOptions, 'unmaskInWorker'> = {},
+  ) {
     this.ids = updates.map((_, i) => `client-${String(i).padStart(3, '0')}`);
     for (const id of this.ids) this.identities.set(id, generateIdentity());
     this.server = new SecAggServerSession({
-      params, identities: new Map([...this.identities].map(([id, kp]) => [id, kp.publicKey])),
+      params, identities: new Map([...this.identities].map(([id, kp]) => [id, kp.publicKey])), ...serverOptions,
     });
     this.ids.forEach((id, i) => {
       const c = new SecAggClientSession({ clientId: id, identity: this.identities.get(id)!, params });

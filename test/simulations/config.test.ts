@@ -58,14 +58,16 @@ describe('simulation config', () => {
     expect(errorOf(() => parseSimulationConfig({ ...base, strategies: [{ name: 'fedsgd' }] })).message).to.include('strategies[0].name');
   });
 
-  it('checks cross-field rules: clients required, duplicates, model refinements, DP not applied', () => {
+  it('checks cross-field rules: clients required, duplicates, model refinements, DP combinations', () => {
     expect(errorOf(() => parseSimulationConfig({ ...base, clients: undefined })).message).to.include('clients: required for partition.type "dirichlet"');
     expect(errorOf(() => parseSimulationConfig({ ...base, strategies: [{ name: 'fedavg' }, { name: 'fedavg' }] })).message).to.include('"fedavg" is listed twice');
     expect(errorOf(() => parseSimulationConfig({ ...base, model: { heads: 3 } })).message).to.include('model.heads: dModel must be divisible by heads');
     expect(errorOf(() => parseSimulationConfig({ ...base, data: { source: 'synthetic', categories: 40 } })).message).to.include('model.categoryVocab');
     expect(errorOf(() => parseSimulationConfig({ ...base, secureAggregation: { enabled: true, neighbors: 6, threshold: 3 } })).message)
       .to.include('secureAggregation.threshold: must be > neighbors / 2');
-    expect(errorOf(() => parseSimulationConfig({ ...base, dp: { enabled: true } })).message).to.include('dp.enabled');
+    // DP is applied now; what cannot hold is refused (distributed noise needs SecAgg to hide the shares).
+    expect(parseSimulationConfig({ ...base, dp: { enabled: true } }).dp?.enabled).to.equal(true);
+    expect(errorOf(() => parseSimulationConfig({ ...base, dp: { enabled: true, mode: 'distributed' } })).message).to.include('dp.mode');
     expect(parseSimulationConfig({ ...base, dp: { enabled: false, noiseMultiplier: 1.1 } }).dp?.noiseMultiplier).to.equal(1.1);
   });
 

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { dataCommand } from '../../simulations/data-cli.js';
+import { readTaxonomy } from '../../client-sdk/taxonomy.js';
+import { createHasher } from '../../shared/data/hashing.js';
 
 /** Runs the data command in-process and returns what it printed. */
 async function run(args: string[]): Promise<{ out: string; err: string; exitCode: number | undefined }> {
@@ -49,6 +51,30 @@ describe('data CLI', () => {
     expect(existsSync(join(out, 'truth.json'))).to.equal(true);
   });
 
+  it('generate --merchants N writes one events file per merchant and a taxonomy --categories accepts (issue item 6)', async () => {
+    const out = join(dir, 'synth-m');
+    const r = await run(['generate', '--out', out, '--users', '30', '--merchants', '3', '--categories', '5', '--seed', '4']);
+    const summary = JSON.parse(r.out) as { events: number; merchantEventsPaths: Record<string, string>; taxonomyPath: string };
+    expect(Object.keys(summary.merchantEventsPaths)).to.deep.equal(['m1', 'm2', 'm3']);
+    const perMerchant = Object.entries(summary.merchantEventsPaths).map(([m, p]) => {
+      const lines = readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { merchantId: string; userId: string });
+      expect(new Set(lines.map((l) => l.merchantId))).to.deep.equal(new Set([m]));
+      return lines;
+    });
+    // Nothing lost or duplicated: the merchants' files add up to the combined log, with disjoint users.
+    expect(perMerchant.reduce((n, l) => n + l.length, 0)).to.equal(summary.events);
+    const userSets = perMerchant.map((l) => new Set(l.map((e) => e.userId)));
+    expect(userSets.reduce((n, u) => n + u.size, 0)).to.equal(new Set(perMerchant.flat().map((e) => e.userId)).size);
+    const taxonomy = readTaxonomy(summary.taxonomyPath);
+    expect(taxonomy).to.have.length(5);
+    expect(() => readTaxonomy(join(out, 'catalogue.json'))).to.throw(/non-empty JSON array of category id strings/);
+    // The taxonomy gives every category its own row when the vocabulary is big enough, and is refused otherwise.
+    const ids = taxonomy.map((c) => createHasher({ key: 'k'.repeat(8), itemVocab: 64, categoryVocab: 6, textVocab: 0, knownCategories: taxonomy }).category(c));
+    expect(new Set(ids).size).to.equal(5);
+    expect(() => createHasher({ key: 'k'.repeat(8), itemVocab: 64, categoryVocab: 5, textVocab: 0, knownCategories: taxonomy }))
+      .to.throw(/taxonomy lists 5 categories but the model's categoryVocab 5 has only 4 category slots; raise model.categoryVocab to at least 6/);
+  });
+
   it('inspect prints rows, users, actions and dropped rows by reason with line numbers', async () => {
     const p = join(dir, 'mixed.jsonl');
     writeFileSync(p, [
@@ -67,12 +93,17 @@ describe('data CLI', () => {
     expect(JSON.parse(json.out).dropped).to.equal(2);
   });
 
-  it('a bad file is one clear error line, exit code 1, no stack trace', async () => {
+  it('a bad file is refused with the reader\'s error, for the CLI to print as one line', async () => {
     const p = join(dir, 'empty.csv');
     writeFileSync(p, '');
-    const r = await run(['inspect', p]);
-    expect(r.exitCode).to.equal(1);
-    expect(r.err.trim()).to.equal(`error: ${p}: is empty (0 bytes); export the data again or pick another file`);
+    let caught: unknown;
+    try {
+      await dataCommand().exitOverride().parseAsync(['inspect', p], { from: 'user' });
+    } catch (e) {
+      caught = e;
+    }
+    expect((caught as { code?: string }).code).to.equal('BAD_DATA_FILE');
+    expect((caught as Error).message).to.equal(`${p}: is empty (0 bytes); export the data again or pick another file`);
   });
 
   it('every command explains its options in --help', async () => {
@@ -89,11 +120,10 @@ describe('data CLI', () => {
 
   it('runs as a real process without a stack trace on bad input', function () {
     this.timeout(30_000);
-    const script = join(dir, 'main.ts');
-    writeFileSync(script, `import { dataCommand } from ${JSON.stringify(join(process.cwd(), 'simulations/data-cli.ts'))};\nvoid dataCommand().parseAsync(process.argv.slice(2), { from: 'user' });\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script, 'inspect', join(dir, 'missing.csv')], { encoding: 'utf8' });
-    expect(r.status).to.equal(1);
-    expect(r.stderr.trim()).to.equal(`error: ${join(dir, 'missing.csv')}: no such file or folder; check the path and try again`);
-    expect(execFileSync(process.execPath, ['--import', 'tsx', script, 'inspect', '--help'], { encoding: 'utf8' })).to.contain('--format');
+    const bin = join(process.cwd(), 'bin/fedprofile.js');
+    const r = spawnSync(process.execPath, [bin, 'data', 'inspect', join(dir, 'missing.csv')], { encoding: 'utf8' });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim()).to.equal(`fedprofile: ${join(dir, 'missing.csv')}: no such file or folder; check the path and try again [BAD_DATA_FILE]`);
+    expect(execFileSync(process.execPath, [bin, 'data', 'inspect', '--help'], { encoding: 'utf8' })).to.contain('--format');
   });
 });

@@ -1,22 +1,15 @@
 // fedprofile operator dashboard: polls the coordinator's /api/v1 and renders it. Every piece of API data
 // reaches the DOM through textContent or setAttribute, never through HTML parsing.
 
+import { DEFAULT_METRICS, describeMetric, metricChoices, metricKeys } from './metrics.js';
+
 const TOKEN_KEY = 'fedprofile.adminToken';
 const API_BASE = new URL('../api/v1/', document.baseURI);
-const POLL_MS = 2000;
+// Four small GETs a second per open page: cheap for the coordinator, and a round's progress shows at once.
+const POLL_MS = 1000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const STRATEGY_LABELS = { fedavg: 'FedAvg', fedprox: 'FedProx', fedavgm: 'FedAvgM', fedadam: 'FedAdam', fedyogi: 'FedYogi' };
-const METRIC_LABELS = {
-  'eval.loss': 'Loss (evaluation)', 'train.loss': 'Loss (training)',
-  'eval.ndcg10': 'NDCG@10 (evaluation)', 'train.ndcg10': 'NDCG@10 (training)',
-  'eval.auc': 'AUC (evaluation)', 'train.auc': 'AUC (training)',
-  durationMs: 'Round duration (ms)', maxTrainMs: 'Slowest client training (ms)',
-  contributors: 'Clients completed', participants: 'Clients selected',
-  'agg.bytesIn': 'Bytes in', 'agg.bytesOut': 'Bytes out', 'agg.clippedFraction': 'Clipped fraction',
-};
-const DEFAULT_METRICS = ['eval.loss', 'train.loss', 'eval.ndcg10', 'train.ndcg10', 'durationMs'];
-
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) ?? '',
   selected: selectedFromHash(),
@@ -27,6 +20,7 @@ const state = {
   federation: null,
   rounds: [],
   metric: '',
+  showArchived: false,
 };
 
 // ---------- small DOM helpers ----------
@@ -183,8 +177,9 @@ async function refresh() {
   if (!state.token || state.inFlight) return;
   state.inFlight = true;
   try {
-    const { federations } = await api('federations');
-    renderFederations(federations);
+    // Archived federations are fetched too, so a selected one stays open; the list shows them on request.
+    const { federations } = await api('federations?archived=include');
+    renderFederations(federations.filter((f) => state.showArchived || !f.archivedAt || f.id === state.selected));
     const federation = federations.find((f) => f.id === state.selected) ?? null;
     clearBanner('poll');
     if (state.selected && !federation) {
@@ -207,7 +202,7 @@ async function refresh() {
       stopPolling();
       setConnection('Not connected: token rejected');
     } else {
-      setConnection('Connection problem; retrying every 2 s');
+      setConnection(`Connection problem; retrying every ${POLL_MS / 1000} s`);
     }
   } finally {
     state.inFlight = false;
@@ -231,13 +226,14 @@ async function act(doing, fn) {
 // ---------- rendering ----------
 
 function renderFederations(federations) {
-  renderOnChange('federations', { federations, selected: state.selected }, () => {
+  renderOnChange('federations', { federations, selected: state.selected, showArchived: state.showArchived }, () => {
     fillTable('federations', federations.map((f) => {
       const current = f.live?.round ?? null;
       return el('tr', { 'aria-current': f.id === state.selected ? 'true' : undefined },
         el('td', {}, el('a', { href: `#fed=${encodeURIComponent(f.id)}` }, f.name), el('div', { className: 'muted mono' }, f.id)),
-        el('td', {}, statusBadge(f.status)),
-        el('td', {}, current === null ? 'idle' : `${current} (${f.live?.stage ?? ''})`),
+        el('td', {}, statusBadge(f.status), f.archivedAt ? el('span', { className: 'status status-archived' }, 'archived') : null,
+          f.statusReason ? el('div', { className: 'muted' }, f.statusReason) : null),
+        el('td', {}, current === null ? (f.live?.waiting ? `idle: ${f.live.waiting.message}` : 'idle') : `${current} (${f.live?.stage ?? ''})`),
         el('td', { className: 'num' }, `${f.completedRounds} / ${f.config?.rounds ?? '?'}`),
         el('td', { className: 'num' }, String(f.live?.online ?? 0)),
         el('td', {}, strategyLabel(f.config)),
@@ -254,13 +250,25 @@ function renderFederation(f, rounds, clients, tokens) {
   renderOnChange('federation', f, () => {
     $('federation-title').textContent = f.name;
     $('federation-status').replaceChildren(statusBadge(f.status));
-    const can = { start: f.status === 'created', pause: f.status === 'running', resume: f.status === 'paused', stop: f.status !== 'stopped' && f.status !== 'completed' };
+    const archived = Boolean(f.archivedAt);
+    const can = {
+      start: f.status === 'created' && !archived, pause: f.status === 'running', resume: f.status === 'paused' && !archived,
+      stop: f.status !== 'stopped' && f.status !== 'completed', delete: f.status !== 'running',
+    };
     for (const b of document.querySelectorAll('.controls button')) b.disabled = !can[b.dataset.action];
+    // Archive and unarchive are one toggle: only the one that applies is shown.
+    for (const b of document.querySelectorAll('.controls [data-action$="archive"]')) {
+      b.hidden = (b.dataset.action === 'archive') === archived;
+      b.disabled = b.dataset.action === 'archive' && f.status === 'running';
+    }
+    const note = federationNote(f);
+    $('federation-note').textContent = note;
+    $('federation-note').hidden = note === '';
     const items = [
       ['Federation id', f.id],
       ['Stage', f.live?.round ? `round ${f.live.round}: ${f.live.stage}` : f.live?.stage ?? '—'],
       ['Rounds done', `${f.completedRounds} of ${f.config?.rounds ?? '?'}`],
-      ['Clients online', String(f.live?.online ?? 0)],
+      ['Clients online', f.live?.waiting ? `${f.live.online ?? 0} (${f.live.waiting.needed} needed)` : String(f.live?.online ?? 0)],
       ['Strategy', strategyLabel(f.config)],
       ['Aggregation', f.config?.secureAggregation ? 'SecAgg+' : 'plain'],
       ['Parameters', isNum(f.parameters) ? f.parameters.toLocaleString('en') : '—'],
@@ -275,10 +283,14 @@ function renderFederation(f, rounds, clients, tokens) {
   });
   renderOnChange('clients', clients, () => {
     fillTable('clients', clients.map((c) => el('tr', {},
-      el('td', { className: 'mono' }, c.id),
+      el('td', { className: 'mono', title: c.id }, short(c.id, 10)),
       el('td', {}, c.name ?? '—'),
       el('td', {}, el('span', { className: c.online ? 'dot online' : 'dot' }, c.online ? 'online' : 'offline')),
       el('td', { className: 'nowrap' }, fmtTime(c.lastSeenAt)),
+      el('td', {}, c.round ? el('span', { className: `client-state state-${c.round.state.replace(/\s+/g, '-')}` }, `round ${c.round.round}: ${c.round.state}`) : '—',
+        c.round?.detail ? el('div', { className: 'muted' }, c.round.detail) : null),
+      el('td', {}, c.lastError ? el('span', { className: 'client-error' }, c.lastError.message) : '—',
+        c.lastError ? el('div', { className: 'muted' }, `${c.lastError.round !== null ? `round ${c.lastError.round}, ` : ''}${fmtTime(c.lastError.at)}`) : null),
     )));
   });
   renderOnChange('tokens', tokens, () => {
@@ -319,14 +331,27 @@ function roundRow(f, r) {
   );
 }
 
+/**
+ * Saved files are named after the federation and round so that rounds do not overwrite each other; the
+ * saved model.json names the saved weights file, so the pair still loads from one folder.
+ */
+const savedName = (fedId, round, file) => `${fedId}-round-${round}-${file}`;
+
 function downloadButton(fedId, round, file) {
   return el('button', {
     type: 'button', className: 'link', 'aria-label': `Download ${file} of round ${round}`,
     onclick: () => act(`Downloading ${file} of round ${round}`, async () => {
       // The endpoint needs the bearer token, so a plain link cannot fetch it; hand the browser a blob instead.
-      const blob = await api(fedPath(fedId, `/rounds/${round}/${file}`), { as: 'blob' });
+      let blob = await api(fedPath(fedId, `/rounds/${round}/${file}`), { as: 'blob' });
+      if (file === 'model.json') {
+        const model = JSON.parse(await blob.text());
+        for (const group of model.weightsManifest ?? []) {
+          group.paths = group.paths.map((p) => (p === 'weights.bin' ? savedName(fedId, round, 'weights.bin') : p));
+        }
+        blob = new Blob([JSON.stringify(model)], { type: 'application/json' });
+      }
       const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: `${fedId}-round-${round}-${file}` });
+      const a = el('a', { href: url, download: savedName(fedId, round, file) });
       document.body.append(a);
       a.click();
       a.remove();
@@ -336,16 +361,26 @@ function downloadButton(fedId, round, file) {
 }
 
 function renderMetricChoices(rounds) {
-  const keys = new Set();
-  for (const r of rounds) {
-    for (const [k, v] of Object.entries(r.metrics ?? {})) if (isNum(v)) keys.add(k);
-    for (const [k, v] of Object.entries(r.evalMetrics ?? {})) if (isNum(v)) keys.add(`eval.${k}`);
-  }
-  const sorted = [...keys].sort((a, b) => (METRIC_LABELS[a] ? 0 : 1) - (METRIC_LABELS[b] ? 0 : 1) || a.localeCompare(b));
-  if (!keys.has(state.metric)) state.metric = DEFAULT_METRICS.find((k) => keys.has(k)) ?? sorted[0] ?? '';
+  const keys = metricKeys(rounds);
+  const groups = metricChoices(keys);
+  const offered = groups.flatMap((g) => g.options.map((o) => o.key));
+  if (!offered.includes(state.metric)) state.metric = DEFAULT_METRICS.find((k) => offered.includes(k)) ?? offered[0] ?? '';
   const select = $('chart-metric');
-  select.replaceChildren(...sorted.map((k) => el('option', { value: k, selected: k === state.metric }, METRIC_LABELS[k] ?? k)));
-  select.disabled = sorted.length === 0;
+  select.replaceChildren(...groups.map((g) => el('optgroup', { label: g.group },
+    ...g.options.map((o) => el('option', { value: o.key, selected: o.key === state.metric }, o.hasBaseline ? `${o.label} (with baseline)` : o.label)))));
+  select.disabled = offered.length === 0;
+}
+
+/** Why the federation is not training right now, in one line: waiting for clients, backing off, auto-paused. */
+function federationNote(f) {
+  const parts = [];
+  if (f.statusReason) parts.push(f.statusReason);
+  if (f.live?.waiting) parts.push(`${f.live.waiting.message[0].toUpperCase()}${f.live.waiting.message.slice(1)}.`);
+  if (f.status === 'running' && isNum(f.live?.retryAt) && f.live.retryAt > Date.now()) {
+    parts.push(`Backing off after ${f.live.consecutiveFailures} failed round(s): next round at ${fmtTime(f.live.retryAt).slice(11)}.`);
+  }
+  if (f.archivedAt) parts.push(`Archived ${fmtTime(f.archivedAt)}.`);
+  return parts.join(' ');
 }
 
 /** Nice axis ticks (steps of 1, 2 or 5 × 10^k) covering [lo, hi]. */
@@ -363,13 +398,24 @@ function niceTicks(lo, hi, count = 5) {
 
 function renderChart() {
   const key = state.metric;
-  const points = state.rounds.filter((r) => r.status === 'completed')
-    .map((r) => ({ round: r.round, value: metricOf(r, key) })).filter((p) => isNum(p.value));
-  const label = METRIC_LABELS[key] ?? key;
-  const W = 720, H = 260, L = 64, R = 20, T = 16, B = 40;
+  const series = (k) => state.rounds.filter((r) => r.status === 'completed')
+    .map((r) => ({ round: r.round, value: metricOf(r, k) })).filter((p) => isNum(p.value));
+  const points = series(key);
+  const described = describeMetric(key);
+  const label = described.title || key;
+  const baseline = described.baselineKey ? series(described.baselineKey) : [];
+  const legend = $('chart-legend');
+  legend.hidden = baseline.length === 0;
+  legend.replaceChildren(...(baseline.length ? [
+    el('span', { className: 'key key-model' }, 'federated model'), ' ',
+    el('span', { className: 'key key-baseline' }, 'non-learned baseline on the same users (popularity, most recent category, majority tier)'),
+  ] : []));
+  // Drawn at the width it is shown at, so the 12 px labels stay 12 px on a phone.
+  const W = Math.round(Math.min(900, Math.max(300, $('chart').clientWidth || 720))), H = 260, L = 64, R = 20, T = 16, B = 40;
   const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'chart-title' });
   const title = points.length
     ? `${label} by round: ${points.map((p) => `round ${p.round} ${fmt(p.value)}`).join(', ')}`
+      + (baseline.length ? `; baseline: ${baseline.map((p) => `round ${p.round} ${fmt(p.value)}`).join(', ')}` : '')
     : 'No completed round has this metric yet';
   chart.append(svg('title', { id: 'chart-title' }, title));
   if (points.length === 0) {
@@ -377,8 +423,9 @@ function renderChart() {
     $('chart').replaceChildren(chart);
     return;
   }
-  const y = niceTicks(Math.min(...points.map((p) => p.value)), Math.max(...points.map((p) => p.value)));
-  const first = points[0].round, last = points.at(-1).round;
+  const all = [...points, ...baseline];
+  const y = niceTicks(Math.min(...all.map((p) => p.value)), Math.max(...all.map((p) => p.value)));
+  const first = Math.min(...all.map((p) => p.round)), last = Math.max(...all.map((p) => p.round));
   const x0 = first === last ? first - 1 : first, x1 = first === last ? last + 1 : last;
   const sx = (r) => L + ((r - x0) / (x1 - x0)) * (W - L - R);
   const sy = (v) => T + (1 - (v - y.lo) / (y.hi - y.lo)) * (H - T - B);
@@ -392,6 +439,9 @@ function renderChart() {
   }
   chart.append(svg('line', { x1: L, x2: W - R, y1: H - B, y2: H - B, class: 'axis' }));
   chart.append(svg('text', { x: (L + W - R) / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis-label' }, 'round'));
+  if (baseline.length) {
+    chart.append(svg('polyline', { points: baseline.map((p) => `${sx(p.round)},${sy(p.value)}`).join(' '), class: 'line baseline' }));
+  }
   chart.append(svg('polyline', { points: points.map((p) => `${sx(p.round)},${sy(p.value)}`).join(' '), class: 'line' }));
   for (const p of points) {
     chart.append(svg('circle', { cx: sx(p.round), cy: sy(p.value), r: 4, class: 'point' },
@@ -455,9 +505,55 @@ for (const button of document.querySelectorAll('.controls button')) {
     const action = button.dataset.action;
     if (!f) return;
     if (action === 'stop' && !confirm(`Stop federation "${f.name}"? A stopped federation cannot be resumed.`)) return;
+    if (action === 'delete') {
+      if (!confirm(`Delete federation "${f.name}" with all its rounds, clients, tokens and models? This cannot be undone.`)) return;
+      void act('Delete federation', async () => {
+        const r = await api(fedPath(f.id), { method: 'DELETE' });
+        state.selected = '';
+        history.replaceState(null, '', location.pathname + location.search);
+        return r;
+      });
+      return;
+    }
     void act(`${action[0].toUpperCase()}${action.slice(1)} federation`, () => api(fedPath(f.id, `/${action}`), { method: 'POST' }));
   });
 }
+
+$('show-archived').addEventListener('change', (ev) => {
+  state.showArchived = ev.target.checked;
+  void refresh();
+});
+
+/** Reads the create form into a federation config; a malformed model JSON is reported, not sent. */
+function createConfig() {
+  const num = (id) => Number($(id).value);
+  let model;
+  try {
+    model = JSON.parse($('create-model').value);
+  } catch (e) {
+    throw new Error(`the model config is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return {
+    name: $('create-name').value.trim(), rounds: num('create-rounds'), model,
+    strategy: { name: $('create-strategy').value, clientsPerRound: num('create-clients'), minFitClients: num('create-quorum') },
+    ...($('create-secagg').checked ? { secureAggregation: {} } : {}),
+  };
+}
+
+$('create-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const created = await act('Creating the federation', () => api('federations', { method: 'POST', body: createConfig() }));
+  if (!created) return;
+  $('create-name').value = '';
+  $('create').open = false;
+  location.hash = `#fed=${encodeURIComponent(created.id)}`;
+});
+
+let resizeTimer = 0;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { if (state.federation) renderChart(); }, 150);
+});
 
 $('chart-metric').addEventListener('change', (ev) => {
   state.metric = ev.target.value;

@@ -1,0 +1,2 @@
+export { encodeTopK, decodeTopK, topKIndices } from './topk.js';
+export { UpdateCompressor, decodeUpload, type UploadCodec, type CompressorOptions, type Compressed } from './error-feedback.js';

@@ -1,0 +1,1 @@
+export { PeftSlice, isPeftTrainable, PEFT_METHODS, type PeftMethod } from './bitfit.js';

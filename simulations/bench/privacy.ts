@@ -1,0 +1,189 @@
+/**
+ * Privacy, robustness and compression measurements on one experiment file, through the real simulator
+ * (`runSimulation`, the path `fedprofile simulate` runs). Every variant runs the experiment's first
+ * federated strategy only, with the same seed, data and model.
+ *
+ *   npm run bench:privacy -- [--config FILE] [--suite dp,attack,compression,peft] [--out FILE]
+ *                            [--clip-norm C|auto] [--attack-fraction F] [--max-norm N|auto] [--rounds N] [--plain]
+ *
+ * dp:          ε at noise multiplier 1.0 (accountant only), then NDCG@10 at ε = ∞, 8 and 3 (noise calibrated to
+ *              each target over the run's rounds; DP-FedAvg distributed under SecAgg, central otherwise).
+ * attack:      plain mode (robust rules need it); no attack, then sign-flip (×−4) and scaled-update (×10) attackers
+ *              against the mean, median, trimmed mean, multi-Krum and norm bounding.
+ * compression: plain mode; float32 both ways, f16 down + q8 (error feedback) up, f16 down + top-k 1 % up.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { loadSimulationConfig, type SimulationConfig } from '../config.js';
+import { runSimulation } from '../runner.js';
+import { computeEpsilon, noiseForEpsilon } from '../../shared/privacy/rdp.js';
+import { distributedNoiseStd } from '../../shared/privacy/dp-fedavg.js';
+import { plannedContributorsOf } from '../strategies/privacy-hooks.js';
+import { isFedProfileError } from '../../shared/errors.js';
+
+interface VariantResult {
+  variant: string;
+  ndcg10: number;
+  hr10: number;
+  rounds: number;
+  epsilon: number | null;
+  noiseMultiplier?: number;
+  bytesUpPerRound: number;
+  bytesDownPerRound: number;
+  seconds: number;
+  clientsUsed: number;
+  /** Median over rounds of the median honest client update norm (for calibrating clip and norm bounds). */
+  honestNormMedian: number | null;
+  /** Fine-tuning rounds only (pre-training always ships the whole model). */
+  finetuneBytesUpPerRound: number;
+  finetuneBytesDownPerRound: number;
+}
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
+
+async function runVariant(variant: string, cfg: SimulationConfig, extra: { noiseMultiplier?: number } = {}): Promise<VariantResult> {
+  const out = mkdtempSync(join(tmpdir(), 'fp-bench-privacy-'));
+  try {
+    const t0 = performance.now();
+    const r = await runSimulation(cfg, { outDir: out, plots: false });
+    const name = cfg.strategies[0]!.name;
+    const s = r.summary.strategies[name]!;
+    const lines = readFileSync(r.metricsPath, 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { phase: string; bytesUp: number; bytesDown: number; aggregation?: Record<string, number> });
+    const norms = lines.map((l) => l.aggregation?.honestUpdateNormMedian).filter((x): x is number => x !== undefined);
+    const fine = lines.filter((l) => l.phase === 'finetune');
+    const perRound = (k: 'bytesUp' | 'bytesDown') => (fine.length ? fine.reduce((a, l) => a + l[k], 0) / fine.length : NaN);
+    const res: VariantResult = {
+      variant, ndcg10: s.ndcg10, hr10: s.hr10, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
+      bytesUpPerRound: s.bytesPerRound?.up ?? NaN, bytesDownPerRound: s.bytesPerRound?.down ?? NaN,
+      seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, honestNormMedian: median(norms),
+      finetuneBytesUpPerRound: perRound('bytesUp'), finetuneBytesDownPerRound: perRound('bytesDown'), ...extra,
+    };
+    process.stderr.write(`${JSON.stringify(res)}\n`);
+    return res;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function federatedOnly(cfg: SimulationConfig, rounds?: number): SimulationConfig {
+  const fed = cfg.strategies.find((s) => s.name !== 'centralized' && s.name !== 'local');
+  if (!fed) throw new Error('the experiment lists no federated strategy');
+  // Each suite sets attack, robust rule, DP, compression and PEFT itself; the experiment's own are dropped.
+  const { attack: _a, robustAggregation: _r, dp: _d, compression: _c, peft: _p, ...rest } = cfg;
+  return { ...rest, strategies: [fed], training: { ...cfg.training, ...(rounds !== undefined ? { rounds } : {}) } };
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('bench:privacy')
+    .option('--config <file>', 'experiment file', 'simulations/experiments/demo-sim.json')
+    .option('--suite <list>', 'comma-separated: dp, attack, compression, peft', 'dp,attack,compression')
+    .option('--clip-norm <c>', 'DP-FedAvg clip norm C ("auto": the median honest update norm of the no-DP run)', 'auto')
+    .option('--attack-fraction <f>', 'fraction of attacking clients', '0.15')
+    .option('--max-norm <n>', 'norm-bounding threshold ("auto": the median honest update norm of the no-attack run)', 'auto')
+    .option('--rounds <n>', 'override training.rounds')
+    .option('--plain', 'turn secure aggregation off (DP then runs in central mode)')
+    .option('--out <file>', 'also write the JSON here');
+  program.parse();
+  const o = program.opts<{ config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; plain?: boolean; out?: string }>();
+  const loaded = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
+  const base: SimulationConfig = o.plain ? { ...loaded, secureAggregation: { ...loaded.secureAggregation, enabled: false } } : loaded;
+  const suites = new Set(o.suite.split(',').map((s) => s.trim()));
+  const result: Record<string, unknown> = {
+    config: o.config, seed: base.seed, rounds: base.training.pretrainRounds + base.training.rounds, secureAggregation: base.secureAggregation.enabled,
+  };
+
+  // Every round samples clientsPerRound of the clients (default: all) without replacement.
+  const clients = base.clients ?? 10;
+  const steps = base.training.pretrainRounds + base.training.rounds;
+
+  if (suites.has('dp')) {
+    const probe = await runVariant('no DP (ε = ∞)', base);
+    const clipNorm = o.clipNorm === 'auto' ? probe.honestNormMedian ?? 1 : Number(o.clipNorm);
+    const n = probe.clientsUsed;
+    const perRound = Math.min(base.training.clientsPerRound ?? n, n);
+    const q = perRound / n;
+    const delta = 1e-5;
+    const at1 = computeEpsilon({ samplingRate: q, noiseMultiplier: 1, steps, delta, sampling: 'fixed-size' });
+    const rows: VariantResult[] = [probe];
+    for (const target of [8, 3]) {
+      const z = noiseForEpsilon({ targetEpsilon: target, samplingRate: q, steps, delta, sampling: 'fixed-size' });
+      const secagg = base.secureAggregation.enabled;
+      const clip = secagg ? Math.max(base.secureAggregation.clip, 4 * distributedNoiseStd(clipNorm, z, plannedContributorsOf(base, perRound))) : base.secureAggregation.clip;
+      const cfg: SimulationConfig = {
+        ...base, secureAggregation: { ...base.secureAggregation, clip },
+        dp: { enabled: true, clipNorm, noiseMultiplier: z, delta, sampling: 'fixed-size' },
+      };
+      rows.push(await runVariant(`DP ε = ${target}`, cfg, { noiseMultiplier: z }));
+    }
+    result.dp = { samplingRate: q, steps, delta, clipNorm, epsilonAtNoise1: at1.epsilon, epsilonAtNoise1Order: at1.order, runs: rows };
+  }
+
+  if (suites.has('attack')) {
+    const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const fraction = Number(o.attackFraction);
+    const n = clients;
+    const f = Math.max(1, Math.round(fraction * n));
+    const clean = await runVariant('no attack, mean', plain);
+    const rows: VariantResult[] = [clean];
+    const maxNorm = o.maxNorm === 'auto' ? clean.honestNormMedian ?? 1 : Number(o.maxNorm);
+    const rules = [
+      { label: 'mean', rule: undefined },
+      { label: 'median', rule: { rule: 'median' as const } },
+      { label: 'trimmed-mean', rule: { rule: 'trimmed-mean' as const, trimFraction: Math.min(0.45, Math.max(0.2, fraction + 0.05)) } },
+      { label: 'multi-krum', rule: { rule: 'multi-krum' as const, byzantine: f } },
+      { label: 'norm-bound', rule: { rule: 'norm-bound' as const, maxNorm } },
+    ];
+    for (const kind of ['sign-flip', 'scale'] as const) {
+      for (const r of rules) {
+        const cfg: SimulationConfig = { ...plain, attack: { fraction, kind, scale: kind === 'scale' ? 10 : 4 }, ...(r.rule ? { robustAggregation: r.rule } : {}) };
+        rows.push(await runVariant(`${kind}, ${r.label}`, cfg));
+      }
+    }
+    result.attack = { fraction, attackers: f, normBound: maxNorm, runs: rows };
+  }
+
+  if (suites.has('compression')) {
+    const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const rows: VariantResult[] = [];
+    rows.push(await runVariant('f32 down, f32 up', plain));
+    rows.push(await runVariant('f16 down, q8 up (error feedback)', { ...plain, compression: { download: 'f16', upload: 'q8', topkFraction: 0.01 } }));
+    rows.push(await runVariant('f16 down, top-k 1 % up (error feedback)', { ...plain, compression: { download: 'f16', upload: 'topk', topkFraction: 0.01 } }));
+    result.compression = { runs: rows };
+  }
+
+  if (suites.has('peft')) {
+    const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const full = await runVariant('full fine-tuning, f32', plain);
+    const bitfit = await runVariant('PEFT (BitFit + heads), f32', { ...plain, peft: { method: 'bitfit' } });
+    const bitfitQ8 = await runVariant('PEFT (BitFit + heads), q8 both ways (error feedback up)', {
+      ...plain, peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 },
+    });
+    // Byte ratios over fine-tuning rounds: pre-training ships the whole model in every variant.
+    const ratio = (a: VariantResult, k: 'finetuneBytesUpPerRound' | 'finetuneBytesDownPerRound') => full[k] / a[k];
+    result.peft = {
+      runs: [full, bitfit, bitfitQ8],
+      ndcgVsFull: { bitfit: bitfit.ndcg10 / full.ndcg10, bitfitQ8: bitfitQ8.ndcg10 / full.ndcg10 },
+      finetuneShrink: {
+        bitfit: { up: ratio(bitfit, 'finetuneBytesUpPerRound'), down: ratio(bitfit, 'finetuneBytesDownPerRound') },
+        bitfitQ8: { up: ratio(bitfitQ8, 'finetuneBytesUpPerRound'), down: ratio(bitfitQ8, 'finetuneBytesDownPerRound') },
+      },
+    };
+  }
+
+  const json = JSON.stringify(result, null, 2);
+  process.stdout.write(`${json}\n`);
+  if (o.out) writeFileSync(o.out, `${json}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:privacy: ${isFedProfileError(e) ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
