@@ -25,6 +25,9 @@ import { loadOrCreateIdentity, signAuth } from './identity.js';
 import { IdentityMismatchError, IdentityPins } from './identity-pins.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
 
+/** How long stop() lets the task in progress finish before closing the trainer under it. */
+const STOP_GRACE_MS = 3_000;
+
 export interface FederatedClientOptions {
   coordinatorUrl: string;
   token: string;
@@ -314,7 +317,14 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     this.abandonRound('client stopped');
     this.failModelWaiters(new FedProfileError('PROTOCOL', 'client stopped'));
     this.socket?.disconnect();
-    await this.queue.catch(() => undefined);
+    // A queued task can be waiting on the network (a model download, a status poll); stop() must not wait on
+    // it for long: after a grace period the trainer is closed under it, which ends that task too.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.queue.catch(() => undefined),
+      new Promise<void>((resolve) => { grace = setTimeout(resolve, STOP_GRACE_MS); }),
+    ]);
+    clearTimeout(grace);
     await this.trainer?.close();
   }
 
