@@ -43,7 +43,8 @@ export interface PlainSessionOptions {
 
 interface PlainUpdatePayload { update: Float32Array; weight: number }
 
-function parsePayload(payload: unknown, vectorLength: number, bounds: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>): PlainUpdatePayload {
+/** Checks one plain/update payload (shape, length, positive weight, bounds); shared by every plain-mode server session. */
+export function parsePlainUpdate(payload: unknown, vectorLength: number, bounds: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>): PlainUpdatePayload {
   const p = payload as Partial<PlainUpdatePayload> | null;
   if (!p || typeof p !== 'object') throw new FedProfileError('PROTOCOL', 'plain/update payload must be an object');
   if (!(p.update instanceof Float32Array)) throw new FedProfileError('PROTOCOL', 'plain/update.update must be a Float32Array');
@@ -107,7 +108,7 @@ export class PlainServerSession implements ServerAggregationSession {
       throw new FedProfileError('DEADLINE', `update from ${from} arrived after aggregation closed (${this._stage})`);
     }
     if (!this.pending.has(from)) throw new FedProfileError('REPLAY', `client ${from} already sent its update or was dropped`);
-    const { update, weight } = parsePayload(payload, this.opts.vectorLength, this.opts.bounds ?? DEFAULT_UPDATE_BOUNDS);
+    const { update, weight } = parsePlainUpdate(payload, this.opts.vectorLength, this.opts.bounds ?? DEFAULT_UPDATE_BOUNDS);
     const w = Math.min(weight, this.opts.maxWeight ?? DEFAULT_UPDATE_BOUNDS.maxWeight);
     this.bytesIn += update.byteLength;
     if (this.opts.accumulator) { this.remoteWeight += w; this.opts.accumulator.add(update, w); }

@@ -1,6 +1,8 @@
 import { FedProfileError } from '../../errors.js';
-import { assertFiniteRange, weightedMean } from '../mean.js';
-import { PLAIN_UPDATE } from '../plain-session.js';
+import { weightedMean } from '../mean.js';
+import { PLAIN_UPDATE, parsePlainUpdate } from '../plain-session.js';
+
+const FINITE_ONLY = { maxAbs: Number.MAX_VALUE, maxL2Norm: Infinity };
 import { type AggregationOutcome, type Outbound, type ServerAggregationSession } from '../seam.js';
 import type { RobustAggregation } from './config.js';
 import { coordinateMedian, multiKrum, normBoundedMean, trimCount, trimmedMean } from './rules.js';
@@ -46,15 +48,8 @@ export class RobustServerSession implements ServerAggregationSession {
     if (!this.participants.has(from)) throw new FedProfileError('PROTOCOL', `client ${from} is not a participant of this round`);
     if (this._stage !== 'collect') throw new FedProfileError('DEADLINE', `update from ${from} arrived after aggregation closed (${this._stage})`);
     if (!this.pending.has(from)) throw new FedProfileError('REPLAY', `client ${from} already sent its update or was dropped`);
-    const p = payload as { update?: unknown; weight?: unknown } | null;
-    if (!p || typeof p !== 'object' || !(p.update instanceof Float32Array)) throw new FedProfileError('PROTOCOL', 'plain/update.update must be a Float32Array');
-    if (p.update.length !== this.opts.vectorLength) {
-      throw new FedProfileError('BAD_INPUT', `plain/update has ${p.update.length} values, expected ${this.opts.vectorLength}`);
-    }
-    if (typeof p.weight !== 'number' || !Number.isFinite(p.weight) || p.weight <= 0) {
-      throw new FedProfileError('BAD_INPUT', `plain/update.weight must be a positive number, got ${String(p.weight)}`);
-    }
-    assertFiniteRange(p.update, 0, p.update.length);
+    // Finite values only: the robust rules bound outliers themselves, so no magnitude limit is applied here.
+    const p = parsePlainUpdate(payload, this.opts.vectorLength, FINITE_ONLY);
     const weight = this.opts.maxWeight !== undefined ? Math.min(p.weight, this.opts.maxWeight) : p.weight;
     this.received.push({ from, update: p.update, weight });
     this.bytesIn += p.update.byteLength;
