@@ -4,6 +4,7 @@ import { FedProfileError } from '../shared/errors.js';
 import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import { SecAggClientSession } from '../shared/secagg/client.js';
 import { MSG, SetupSchema } from '../shared/secagg/messages.js';
+import { privatizingSession, takeClientPrivacy } from '../shared/privacy/client-transform.js';
 import type { IdentityPins } from './identity-pins.js';
 
 export interface ClientAggregatorArgs {
@@ -66,8 +67,14 @@ export function registerClientAggregator(kind: 'plain' | 'secagg', factory: Clie
   factories.set(kind, factory);
 }
 
+/**
+ * The round's session; when the coordinator asks for clipping and noise (`params.privacy`: DP-FedAvg, or
+ * norm bounding under SecAgg) the update is clipped and noised here, before any aggregator (or mask) sees it.
+ */
 export function createClientAggregator(kind: 'plain' | 'secagg', args: ClientAggregatorArgs): ClientAggregationSession {
   const f = factories.get(kind);
   if (!f) throw new FedProfileError('BAD_CONFIG', `this client cannot take part in "${kind}" aggregation (not available in this build)`);
-  return f(args);
+  const { privacy, rest } = takeClientPrivacy(args.params);
+  const inner = f({ ...args, params: rest });
+  return privacy ? privatizingSession(inner, privacy) : inner;
 }

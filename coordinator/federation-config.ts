@@ -4,6 +4,8 @@ import { StrategyConfigSchema } from '../shared/aggregation/strategy-config.js';
 import { DEFAULT_FAILURE_POLICY, FailurePolicySchema } from '../shared/round/backoff.js';
 import { UpdateBoundsSchema } from '../shared/aggregation/update-bounds.js';
 import { SecAggParamsSchema } from '../shared/secagg/params.js';
+import { DpConfigSchema } from '../shared/privacy/dp-fedavg.js';
+import { RobustAggregationSchema } from '../shared/aggregation/robust/config.js';
 
 /**
  * The operator-settable SecAgg+ options: the session's own parameters minus what the coordinator fills in
@@ -68,6 +70,17 @@ export const FederationConfigSchema = z.strictObject({
   failurePolicy: FailurePolicySchema.default(DEFAULT_FAILURE_POLICY),
   /** Limits every plain update must meet before it is summed, and the aggregate before commit. */
   updateBounds: UpdateBoundsSchema.default(UpdateBoundsSchema.parse({})),
+  /**
+   * Client-level DP-FedAvg: clip every update to dp.clipNorm and add Gaussian noise z·C to the sum, centrally
+   * (the coordinator, on the unmasked sum) or distributed (each client its share, before masking). ε per
+   * round is accounted (RDP) and the federation pauses before a round would pass dp.epsilonBudget.
+   */
+  dp: DpConfigSchema.optional(),
+  /**
+   * How a plain-mode round combines updates: none (weighted mean), median, trimmed-mean, multi-krum, or
+   * norm-bound. With secure aggregation only norm-bound applies (as client-side clipping).
+   */
+  robustAggregation: RobustAggregationSchema.optional(),
 });
 
 export type FederationConfig = z.output<typeof FederationConfigSchema>;

@@ -12,6 +12,8 @@ export class CoordinatorMetrics {
     labelNames: ['federation'], buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800], registers: [this.registry],
   });
   readonly rejected = new Counter({ name: 'fedprofile_rejected_messages_total', help: 'Client messages rejected, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly dpEpsilon = new Gauge({ name: 'fedprofile_dp_epsilon', help: 'Differential privacy ε spent so far (RDP accountant, at the federation\'s δ)', labelNames: ['federation'], registers: [this.registry] });
+  readonly dpEpsilonBudget = new Gauge({ name: 'fedprofile_dp_epsilon_budget', help: 'The federation\'s ε budget; no round starts that would pass it', labelNames: ['federation'], registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'fedprofile_auth_failures_total', help: 'Refused socket handshakes, by reason', labelNames: ['reason'], registers: [this.registry] });
 
   constructor(collectProcessMetrics = false) {

@@ -14,10 +14,11 @@ import { aggregationPlan } from '../../shared/round/plan.js';
 import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
 import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { createServerAggregator } from '../../shared/round/server-aggregators.js';
 import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
+import { UpdateProtection } from './update-protection.js';
+import type { PrivacyStatus } from '../../shared/privacy/federation-dp.js';
 
 /** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
 const vectorWorker = new VectorWorker();
@@ -61,6 +62,7 @@ export class FederationRuntime {
     private readonly strategy: Strategy,
     private global: GlobalModel,
     private readonly engine: RoundEngine,
+    private readonly protection: UpdateProtection,
   ) {
     this.now = deps.now ?? Date.now;
   }
@@ -100,32 +102,44 @@ export class FederationRuntime {
     }
     const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
     const plan = aggregationPlan(strategy.config, config.secureAggregation, global.manifest.totalSize);
+    const protection = new UpdateProtection(config, deps.store.listRounds(row.id).filter((r) => r.status === 'completed').map((r) => r.metrics));
+    const clientPrivacy = protection.clientPrivacy();
     let runtime: FederationRuntime | undefined;
     const engine = new RoundEngine(
       {
         federationId: row.id, seed: config.seed, rounds: config.rounds,
         minClients: config.minClients ?? plan.quorum, deadlines: config.deadlines,
-        aggregation: { kind: plan.kind, params: plan.params },
+        aggregation: { kind: plan.kind, params: clientPrivacy ? { ...plan.params, privacy: clientPrivacy } : plan.params },
         failurePolicy: config.failurePolicy,
       },
       plannerFromStrategy(strategy),
-      ({ round, participants, minResults, targetResults }) => createServerAggregator(plan.kind, {
+      ({ round, participants, minResults, targetResults }) => protection.createSession(plan.kind, {
         federationId: row.id, round, participants, minResults, targetResults, vectorLength: global.manifest.totalSize,
         maxWeight: Math.min(plan.weightCap ?? Infinity, config.updateBounds.maxWeight), bounds: config.updateBounds,
         options: plan.params,
         identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
         // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
         // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
-        ...(plan.kind === 'plain' ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
+        ...(plan.kind === 'plain' && protection.streamsPlainMean() ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
         onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
-      }),
+      }, runtime?.snapshot().online ?? participants.length),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
     );
-    runtime = new FederationRuntime(row.id, config, deps, strategy, global, engine);
+    runtime = new FederationRuntime(row.id, config, deps, strategy, global, engine, protection);
+    runtime.publishPrivacy();
     return runtime;
   }
 
   get model(): GlobalModel { return this.global; }
+  /** ε spent so far and the budget; null without DP. */
+  privacy(): PrivacyStatus | null { return this.protection.dp?.status() ?? null; }
+
+  private publishPrivacy(): void {
+    const p = this.privacy();
+    if (!p) return;
+    this.deps.metrics.dpEpsilon.set({ federation: this.id }, p.epsilon);
+    if (p.epsilonBudget !== null) this.deps.metrics.dpEpsilonBudget.set({ federation: this.id }, p.epsilonBudget);
+  }
   snapshot(): ReturnType<RoundEngine['snapshot']> { return this.engine.snapshot(); }
   /** Each participant's state in the current or last round since this process started. */
   roundProgress(): RoundProgress | undefined { return this.progress; }
@@ -277,6 +291,7 @@ export class FederationRuntime {
       this.global = { manifest: this.global.manifest, values: result.weights, hash, round };
       this.deps.metrics.roundsTotal.inc({ federation: this.id, status: 'completed' });
       this.deps.metrics.roundDuration.observe({ federation: this.id }, durationMs / 1000);
+      this.publishPrivacy();
       this.deps.logger.info({ federation: this.id, round, contributors: summary.contributors.length, durationMs, hash }, 'round committed');
       for (const id of summary.participants) this.deps.send(id, { type: 'round-end', round, status: 'completed', modelHash: hash });
       this.lastFailure = undefined;

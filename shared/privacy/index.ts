@@ -12,3 +12,5 @@ export {
   DpConfigSchema, DP_MODES, distributedNoiseStd, privatizeClientUpdate, noiseCentralMean, effectiveNoiseMultiplier,
   roundingL2Bound, clipStats, type DpConfig, type DpMode, type PrivatizedUpdate,
 } from './dp-fedavg.js';
+export { FederationDp, PrivacyBudgetError, DP_ROUND_METRICS, type ClientDpParams, type PrivacyStatus } from './federation-dp.js';
+export { ClientPrivacySchema, takeClientPrivacy, privatizingSession, type ClientPrivacy } from './client-transform.js';

@@ -9,6 +9,8 @@ import { ConfigError } from '../../errors.js';
  */
 export const RobustAggregationSchema = z.discriminatedUnion('rule', [
   z.strictObject({ rule: z.literal('mean') }),
+  /** Same as 'mean': no robust rule. */
+  z.strictObject({ rule: z.literal('none') }),
   z.strictObject({ rule: z.literal('median') }),
   /** β: fraction trimmed from each end of every coordinate; set it ≥ the expected attacker fraction. */
   z.strictObject({ rule: z.literal('trimmed-mean'), trimFraction: z.number().min(0).lt(0.5).default(0.2) }),
@@ -22,7 +24,7 @@ export type RobustRule = RobustAggregation['rule'];
 /** Throws a ConfigError naming the field when the rule cannot work under SecAgg or with this cohort size. */
 export function checkRobustAggregation(r: RobustAggregation, opts: { secureAggregation: boolean; clientsPerRound: number; field?: string }): void {
   const field = opts.field ?? 'robustAggregation';
-  if (opts.secureAggregation && r.rule !== 'mean' && r.rule !== 'norm-bound') {
+  if (opts.secureAggregation && r.rule !== 'mean' && r.rule !== 'none' && r.rule !== 'norm-bound') {
     throw new ConfigError(`${field}.rule: "${r.rule}" needs every individual update, which SecAgg hides; with secure aggregation on only "norm-bound" (client-side clipping) applies`, { field: `${field}.rule` });
   }
   if (r.rule === 'multi-krum' && opts.clientsPerRound <= 2 * r.byzantine + 2) {

@@ -107,7 +107,7 @@ export class RobustServerSession implements ServerAggregationSession {
     }
     this._stage = 'done';
     // The rules other than mean and norm-bound count every contributor equally (Krum: those it kept).
-    const totalWeight = rule.rule === 'mean' || rule.rule === 'norm-bound' ? weights.reduce((s, w) => s + w, 0) : metrics.robustSelected ?? contributors.length;
+    const totalWeight = rule.rule === 'mean' || rule.rule === 'none' || rule.rule === 'norm-bound' ? weights.reduce((s, w) => s + w, 0) : metrics.robustSelected ?? contributors.length;
     this.received.length = 0;
     this.result = { status: 'done', mean, totalWeight, contributors, metrics };
   }
