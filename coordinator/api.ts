@@ -71,7 +71,7 @@ export function apiRouter(deps: ApiDeps): Router {
     return {
       id: row.id, name: row.name, status: row.status, statusReason: row.statusReason, config: row.config, completedRounds: row.completedRounds,
       lastRound: row.lastRound, modelHash: row.modelHash, parameters: rt.model.manifest.totalSize,
-      live: rt.snapshot(), roundProgress: rt.roundProgress() ?? null, attention: rt.attention ?? null,
+      live: rt.snapshot(), roundProgress: rt.roundProgress() ?? null, attention: rt.attention ?? null, privacy: rt.privacy(),
       archivedAt: row.archivedAt, createdAt: row.createdAt, updatedAt: row.updatedAt,
     };
   };
@@ -79,7 +79,7 @@ export function apiRouter(deps: ApiDeps): Router {
     const row = deps.store.getFederation(d.id);
     return {
       id: d.id, name: d.name, status: d.status, config: row?.config ?? null, completedRounds: row?.completedRounds ?? null,
-      lastRound: row?.lastRound ?? null, modelHash: row?.modelHash ?? null, parameters: null, live: null,
+      lastRound: row?.lastRound ?? null, modelHash: row?.modelHash ?? null, parameters: null, live: null, privacy: null,
       attention: { code: d.code, file: d.file, reason: d.reason, at: d.at }, archivedAt: row?.archivedAt ?? null,
       createdAt: row?.createdAt ?? null, updatedAt: row?.updatedAt ?? null,
     };

@@ -52,11 +52,19 @@ const schemas: Record<string, Schema> = {
       }, ['detail']),
     },
   }),
+  PrivacyStatus: {
+    ...closed({
+      mode: { type: 'string', enum: ['central', 'distributed'] }, epsilon: { type: 'number' }, delta: { type: 'number' },
+      epsilonBudget: nullable({ type: 'number' }), rounds: int, noiseMultiplier: { type: 'number' }, clipNorm: { type: 'number' },
+    }),
+    description: 'DP-FedAvg: (ε, δ) spent by the committed rounds (RDP accountant, fixed-size sampling); no round starts that would pass epsilonBudget',
+  },
   Federation: closed({
     id: str, name: str, status: FEDERATION_STATUS,
     statusReason: { ...nullable(str), description: 'why the coordinator set this status (e.g. paused after failed rounds)' },
     config: ref('FederationConfigResolved'), completedRounds: int, lastRound: int, modelHash: hash, parameters: int,
     live: ref('LiveState'), roundProgress: nullable(ref('RoundProgress')),
+    privacy: { ...nullable(ref('PrivacyStatus')), description: 'null when dp is off' },
     attention: {
       ...nullable({ type: 'object' }),
       description: 'why this federation needs an operator: a fault that paused it, a failed command (full disk), or a checkpoint it could not load (code, file, reason)',

@@ -243,6 +243,13 @@ function renderFederations(federations) {
   });
 }
 
+/** "ε 1.23 of 8 (δ 1e-5, central)", or "off" without DP. */
+function privacyLabel(p) {
+  if (!p) return 'off';
+  const budget = p.epsilonBudget === null ? 'no budget' : `of ${p.epsilonBudget}`;
+  return `ε ${p.epsilon.toFixed(3)} ${budget} (δ ${p.delta}, ${p.mode}, z ${p.noiseMultiplier}, C ${p.clipNorm})`;
+}
+
 function renderFederation(f, rounds, clients, tokens) {
   state.federation = f;
   state.rounds = rounds;
@@ -271,6 +278,8 @@ function renderFederation(f, rounds, clients, tokens) {
       ['Clients online', f.live?.waiting ? `${f.live.online ?? 0} (${f.live.waiting.needed} needed)` : String(f.live?.online ?? 0)],
       ['Strategy', strategyLabel(f.config)],
       ['Aggregation', f.config?.secureAggregation ? 'SecAgg+' : 'plain'],
+      ['Robust rule', f.config?.robustAggregation?.rule ?? 'none'],
+      ['Privacy', privacyLabel(f.privacy)],
       ['Parameters', isNum(f.parameters) ? f.parameters.toLocaleString('en') : '—'],
       ['Global model', short(f.modelHash, 16)],
     ];
