@@ -72,7 +72,9 @@ export class CentralDpServerSession implements ServerAggregationSession {
     const c = clipL2(p.update, this.opts.clipNorm);
     const out = this.inner.handle(from, type, { update: c.values, weight: 1 });
     this.seen++;
-    if (c.clipped) this.clipped++;
+    // Real clients clip before sending (float32 leaves their norm within ~1e-7 of C): what counts here is an
+    // update that arrived unclipped, i.e. a client that skipped the clipping it was asked for.
+    if (c.norm > this.opts.clipNorm * (1 + 1e-5)) this.clipped++;
     return out;
   }
 
@@ -97,7 +99,7 @@ export class CentralDpServerSession implements ServerAggregationSession {
     const metrics: Record<string, number> = {
       ...o.metrics, dpEpsilon: spent.epsilon, dpDelta: spent.delta, dpNoiseMultiplier: sigma, dpSamplingRate: this.opts.samplingRate,
     };
-    if (this.seen > 0) metrics.dpClippedFraction = this.clipped / this.seen;
+    if (this.seen > 0) metrics.dpUnclippedArrivals = this.clipped / this.seen;
     this.final = { ...o, mean, totalWeight: n, metrics };
     return this.final;
   }

@@ -34,7 +34,7 @@ describe('privacy: central DP-FedAvg session', () => {
     expect(o.mean[0]).to.be.closeTo(want[0]!, 1e-6);
     expect(o.mean[1]).to.be.closeTo(want[1]!, 1e-6);
     expect(o.totalWeight).to.equal(3);
-    expect(o.metrics.dpClippedFraction).to.be.closeTo(2 / 3, 1e-12);
+    expect(o.metrics.dpUnclippedArrivals).to.be.closeTo(2 / 3, 1e-12);
     expect(o.metrics.dpEpsilon).to.be.closeTo(computeEpsilon({ samplingRate: 0.1, noiseMultiplier: 2, steps: 1, delta: 1e-5, sampling: 'fixed-size' }).epsilon, 1e-12);
     // Reading the outcome again does not charge the accountant twice.
     s.outcome();
