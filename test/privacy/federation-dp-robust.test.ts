@@ -94,6 +94,40 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
     expect(std).to.be.within(0.85 * z * C / 2, 1.15 * z * C / 2);
   });
 
+  it('distributed DP under SecAgg+: clients noise before masking; ε charged with the contributors\' noise and the rounding bound', async () => {
+    const z = 1;
+    const C = 0.05;
+    const fed = await createFederation(coord.url, {
+      name: 'ddp', model: TINY_MODEL, rounds: 1, minClients: 3, deadlines: { trainMs: 20_000, aggregationStageMs: 10_000 },
+      strategy: { clientsPerRound: 3, minFitClients: 3, overSelection: 1, localEpochs: FIT.localEpochs, learningRate: FIT.learningRate, optimizer: 'sgd', evaluateEvery: 0 },
+      secureAggregation: { clip: 1, maxWeight: 1 },
+      dp: { enabled: true, mode: 'distributed', clipNorm: C, noiseMultiplier: z },
+    });
+    const trainers = [0, 1, 2].map((i) => new LeastSquaresTrainer(DIM, 9, `ddp-${i}`));
+    await join(fed, trainers);
+    const before = await weightsOf(coord.url, fed, 0);
+    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    const round = await waitFor('round 1 completed', async () => {
+      const r = await api(coord.url, 'GET', `/federations/${fed}/rounds/1`);
+      return r.json?.status === 'completed' ? r.json : undefined;
+    });
+    // Rounding of 242 coordinates to the grid 2^-f (f from n = 3, clip 1) widens the sensitivity a little.
+    const f = Math.floor(Math.log2(((2 ** 31 - 1) / 3 - 1) / 1));
+    const sigma = (z * C) / (C + Math.sqrt(DIM) * 2 ** -f);
+    expect(round.metrics['agg.dpNoiseMultiplier']).to.be.closeTo(sigma, 1e-12);
+    expect(sigma).to.be.within(0.99999 * z, z);
+    expect(round.metrics['agg.dpEpsilon']).to.be.closeTo(computeEpsilon({ samplingRate: 1, noiseMultiplier: sigma, steps: 1, delta: 1e-5, sampling: 'fixed-size' }).epsilon, 1e-9);
+    // The unmasked mean carries the three noise shares: std zC/√3 each, so zC/3 on the mean of three.
+    const after = await weightsOf(coord.url, fed, 1);
+    const clean = trainers.map((t) => clipL2(t.expectedDelta(before, FIT), C).values);
+    let ss = 0;
+    for (let i = 0; i < DIM; i++) {
+      const noise = after[i]! - before[i]! - (clean[0]![i]! + clean[1]![i]! + clean[2]![i]!) / 3;
+      ss += noise * noise;
+    }
+    expect(Math.sqrt(ss / DIM)).to.be.within(0.85 * z * C / 3, 1.15 * z * C / 3);
+  });
+
   it('median defeats a ×10 sign-flip client that drags the plain mean the wrong way', async () => {
     const run = async (rule: 'none' | 'median') => {
       const fed = await createFederation(coord.url, {
