@@ -5,6 +5,7 @@ import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import { SecAggClientSession } from '../shared/secagg/client.js';
 import { MSG, SetupSchema } from '../shared/secagg/messages.js';
 import { privatizingSession, takeClientPrivacy } from '../shared/privacy/client-transform.js';
+import { compressingSession, compressorFor, takeUploadCompression } from '../shared/compression/upload.js';
 import type { IdentityPins } from './identity-pins.js';
 
 export interface ClientAggregatorArgs {
@@ -69,12 +70,17 @@ export function registerClientAggregator(kind: 'plain' | 'secagg', factory: Clie
 
 /**
  * The round's session; when the coordinator asks for clipping and noise (`params.privacy`: DP-FedAvg, or
- * norm bounding under SecAgg) the update is clipped and noised here, before any aggregator (or mask) sees it.
+ * norm bounding under SecAgg) the update is clipped and noised here, before any aggregator (or mask) sees it;
+ * with `params.compression` (plain mode) it is then sent encoded, with this client's error feedback.
  */
 export function createClientAggregator(kind: 'plain' | 'secagg', args: ClientAggregatorArgs): ClientAggregationSession {
   const f = factories.get(kind);
   if (!f) throw new FedProfileError('BAD_CONFIG', `this client cannot take part in "${kind}" aggregation (not available in this build)`);
-  const { privacy, rest } = takeClientPrivacy(args.params);
-  const inner = f({ ...args, params: rest });
-  return privacy ? privatizingSession(inner, privacy) : inner;
+  const { privacy, rest: afterPrivacy } = takeClientPrivacy(args.params);
+  const { compression, rest } = takeUploadCompression(afterPrivacy);
+  if (compression && kind !== 'plain') throw new FedProfileError('BAD_CONFIG', `upload compression applies to plain aggregation only, not "${kind}"`);
+  let session = f({ ...args, params: rest });
+  // Clip and noise first, then encode: compression only post-processes what DP released.
+  if (compression) session = compressingSession(session, compressorFor(args.identity, args.federationId, compression, args.vectorLength));
+  return privacy ? privatizingSession(session, privacy) : session;
 }

@@ -6,6 +6,7 @@ import { UpdateBoundsSchema } from '../shared/aggregation/update-bounds.js';
 import { SecAggParamsSchema } from '../shared/secagg/params.js';
 import { DpConfigSchema } from '../shared/privacy/dp-fedavg.js';
 import { RobustAggregationSchema } from '../shared/aggregation/robust/config.js';
+import { UploadCompressionSchema } from '../shared/compression/upload.js';
 
 /**
  * The operator-settable SecAgg+ options: the session's own parameters minus what the coordinator fills in
@@ -81,6 +82,8 @@ export const FederationConfigSchema = z.strictObject({
    * norm-bound. With secure aggregation only norm-bound applies (as client-side clipping).
    */
   robustAggregation: RobustAggregationSchema.optional(),
+  /** Wire encodings. upload (plain mode only): f16, q8 or top-k updates, with error feedback on the clients. */
+  compression: z.strictObject({ upload: UploadCompressionSchema.optional() }).optional(),
 });
 
 export type FederationConfig = z.output<typeof FederationConfigSchema>;

@@ -35,6 +35,9 @@ export function federationConfigProblems(c: FederationConfig): ConfigProblem[] {
       message: `multi-Krum tolerating f = ${robust.byzantine} attackers needs more than 2f + 2 = ${2 * robust.byzantine + 2} clients per round, but strategy.clientsPerRound is ${c.strategy.clientsPerRound}`,
     });
   }
+  if (c.compression?.upload && c.secureAggregation) {
+    problems.push({ path: 'compression.upload', message: 'upload compression applies to plain aggregation only: SecAgg+ sends its own fixed-point encoding; remove compression.upload or secureAggregation' });
+  }
   const dp = c.dp;
   if (dp?.enabled) {
     if (robust && UPDATE_COMPARING_RULES.has(robust.rule)) {

@@ -103,13 +103,13 @@ export class FederationRuntime {
     const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
     const plan = aggregationPlan(strategy.config, config.secureAggregation, global.manifest.totalSize);
     const protection = new UpdateProtection(config, deps.store.listRounds(row.id).filter((r) => r.status === 'completed').map((r) => r.metrics));
-    const clientPrivacy = protection.clientPrivacy();
+    const clientParams = protection.clientParams();
     let runtime: FederationRuntime | undefined;
     const engine = new RoundEngine(
       {
         federationId: row.id, seed: config.seed, rounds: config.rounds,
         minClients: config.minClients ?? plan.quorum, deadlines: config.deadlines,
-        aggregation: { kind: plan.kind, params: clientPrivacy ? { ...plan.params, privacy: clientPrivacy } : plan.params },
+        aggregation: { kind: plan.kind, params: { ...plan.params, ...clientParams } },
         failurePolicy: config.failurePolicy,
       },
       plannerFromStrategy(strategy),

@@ -4,6 +4,7 @@ import { FederationDp } from '../../shared/privacy/federation-dp.js';
 import type { ClientPrivacy } from '../../shared/privacy/client-transform.js';
 import { createServerAggregator, type ServerAggregatorArgs } from '../../shared/round/server-aggregators.js';
 import type { FederationConfig } from '../federation-config.js';
+import { DecodingServerSession } from '../../shared/compression/upload.js';
 
 /**
  * How one federation protects its aggregate from what individual updates may carry: DP-FedAvg (clipping,
@@ -18,6 +19,13 @@ export class UpdateProtection {
     this.dp = dp?.enabled
       ? new FederationDp({ ...dp, enabled: true, plannedContributors: dp.plannedContributors ?? (dp.mode === 'distributed' ? config.strategy.clientsPerRound : undefined) }, committedRoundMetrics)
       : undefined;
+  }
+
+  /** What the fit instruction adds to the aggregation params: clipping/noise and upload compression. */
+  clientParams(): Record<string, unknown> {
+    const privacy = this.clientPrivacy();
+    const upload = this.config.compression?.upload;
+    return { ...(privacy ? { privacy } : {}), ...(upload ? { compression: upload } : {}) };
   }
 
   /** What clients do to their update before sending it (`aggregation.params.privacy`); undefined = nothing. */
@@ -50,7 +58,14 @@ export class UpdateProtection {
         vectorLength: args.vectorLength, minResults: args.minResults, targetResults: args.targetResults, maxWeight: args.maxWeight, rule,
       })
       : createServerAggregator(kind, args);
+    const protectedSession = this.protect(inner, kind, args, q);
+    // Decoding comes first, so DP clipping, bounds and the robust rule all see the decoded update.
+    return this.config.compression?.upload ? new DecodingServerSession(protectedSession, args.vectorLength) : protectedSession;
+  }
+
+  private protect(inner: ServerAggregationSession, kind: 'plain' | 'secagg', args: ServerAggregatorArgs, q: number): ServerAggregationSession {
     if (!this.dp) return inner;
+    const cohort = args.participants.length;
     const sa = this.config.secureAggregation;
     const maxWeight = typeof args.options?.maxWeight === 'number' ? args.options.maxWeight : 1000;
     return this.dp.wrap(inner, {

@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import type { FederatedClient } from '../../client-sdk/federated-client.js';
+import type { RunningCoordinator } from '../../coordinator/server.js';
+import type { ServerMessage } from '../../shared/protocol/messages.js';
+import { decodeVector, encodeVector } from '../../shared/weights/codec.js';
+import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import {
+  api, createFederation, issueToken, newClient, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
+} from '../runtime/fixtures/harness.js';
+
+const DIM = 242;
+const FIT = { localEpochs: 2, learningRate: 0.05 };
+
+describe('upload compression in a real federation (loopback sockets)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let coord: RunningCoordinator;
+  const clients: FederatedClient[] = [];
+  beforeEach(async () => { dir = tempDir('upload'); coord = await startTestCoordinator(dir); });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    await coord.close();
+    removeDir(dir);
+  });
+
+  const strategy = { clientsPerRound: 2, minFitClients: 2, overSelection: 1, localEpochs: FIT.localEpochs, learningRate: FIT.learningRate, optimizer: 'sgd', evaluateEvery: 0 };
+
+  it('q8 updates: the round commits the mean of exactly what the clients encoded, and counts the bytes that arrived', async () => {
+    const fed = await createFederation(coord.url, {
+      name: 'q8', model: TINY_MODEL, rounds: 1, deadlines: { trainMs: 5000 }, strategy, compression: { upload: { codec: 'q8' } },
+    });
+    const trainers = [0, 1].map((i) => new LeastSquaresTrainer(DIM, 9, `q8-${i}`));
+    for (const [i, t] of trainers.entries()) {
+      const c = newClient(coord.url, await issueToken(coord.url, fed), t, `${dir}/c${i}`);
+      clients.push(c);
+      await c.start();
+    }
+    const before = await weightsOf(coord.url, fed, 0);
+    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    const round = await waitFor('round 1', async () => {
+      const r = await api(coord.url, 'GET', `/federations/${fed}/rounds/1`);
+      return r.json?.status === 'completed' ? r.json : undefined;
+    });
+    const encoded = trainers.map((t) => encodeVector(t.expectedDelta(before, FIT), 'q8'));
+    expect(round.metrics['agg.uploadBytes']).to.equal(encoded[0]!.byteLength + encoded[1]!.byteLength);
+    expect(round.metrics['agg.uploadBytesPerUpdate']).to.be.lessThan(DIM * 4 / 3);
+    const after = await weightsOf(coord.url, fed, 1);
+    const [a, b] = encoded.map((e) => decodeVector(e));
+    let quantised = 0;
+    for (let i = 0; i < DIM; i++) {
+      expect(after[i]! - before[i]!).to.be.closeTo((a![i]! + b![i]!) / 2, 1e-6);
+      const exact = (trainers[0]!.expectedDelta(before, FIT)[i]! + trainers[1]!.expectedDelta(before, FIT)[i]!) / 2;
+      quantised = Math.max(quantised, Math.abs(after[i]! - before[i]! - exact));
+    }
+    // What was sent is q8, not float32: the committed step differs from the exact mean, within a q8 step.
+    expect(quantised).to.be.greaterThan(0);
+  });
+
+  it('an undecodable encoded update is refused to its sender with the reason; the round goes on', async () => {
+    const fed = await createFederation(coord.url, {
+      name: 'bad', model: TINY_MODEL, rounds: 1, deadlines: { trainMs: 1500 }, strategy: { ...strategy, minFitClients: 1 }, compression: { upload: { codec: 'topk', topkFraction: 0.1 } },
+    });
+    const attacker = await rawSocket(coord.url, await issueToken(coord.url, fed));
+    const honest = newClient(coord.url, await issueToken(coord.url, fed), new LeastSquaresTrainer(DIM, 9, 'h'), `${dir}/h`);
+    clients.push(honest);
+    await honest.start();
+    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    const fit = await waitFor('fit', () => attacker.received.find((m): m is Extract<ServerMessage, { type: 'fit' }> => m.type === 'fit'));
+    expect(fit.aggregation.params.compression).to.deep.equal({ codec: 'topk', topkFraction: 0.1 });
+    attacker.peer.send({ type: 'agg', round: fit.round, aggType: 'plain/update', payload: { encoded: new Uint8Array([1, 2, 3]), weight: 1 } });
+    const refusal = await waitFor('the refusal', () => attacker.received.find((m) => m.type === 'error'));
+    expect(refusal).to.include({ code: 'BAD_INPUT' });
+    expect((refusal as { message: string }).message).to.match(/plain\/update\.encoded cannot be decoded/);
+    const round = await waitFor('round 1', async () => {
+      const r = await api(coord.url, 'GET', `/federations/${fed}/rounds/1`);
+      return r.json?.status === 'completed' ? r.json : undefined;
+    });
+    expect(round.contributors).to.have.length(1);
+    expect(round.metrics['agg.uploadBytes']).to.equal(16 + 8 * Math.ceil(0.1 * DIM));
+    attacker.close();
+  });
+
+  it('upload compression with SecAgg+ is refused at creation', async () => {
+    const r = await api(coord.url, 'POST', '/federations', {
+      name: 'x', model: TINY_MODEL, rounds: 1, strategy: { clientsPerRound: 3, minFitClients: 3 }, secureAggregation: {}, compression: { upload: { codec: 'q8' } },
+    });
+    expect(r.status).to.equal(400);
+    expect(r.json.error.message).to.match(/compression\.upload: upload compression applies to plain aggregation only/);
+  });
+});
