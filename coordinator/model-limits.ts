@@ -33,6 +33,9 @@ export function parameterCount(cfg: ModelConfig): number {
   n += cfg.maxLen * d + 2 * d;
   n += cfg.layers * (3 * d * d + 3 * d + d * d + d + 2 * d + d * cfg.ffDim + cfg.ffDim + cfg.ffDim * d + d + 2 * d);
   n += cfg.itemVocab + d + 1 + d * cfg.categoryVocab + cfg.categoryVocab + d * cfg.numTiers + cfg.numTiers;
+  // LoRA: A [in, r] and B [r, out] for the qkv, out, ffn-in and ffn-out kernels of every block.
+  const r = cfg.loraRank ?? 0;
+  n += cfg.layers * r * ((d + 3 * d) + (d + d) + (d + cfg.ffDim) + (cfg.ffDim + d));
   return n;
 }
 

@@ -25,6 +25,11 @@ export const ModelConfigSchema = z.strictObject({
   dropout: z.number().min(0).max(0.9),
   /** Spending tiers predicted by the tier head. */
   numTiers: z.number().int().min(2).max(16),
+  /**
+   * LoRA rank r: every attention and FFN kernel W gets trainable factors A [in, r], B [r, out] and is used as
+   * W + A·B (B starts at 0, so the model starts as without them). 0 or absent = no LoRA weights.
+   */
+  loraRank: z.number().int().min(0).max(256).optional(),
 }).refine((c) => c.dModel % c.heads === 0, { message: 'dModel must be divisible by heads', path: ['heads'] });
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;

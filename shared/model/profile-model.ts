@@ -36,7 +36,7 @@ export function enabledFields(cfg: ModelConfig): { category: boolean; action: bo
   };
 }
 
-type Init = 'embedding' | 'kernel' | 'zeros' | 'ones';
+type Init = 'embedding' | 'kernel' | 'zeros' | 'ones' | 'lora';
 interface Spec { name: string; shape: number[]; init: Init }
 
 /** The fixed weight order and names of a config (the flat-vector layout every client shares). */
@@ -77,7 +77,30 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
     { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'kernel' },
     { name: 'head/tier/bias', shape: [cfg.numTiers], init: 'zeros' },
   );
+  // Appended after everything else, so a model without LoRA keeps its layout and initial values.
+  s.push(...loraSpecs(cfg));
   return s;
+}
+
+/** The kernels LoRA adapts in every block, with their [in, out] shapes. */
+export function loraKernels(cfg: ModelConfig): Array<{ kernel: string; shape: [number, number] }> {
+  const d = cfg.dModel;
+  return [
+    { kernel: 'attn/qkv', shape: [d, 3 * d] }, { kernel: 'attn/out', shape: [d, d] },
+    { kernel: 'ffn/in', shape: [d, cfg.ffDim] }, { kernel: 'ffn/out', shape: [cfg.ffDim, d] },
+  ];
+}
+
+function loraSpecs(cfg: ModelConfig): Spec[] {
+  const r = cfg.loraRank ?? 0;
+  if (r === 0) return [];
+  const out: Spec[] = [];
+  for (let i = 0; i < cfg.layers; i++) {
+    for (const { kernel, shape: [fanIn, fanOut] } of loraKernels(cfg)) {
+      out.push({ name: `block${i}/${kernel}/lora_a`, shape: [fanIn, r], init: 'lora' }, { name: `block${i}/${kernel}/lora_b`, shape: [r, fanOut], init: 'zeros' });
+    }
+  }
+  return out;
 }
 
 function initTensor(spec: Spec, seed: number): tf.Tensor {
@@ -86,6 +109,8 @@ function initTensor(spec: Spec, seed: number): tf.Tensor {
     case 'kernel': return tf.truncatedNormal(spec.shape, 0, 0.02, 'float32', seed);
     case 'zeros': return tf.zeros(spec.shape);
     case 'ones': return tf.ones(spec.shape);
+    // LoRA's A (Hu et al. 2021): random with fan-in scale, so B's gradient is not vanishingly small.
+    case 'lora': return tf.randomNormal(spec.shape, 0, 1 / Math.sqrt(spec.shape[0]!), 'float32', seed);
   }
 }
 
@@ -97,6 +122,13 @@ function subSeed(seed: number, k: number): number {
 interface Block {
   qkvK: tf.Variable; qkvB: tf.Variable; outK: tf.Variable; outB: tf.Variable; ln1G: tf.Variable; ln1B: tf.Variable;
   ffInK: tf.Variable; ffInB: tf.Variable; ffOutK: tf.Variable; ffOutB: tf.Variable; ln2G: tf.Variable; ln2B: tf.Variable;
+  /** LoRA factors [A, B] per adapted kernel, when the config has a LoRA rank. */
+  lora?: Record<'qkv' | 'out' | 'ffIn' | 'ffOut', [tf.Variable, tf.Variable]>;
+}
+
+/** The kernel a block uses: W, or W + A·B with LoRA (computed per forward pass, so A and B get gradients). */
+function adapted(k: tf.Variable, lora: [tf.Variable, tf.Variable] | undefined): tf.Tensor2D {
+  return lora ? tf.add(k, tf.matMul(lora[0], lora[1])) : k as tf.Tensor2D;
 }
 
 /** hidden is [N,d] over all B*L positions, or over `rows` only when those were given. */
@@ -127,6 +159,12 @@ export class ProfileModel {
         qkvK: w('attn/qkv/kernel'), qkvB: w('attn/qkv/bias'), outK: w('attn/out/kernel'), outB: w('attn/out/bias'),
         ln1G: w('ln1/gamma'), ln1B: w('ln1/beta'), ffInK: w('ffn/in/kernel'), ffInB: w('ffn/in/bias'),
         ffOutK: w('ffn/out/kernel'), ffOutB: w('ffn/out/bias'), ln2G: w('ln2/gamma'), ln2B: w('ln2/beta'),
+        ...((cfg.loraRank ?? 0) > 0 ? {
+          lora: {
+            qkv: [w('attn/qkv/lora_a'), w('attn/qkv/lora_b')], out: [w('attn/out/lora_a'), w('attn/out/lora_b')],
+            ffIn: [w('ffn/in/lora_a'), w('ffn/in/lora_b')], ffOut: [w('ffn/out/lora_a'), w('ffn/out/lora_b')],
+          } satisfies Block['lora'],
+        } : {}),
       };
     });
   }
@@ -226,7 +264,7 @@ export class ProfileModel {
     let x = this.dropout(this.embed(batch), training, dropoutSeed, 0);
     let lastAttention: tf.Tensor4D | undefined;
     this.blocks.forEach((blk, i) => {
-      const qkv = tf.fused.matMul({ a: x, b: blk.qkvK, bias: blk.qkvB });
+      const qkv = tf.fused.matMul({ a: x, b: adapted(blk.qkvK, blk.lora?.qkv), bias: blk.qkvB });
       // [N,3d] -> [B,L,3H,dh] -> [3H,B,L,dh]: one transpose puts q, k and v in attention layout as three
       // contiguous blocks of heads, so the split is three plain copies.
       const heads = tf.transpose(tf.reshape(qkv, [B, L, 3 * H, dh]), [2, 0, 1, 3]);
@@ -239,11 +277,11 @@ export class ProfileModel {
         ctx = tf.gather(ctx, rows);
         x = tf.gather(x, rows);
       }
-      const attnOut = this.dropout(tf.fused.matMul({ a: ctx, b: blk.outK, bias: blk.outB }), training, dropoutSeed, 1 + 2 * i);
+      const attnOut = this.dropout(tf.fused.matMul({ a: ctx, b: adapted(blk.outK, blk.lora?.out), bias: blk.outB }), training, dropoutSeed, 1 + 2 * i);
       x = this.ln(tf.add(x, attnOut), blk.ln1G, blk.ln1B);
-      const inner = tf.fused.matMul({ a: x, b: blk.ffInK, bias: blk.ffInB });
+      const inner = tf.fused.matMul({ a: x, b: adapted(blk.ffInK, blk.lora?.ffIn), bias: blk.ffInB });
       const act = (this.fused ? gelu(inner) : plainGelu(inner)) as tf.Tensor2D;
-      const ffOut = this.dropout(tf.fused.matMul({ a: act, b: blk.ffOutK, bias: blk.ffOutB }), training, dropoutSeed, 2 + 2 * i);
+      const ffOut = this.dropout(tf.fused.matMul({ a: act, b: adapted(blk.ffOutK, blk.lora?.ffOut), bias: blk.ffOutB }), training, dropoutSeed, 2 + 2 * i);
       x = this.ln(tf.add(x, ffOut), blk.ln2G, blk.ln2B);
     });
     return { hidden: x, lastAttention };

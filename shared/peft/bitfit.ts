@@ -13,11 +13,19 @@ import type { WeightManifest } from '../weights/manifest.js';
  * cheaper than the full table but tells whoever sees the update which items the client's users interacted
  * with; it is not offered (under SecAgg the row set itself would have to be masked too).
  */
-export const PEFT_METHODS = ['bitfit', 'heads'] as const;
+export const PEFT_METHODS = ['bitfit', 'heads', 'lora', 'lora-bitfit'] as const;
 export type PeftMethod = (typeof PEFT_METHODS)[number];
 
+/**
+ * 'lora' (Hu et al. 2022, "LoRA: Low-Rank Adaptation of Large Language Models"): the LoRA factors of every
+ * attention and FFN kernel (the model config's loraRank) and the heads; 'lora-bitfit' adds BitFit's biases
+ * and LayerNorm parameters. The kernels themselves and the embeddings stay frozen.
+ */
 export function isPeftTrainable(name: string, method: PeftMethod): boolean {
   if (name.startsWith('head/')) return true;
+  const isLora = name.endsWith('/lora_a') || name.endsWith('/lora_b');
+  if (method === 'lora') return isLora;
+  if (method === 'lora-bitfit' && isLora) return true;
   if (method === 'heads' || (name.startsWith('embed/') && !name.startsWith('embed/ln/'))) return false;
   return name.endsWith('/bias') || name.endsWith('/gamma') || name.endsWith('/beta');
 }
