@@ -5,12 +5,15 @@
  *
  *   npm run bench:privacy -- [--config FILE] [--suite dp,attack,compression,peft] [--out FILE]
  *                            [--clip-norm C|auto] [--attack-fraction F] [--max-norm N|auto] [--rounds N] [--plain]
+ *                            [--pretrain-rounds N] [--lora-rank R]
  *
  * dp:          ε at noise multiplier 1.0 (accountant only), then NDCG@10 at ε = ∞, 8 and 3 (noise calibrated to
  *              each target over the run's rounds; DP-FedAvg distributed under SecAgg, central otherwise).
  * attack:      plain mode (robust rules need it); no attack, then sign-flip (×−4) and scaled-update (×10) attackers
  *              against the mean, median, trimmed mean, multi-Krum and norm bounding.
  * compression: plain mode; float32 both ways, f16 down + q8 (error feedback) up, f16 down + top-k 1 % up.
+ * peft:        plain mode; full fine-tuning, BitFit + heads, LoRA + heads, LoRA + heads with q8 both ways; NDCG@10
+ *              and fine-tuning bytes per round relative to full fine-tuning.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,11 +92,17 @@ async function main(): Promise<void> {
     .option('--attack-fraction <f>', 'fraction of attacking clients', '0.15')
     .option('--max-norm <n>', 'norm-bounding threshold ("auto": the median honest update norm of the no-attack run)', 'auto')
     .option('--rounds <n>', 'override training.rounds')
+    .option('--pretrain-rounds <n>', 'override training.pretrainRounds (PEFT fine-tunes a pre-trained encoder)')
+    .option('--lora-rank <r>', 'LoRA rank for the peft suite', '4')
     .option('--plain', 'turn secure aggregation off (DP then runs in central mode)')
     .option('--out <file>', 'also write the JSON here');
   program.parse();
-  const o = program.opts<{ config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; plain?: boolean; out?: string }>();
-  const loaded = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
+  const o = program.opts<{
+    config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; pretrainRounds?: string; loraRank: string;
+    plain?: boolean; out?: string;
+  }>();
+  const fromFile = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
+  const loaded = o.pretrainRounds === undefined ? fromFile : { ...fromFile, training: { ...fromFile.training, pretrainRounds: Number(o.pretrainRounds) } };
   const base: SimulationConfig = o.plain ? { ...loaded, secureAggregation: { ...loaded.secureAggregation, enabled: false } } : loaded;
   const suites = new Set(o.suite.split(',').map((s) => s.trim()));
   const result: Record<string, unknown> = {
@@ -161,20 +170,24 @@ async function main(): Promise<void> {
 
   if (suites.has('peft')) {
     const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
+    const rank = Number(o.loraRank);
+    const lora: SimulationConfig = { ...plain, model: { ...plain.model, loraRank: rank }, peft: { method: 'lora' } };
     const full = await runVariant('full fine-tuning, f32', plain);
     const bitfit = await runVariant('PEFT (BitFit + heads), f32', { ...plain, peft: { method: 'bitfit' } });
-    const bitfitQ8 = await runVariant('PEFT (BitFit + heads), q8 both ways (error feedback up)', {
-      ...plain, peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 },
+    const loraF32 = await runVariant(`PEFT (LoRA r = ${rank} + heads), f32`, lora);
+    const loraQ8 = await runVariant(`PEFT (LoRA r = ${rank} + heads), q8 both ways (error feedback up)`, {
+      ...lora, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 },
     });
     // Byte ratios over fine-tuning rounds: pre-training ships the whole model in every variant.
     const ratio = (a: VariantResult, k: 'finetuneBytesUpPerRound' | 'finetuneBytesDownPerRound') => full[k] / a[k];
+    const versus = (a: VariantResult) => ({
+      ndcgVsFull: a.ndcg10 / full.ndcg10,
+      finetuneShrink: { up: ratio(a, 'finetuneBytesUpPerRound'), down: ratio(a, 'finetuneBytesDownPerRound') },
+    });
     result.peft = {
-      runs: [full, bitfit, bitfitQ8],
-      ndcgVsFull: { bitfit: bitfit.ndcg10 / full.ndcg10, bitfitQ8: bitfitQ8.ndcg10 / full.ndcg10 },
-      finetuneShrink: {
-        bitfit: { up: ratio(bitfit, 'finetuneBytesUpPerRound'), down: ratio(bitfit, 'finetuneBytesDownPerRound') },
-        bitfitQ8: { up: ratio(bitfitQ8, 'finetuneBytesUpPerRound'), down: ratio(bitfitQ8, 'finetuneBytesDownPerRound') },
-      },
+      pretrainRounds: base.training.pretrainRounds, loraRank: rank,
+      runs: [full, bitfit, loraF32, loraQ8],
+      bitfit: versus(bitfit), lora: versus(loraF32), loraQ8: versus(loraQ8),
     };
   }
 
