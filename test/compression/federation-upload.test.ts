@@ -3,6 +3,7 @@ import type { FederatedClient } from '../../client-sdk/federated-client.js';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import { decodeVector, encodeVector } from '../../shared/weights/codec.js';
+import { decodeTopK, encodeTopK } from '../../shared/compression/topk.js';
 import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
@@ -54,6 +55,33 @@ describe('upload compression in a real federation (loopback sockets)', function 
     }
     // What was sent is q8, not float32: the committed step differs from the exact mean, within a q8 step.
     expect(quantised).to.be.greaterThan(0);
+  });
+
+  it('top-k with error feedback: round 2 sends the largest values of its update plus what round 1 left out', async () => {
+    const fed = await createFederation(coord.url, {
+      name: 'topk', model: TINY_MODEL, rounds: 2, deadlines: { trainMs: 5000 },
+      strategy: { ...strategy, clientsPerRound: 1, minFitClients: 1 }, compression: { upload: { codec: 'topk', topkFraction: 0.05 } },
+    });
+    const t = new LeastSquaresTrainer(DIM, 9, 'ef');
+    const c = newClient(coord.url, await issueToken(coord.url, fed), t, `${dir}/ef`);
+    clients.push(c);
+    await c.start();
+    const w0 = await weightsOf(coord.url, fed, 0);
+    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    await waitFor('round 2', async () => (await api(coord.url, 'GET', `/federations/${fed}/rounds/2`)).json?.status === 'completed');
+    const [w1, w2] = [await weightsOf(coord.url, fed, 1), await weightsOf(coord.url, fed, 2)];
+    const k = Math.ceil(0.05 * DIM);
+    const sent1 = decodeTopK(encodeTopK(t.expectedDelta(w0, FIT), k));
+    const d1 = t.expectedDelta(w0, FIT);
+    const target2 = t.expectedDelta(w1, FIT).map((v, i) => v + d1[i]! - sent1[i]!);
+    const sent2 = decodeTopK(encodeTopK(target2, k));
+    let moved = 0;
+    for (let i = 0; i < DIM; i++) {
+      expect(w1[i]! - w0[i]!).to.be.closeTo(sent1[i]!, 1e-6);
+      expect(w2[i]! - w1[i]!).to.be.closeTo(sent2[i]!, 1e-6);
+      if (sent2[i] !== 0) moved++;
+    }
+    expect(moved).to.equal(k);
   });
 
   it('an undecodable encoded update is refused to its sender with the reason; the round goes on', async () => {
