@@ -92,6 +92,14 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
     }
     const std = Math.sqrt(ss / DIM);
     expect(std).to.be.within(0.85 * z * C / 2, 1.15 * z * C / 2);
+
+    // A restarted coordinator rebuilds the accountant from the committed rounds: same ε, still out of budget.
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    await coord.close();
+    coord = await startTestCoordinator(dir);
+    const reopened = (await api(coord.url, 'GET', `/federations/${fed}`)).json;
+    expect(reopened.privacy.epsilon).to.be.closeTo(perRound(2), 1e-9);
+    expect(reopened.privacy.rounds).to.equal(2);
   });
 
   it('distributed DP under SecAgg+: clients noise before masking; ε charged with the contributors\' noise and the rounding bound', async () => {
