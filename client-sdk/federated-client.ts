@@ -24,6 +24,7 @@ import { cleanEventStream } from '../shared/data/clean.js';
 import { loadOrCreateIdentity, signAuth } from './identity.js';
 import { IdentityMismatchError, IdentityPins } from './identity-pins.js';
 import { ModelCache, type CachedModel } from './model-cache.js';
+import { decodeVector } from '../shared/weights/codec.js';
 
 /** How long stop() lets the task in progress finish before closing the trainer under it. */
 const STOP_GRACE_MS = 3_000;
@@ -347,10 +348,14 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
         this.log('info', { clientId: m.clientId, federation: m.federationId }, 'enrolled with coordinator');
         this.emit('connected', { clientId: m.clientId, federationId: m.federationId });
         break;
-      case 'model': {
+      case 'model':
+      case 'model-encoded': {
         const waiters = this.modelWaiters.get(m.hash) ?? [];
         this.modelWaiters.delete(m.hash);
-        this.cache.put(m.hash, m.manifest, m.weights).then(
+        // An encoded (f16/q8) model is trained from as decoded; the delta is taken against it.
+        Promise.resolve().then(() => (m.type === 'model'
+          ? this.cache.put(m.hash, m.manifest, m.weights)
+          : this.cache.put(m.hash, m.manifest, decodeVector(m.encoded), true))).then(
           (model) => waiters.forEach((w) => w.resolve(model)),
           (e: Error) => waiters.forEach((w) => w.reject(e)),
         );

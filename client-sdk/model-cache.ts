@@ -29,18 +29,27 @@ export class ModelCache {
     }
     if (bytes.byteLength % 4 !== 0) return undefined;
     const values = float32FromLittleEndianBytes(bytes, 0, bytes.byteLength / 4);
-    if (weightsHash(manifest, values) !== hash) return undefined; // corrupt: download again
+    // A lossy download (f16/q8) is checked against the hash of what was decoded, recorded beside it.
+    const decodedHash = await readFile(join(this.dir, `${hash}.decoded`), 'utf8').then((t) => t.trim(), () => undefined);
+    if (weightsHash(manifest, values) !== (decodedHash ?? hash)) return undefined; // corrupt: download again
     const m = { hash, manifest, values };
     this.remember(m);
     return m;
   }
 
-  /** Verifies the hash, then stores (atomically) and remembers the model. */
-  async put(hash: string, manifest: WeightManifest, values: Float32Array): Promise<CachedModel> {
+  /**
+   * Verifies the hash, then stores (atomically) and remembers the model. `lossy`: the model arrived f16/q8
+   * encoded, so its values cannot match the exact model's hash; the hash of the decoded values is stored
+   * beside them (`<hash>.decoded`) and later reads are checked against that instead.
+   */
+  async put(hash: string, manifest: WeightManifest, values: Float32Array, lossy = false): Promise<CachedModel> {
     const actual = weightsHash(manifest, values);
-    if (actual !== hash) throw new FedProfileError('INTEGRITY', `received model does not match its hash (${actual.slice(0, 12)}… ≠ ${hash.slice(0, 12)}…)`);
+    if (!lossy && actual !== hash) throw new FedProfileError('INTEGRITY', `received model does not match its hash (${actual.slice(0, 12)}… ≠ ${hash.slice(0, 12)}…)`);
     await mkdir(this.dir, { recursive: true });
-    for (const [name, data] of [[`${hash}.bin`, float32ToLittleEndianBytes(values)], [`${hash}.json`, JSON.stringify(manifest)]] as const) {
+    const files: Array<readonly [string, string | Uint8Array]> = [[`${hash}.bin`, float32ToLittleEndianBytes(values)], [`${hash}.json`, JSON.stringify(manifest)]];
+    // Written first, so a crash between files never leaves a lossy model that passes as the exact one.
+    if (lossy) files.unshift([`${hash}.decoded`, actual]);
+    for (const [name, data] of files) {
       const tmp = join(this.dir, `${name}.tmp`);
       await writeFile(tmp, data);
       await rename(tmp, join(this.dir, name));

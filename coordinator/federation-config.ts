@@ -82,8 +82,11 @@ export const FederationConfigSchema = z.strictObject({
    * norm-bound. With secure aggregation only norm-bound applies (as client-side clipping).
    */
   robustAggregation: RobustAggregationSchema.optional(),
-  /** Wire encodings. upload (plain mode only): f16, q8 or top-k updates, with error feedback on the clients. */
-  compression: z.strictObject({ upload: UploadCompressionSchema.optional() }).optional(),
+  /**
+   * Wire encodings. download: the global model clients fetch (f16, q8; they train from the decoded model);
+   * upload (plain mode only): f16, q8 or top-k updates, with error feedback on the clients.
+   */
+  compression: z.strictObject({ download: z.enum(['f32', 'f16', 'q8']).optional(), upload: UploadCompressionSchema.optional() }).optional(),
 });
 
 export type FederationConfig = z.output<typeof FederationConfigSchema>;

@@ -12,6 +12,7 @@ import { LastSeen } from './last-seen.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
 import type { CoordinatorStore } from './store/store.js';
+import { encodeVector } from '../shared/weights/codec.js';
 
 /** Handshake timestamps further than this from the server clock are refused (replayed handshakes). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -215,7 +216,13 @@ export class SocketGateway {
         }
         let cached = this.preparedModels.get(runtime.id);
         if (cached?.hash !== g.hash) {
-          cached = { hash: g.hash, prepared: prepareMessage({ type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values }) };
+          const codec = runtime.config.compression?.download;
+          cached = {
+            hash: g.hash,
+            prepared: prepareMessage(codec && codec !== 'f32'
+              ? { type: 'model-encoded', hash: g.hash, manifest: g.manifest, encoded: encodeVector(g.values, codec) }
+              : { type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values }),
+          };
           this.preparedModels.set(runtime.id, cached);
         }
         const peer = this.peers.get(clientId);

@@ -57,6 +57,10 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('model'), hash, manifest: WeightManifestSchema, weights: z.instanceof(Float32Array),
   }),
+  /** The global model f16 or q8 encoded (the federation's compression.download); `hash` is the exact model's. */
+  z.strictObject({
+    type: z.literal('model-encoded'), hash, manifest: WeightManifestSchema, encoded: z.instanceof(Uint8Array),
+  }),
   z.strictObject({ type: z.literal('agg'), round, aggType, payload: z.unknown() }),
   z.strictObject({
     type: z.literal('round-end'), round, status: z.enum(['completed', 'failed']),

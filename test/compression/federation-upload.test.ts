@@ -84,6 +84,38 @@ describe('upload compression in a real federation (loopback sockets)', function 
     expect(moved).to.equal(k);
   });
 
+  it('f16 download: the client trains from the decoded model (delta against it), caches it checked against the decoded hash', async () => {
+    const fed = await createFederation(coord.url, {
+      name: 'f16', model: TINY_MODEL, rounds: 1, deadlines: { trainMs: 5000 },
+      strategy: { ...strategy, clientsPerRound: 1, minFitClients: 1 }, compression: { download: 'f16' },
+    });
+    const t = new LeastSquaresTrainer(DIM, 9, 'f16');
+    const c = newClient(coord.url, await issueToken(coord.url, fed), t, `${dir}/f16`);
+    clients.push(c);
+    await c.start();
+    const w0 = await weightsOf(coord.url, fed, 0);
+    const hash0 = (await api(coord.url, 'GET', `/federations/${fed}`)).json.modelHash as string;
+    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    await waitFor('round 1', async () => (await api(coord.url, 'GET', `/federations/${fed}/rounds/1`)).json?.status === 'completed');
+    const w1 = await weightsOf(coord.url, fed, 1);
+    const decoded = decodeVector(encodeVector(w0, 'f16'));
+    expect(Array.from(decoded)).to.not.deep.equal(Array.from(w0));
+    const want = t.expectedDelta(decoded, FIT);
+    for (let i = 0; i < DIM; i++) expect(w1[i]! - w0[i]!).to.be.closeTo(want[i]!, 1e-6);
+    // What goes out on model-get is the f16 encoding of the current model: 2 bytes per value, not 4.
+    const probe = await rawSocket(coord.url, await issueToken(coord.url, fed));
+    const hash1 = (await api(coord.url, 'GET', `/federations/${fed}`)).json.modelHash as string;
+    probe.peer.send({ type: 'model-get', hash: hash1 });
+    const got = await waitFor('the encoded model', () => probe.received.find((m): m is Extract<ServerMessage, { type: 'model-encoded' }> => m.type === 'model-encoded'));
+    expect(got.hash).to.equal(hash1);
+    expect(got.encoded.byteLength).to.equal(encodeVector(w1, 'f16').byteLength).and.to.be.lessThan(DIM * 2 + 64);
+    expect(Array.from(decodeVector(got.encoded))).to.deep.equal(Array.from(decodeVector(encodeVector(w1, 'f16'))));
+    probe.close();
+    const { ModelCache } = await import('../../client-sdk/model-cache.js');
+    const cached = await new ModelCache(`${dir}/f16`).get(hash0);
+    expect(cached && Array.from(cached.values)).to.deep.equal(Array.from(decoded));
+  });
+
   it('an undecodable encoded update is refused to its sender with the reason; the round goes on', async () => {
     const fed = await createFederation(coord.url, {
       name: 'bad', model: TINY_MODEL, rounds: 1, deadlines: { trainMs: 1500 }, strategy: { ...strategy, minFitClients: 1 }, compression: { upload: { codec: 'topk', topkFraction: 0.1 } },
