@@ -75,6 +75,17 @@ async function runVariant(variant: string, cfg: SimulationConfig, extra: { noise
   }
 }
 
+/** float32 both ways: changes no byte, but runs the loop that measures honest update norms. */
+const F32_WIRE = { download: 'f32', upload: 'f32', topkFraction: 0.01 } as const;
+
+/** The median honest update norm of a run; 'auto' settings need it, so its absence is an error, not a default. */
+function measuredNorm(r: VariantResult, option: string): number {
+  if (r.honestNormMedian === null || !(r.honestNormMedian > 0)) {
+    throw new Error(`${option} auto: the "${r.variant}" run reported no honest update norm; pass a number`);
+  }
+  return r.honestNormMedian;
+}
+
 function federatedOnly(cfg: SimulationConfig, rounds?: number): SimulationConfig {
   const fed = cfg.strategies.find((s) => s.name !== 'centralized' && s.name !== 'local');
   if (!fed) throw new Error('the experiment lists no federated strategy');
@@ -114,8 +125,9 @@ async function main(): Promise<void> {
   const steps = base.training.pretrainRounds + base.training.rounds;
 
   if (suites.has('dp')) {
-    const probe = await runVariant('no DP (ε = ∞)', base);
-    const clipNorm = o.clipNorm === 'auto' ? probe.honestNormMedian ?? 1 : Number(o.clipNorm);
+    // Same round loop as the DP variants (the no-op f32 codec selects it), which also reports update norms.
+    const probe = await runVariant('no DP (ε = ∞)', { ...base, compression: F32_WIRE });
+    const clipNorm = o.clipNorm === 'auto' ? measuredNorm(probe, '--clip-norm') : Number(o.clipNorm);
     const n = probe.clientsUsed;
     const perRound = Math.min(base.training.clientsPerRound ?? n, n);
     const q = perRound / n;
@@ -140,9 +152,9 @@ async function main(): Promise<void> {
     const fraction = Number(o.attackFraction);
     const n = clients;
     const f = Math.max(1, Math.round(fraction * n));
-    const clean = await runVariant('no attack, mean', plain);
+    const clean = await runVariant('no attack, mean', { ...plain, compression: F32_WIRE });
     const rows: VariantResult[] = [clean];
-    const maxNorm = o.maxNorm === 'auto' ? clean.honestNormMedian ?? 1 : Number(o.maxNorm);
+    const maxNorm = o.maxNorm === 'auto' ? measuredNorm(clean, '--max-norm') : Number(o.maxNorm);
     const rules = [
       { label: 'mean', rule: undefined },
       { label: 'median', rule: { rule: 'median' as const } },
