@@ -379,6 +379,21 @@ describe('operator dashboard in a real browser', function () {
     }
   });
 
+  it('shows the privacy spent and the robust rule of a federation', async () => {
+    const { id } = await adminApi('/federations', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'Private pilot', model: TINY_MODEL, rounds: 3, strategy: { clientsPerRound: 4, minFitClients: 2 },
+        dp: { enabled: true, mode: 'central', clipNorm: 0.5, noiseMultiplier: 1.1, epsilonBudget: 8 }, robustAggregation: { rule: 'norm-bound', maxNorm: 2 },
+      }),
+    }) as { id: string };
+    await page.goto(`${served!.base}#fed=${encodeURIComponent(id)}`);
+    const item = (label: string) => page.locator('#federation-summary div', { has: page.locator('dt', { hasText: label }) }).locator('dd');
+    await item('Privacy').waitFor();
+    expect(await item('Privacy').innerText()).to.equal('ε 0.000 of 8 (δ 0.00001, central, z 1.1, C 0.5)');
+    expect(await item('Robust rule').innerText()).to.equal('norm-bound');
+  });
+
   it('fits a 420 px wide screen: no sideways scrolling, the chart and controls inside the viewport', async () => {
     const narrow = await browser!.newContext({ viewport: { width: 420, height: 900 } });
     try {

@@ -15,6 +15,9 @@ const ROUND_LABELS = {
 const AGG_LABELS = {
   bytesIn: 'Bytes in', bytesOut: 'Bytes out', dropouts: 'Dropouts', clippedFraction: 'Clipped fraction', bitWidth: 'Bit width',
   contributors: 'Contributors', totalWeight: 'Total weight', aggregateMs: 'Aggregation time (ms)',
+  dpEpsilon: 'Privacy ε spent', dpDelta: 'Privacy δ', dpNoiseMultiplier: 'Noise multiplier (effective)',
+  dpSamplingRate: 'Sampling rate', dpUnclippedArrivals: 'Updates arriving unclipped',
+  uploadBytes: 'Upload bytes (encoded)', uploadBytesPerUpdate: 'Upload bytes per update (encoded)',
 };
 
 /** The order groups appear in the picker. */
