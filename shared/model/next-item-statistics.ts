@@ -40,6 +40,13 @@ export const TRANSITION_SETTINGS = {
   popularityShare: 0.05,
 } as const;
 
+/**
+ * Counts go into the weights as count / (weight · COUNT_UNITS): any constant keeps the federated mean equal to
+ * the pooled counts up to scale (rows and popularity are normalised), and this one keeps a popular item's
+ * share far inside a SecAgg+ clip of 0.5 even when a client has many events per example.
+ */
+export const COUNT_UNITS = 64;
+
 /** Candidate mixes of the statistics into the model's distribution, tried on validation. */
 export const MIX_GRID: readonly number[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 

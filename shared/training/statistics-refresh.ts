@@ -1,6 +1,6 @@
 import type { UserExample } from '../data/encoded.js';
 import {
-  bestMix, countStatistics, indexSource, MIX_GRID, NextItemStatistics, rankedItems, type StatisticsWeights,
+  bestMix, COUNT_UNITS, countStatistics, indexSource, MIX_GRID, NextItemStatistics, rankedItems, type StatisticsWeights,
 } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import { readStatistics, writeStatistics, type MixValidation } from '../model/statistics-weights.js';
@@ -72,19 +72,20 @@ export function refreshStatistics(
   const { n } = received;
   const sequences = userSequences(train);
   const own = countStatistics(sequences, V, new Int32Array(0), 0).popularity;
-  const ownShare = own.map((c) => c / weight);
+  const unit = weight * COUNT_UNITS;
+  const ownShare = own.map((c) => c / unit);
   const index = indexSource(received.weights) ?? ownShare;
   const order = rankedItems(index, n);
   const counted = countStatistics(sequences, V, order, n);
   const next: StatisticsWeights = {
     popularity: ownShare,
     indexPopularity: index === received.weights.indexPopularity ? received.weights.indexPopularity.slice() : Float32Array.from(index),
-    transitions: counted.transitions.map((c) => c / weight),
+    transitions: counted.transitions.map((c) => c / unit),
   };
   // Mixes are scored with the federation's statistics when there are any (what evaluation will use), else
   // with this client's own.
   const stats = NextItemStatistics.fromWeights(anyTransitions(received.weights.transitions) ? received.weights : next, n);
-  const mixes = stats ? scoreMixes(model, validation, stats, weight) : { ndcg: new Float64Array(MIX_GRID.length), logLikelihood: new Float64Array(MIX_GRID.length) };
+  const mixes = stats ? scoreMixes(model, validation, stats, unit) : { ndcg: new Float64Array(MIX_GRID.length), logLikelihood: new Float64Array(MIX_GRID.length) };
   writeStatistics(model, next, mixes);
   const grid = new Float32Array(2 * MIX_GRID.length);
   grid.set(mixes.ndcg, 0);
