@@ -26,6 +26,17 @@ export const ModelConfigSchema = z.strictObject({
   /** Spending tiers predicted by the tier head. */
   numTiers: z.number().int().min(2).max(16),
   /**
+   * Items covered by the federated transition table (the N most popular: N² weights, see
+   * next-item-statistics.ts); 0 or absent turns the statistics and their fusion off.
+   */
+  transitionItems: z.number().int().min(0).max(4096).optional(),
+  /**
+   * Causal attention (SASRec): each event sees only earlier ones, every position learns to predict the next
+   * item with full-softmax cross-entropy, and the latest event's state predicts what comes next. Absent or
+   * false: bidirectional attention with the Cloze task and a MASK appended for prediction (BERT4Rec).
+   */
+  causal: z.boolean().optional(),
+  /**
    * LoRA rank r: every attention and FFN kernel W gets trainable factors A [in, r], B [r, out] and is used as
    * W + A·B (B starts at 0, so the model starts as without them). 0 or absent = no LoRA weights.
    */
