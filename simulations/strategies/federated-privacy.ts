@@ -108,7 +108,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
       const contributors = agg.outcome.contributors;
       completed = contributors.length;
       const mean = hooks.serverMean(round, agg.outcome.mean, completed);
-      const step = strategy.aggregateFit(round, global, peftRound ? peft.slice!.scatter(mean) : mean, {
+      const step = await strategy.aggregateFit(round, global, peftRound ? peft.slice!.scatter(mean) : mean, {
         contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
       });
       global = step.weights;
