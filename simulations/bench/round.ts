@@ -8,8 +8,8 @@
  * checkpoint and commit. overheadMs = round wall time − the slowest client's training time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { FederatedClient } from '../../client-sdk/federated-client.js';
@@ -73,6 +73,23 @@ function spawnCoordinator(dataDir: string, profileDir?: string): Promise<{ child
   });
 }
 
+/**
+ * CPU time (user + system, ms) the coordinator's main thread (the event loop; its thread id is the process
+ * id) has used, from /proc: unlike wall time and stalls it does not grow when other work on the machine
+ * takes the cores. null where /proc is not available.
+ */
+function mainThreadCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 function metricValue(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
@@ -108,6 +125,7 @@ async function main(): Promise<void> {
     }
     await Promise.all(clients.map((c) => c.start()));
     const m0 = await (await fetch(`${url}/metrics`)).text();
+    const cpu0 = mainThreadCpuMs(child.pid);
     const t0 = performance.now();
     await call(url, 'POST', `/federations/${fed.id}/start`);
     for (;;) {
@@ -117,6 +135,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const totalWallMs = performance.now() - t0;
+    const cpu1 = mainThreadCpuMs(child.pid);
     const m1 = await (await fetch(`${url}/metrics`)).text();
     const rounds = (await call(url, 'GET', `/federations/${fed.id}/rounds`)).rounds as Array<{ round: number; status: string; startedAt: number; finishedAt: number; metrics: Record<string, number> }>;
     const perRound = rounds.filter((r) => r.status === 'completed').map((r) => {
@@ -141,6 +160,9 @@ async function main(): Promise<void> {
       // Longest event-loop stall of the coordinator during the timed rounds (socket heartbeats wait this long):
       // prom-client resets its event-loop histogram at each scrape, and the bench scrapes just before starting.
       maxStallMs: +(metricValue(m1, 'fedprofile_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1),
+      // The coordinator's event-loop thread's own CPU time per round (all rounds' work, polling included).
+      coordinatorMainThreadCpuMsPerRound: cpu0 === null || cpu1 === null ? null : Math.round((cpu1 - cpu0) / Math.max(1, perRound.length)),
+      loadAverage1m: +loadavg()[0]!.toFixed(2),
       perRound,
     };
     const json = JSON.stringify(result, null, 2);
