@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     await Promise.all(clients.map((c) => c.start()));
     const m0 = await (await fetch(`${url}/metrics`)).text();
     const cpu0 = mainThreadCpuMs(child.pid);
+    const clientsCpu0 = process.cpuUsage();
     const t0 = performance.now();
     await call(url, 'POST', `/federations/${fed.id}/start`);
     for (;;) {
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
     }
     const totalWallMs = performance.now() - t0;
     const cpu1 = mainThreadCpuMs(child.pid);
+    const clientsCpu = process.cpuUsage(clientsCpu0);
     const m1 = await (await fetch(`${url}/metrics`)).text();
     const rounds = (await call(url, 'GET', `/federations/${fed.id}/rounds`)).rounds as Array<{ round: number; status: string; startedAt: number; finishedAt: number; metrics: Record<string, number> }>;
     const perRound = rounds.filter((r) => r.status === 'completed').map((r) => {
@@ -162,6 +164,8 @@ async function main(): Promise<void> {
       maxStallMs: +(metricValue(m1, 'fedprofile_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1),
       // The coordinator's event-loop thread's own CPU time per round (all rounds' work, polling included).
       coordinatorMainThreadCpuMsPerRound: cpu0 === null || cpu1 === null ? null : Math.round((cpu1 - cpu0) / Math.max(1, perRound.length)),
+      // All 50 clients share this process (and its one event loop): their CPU time per round, every thread.
+      clientsProcessCpuMsPerRound: Math.round((clientsCpu.user + clientsCpu.system) / 1000 / Math.max(1, perRound.length)),
       loadAverage1m: +loadavg()[0]!.toFixed(2),
       perRound,
     };
