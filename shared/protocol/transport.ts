@@ -75,7 +75,10 @@ export function frameSocket(
     enqueueReceived(() => { waiting--; fn(); });
   };
   const handleBytes = (bytes: Uint8Array, wire: number, large: boolean): void => {
-    if (opts.serialiseLarge && (large || waiting > 0)) later(() => deliver(bytes, wire));
+    if (opts.serialiseLarge && (large || waiting > 0)) {
+      // A handler that throws is this peer's message failing, reported like a decode error, not the queue's.
+      later(() => { try { deliver(bytes, wire); } catch (e) { opts.onReject(asFedError(e), wire); } });
+    }
     else deliver(bytes, wire);
   };
   socket.on(MESSAGE_EVENT, (raw: unknown) => {
@@ -158,7 +161,9 @@ function drainReceived(): void {
   const start = performance.now();
   do {
     const next = received.shift()!;
-    try { next(); } catch { /* onMessage/onReject own their errors; one peer's bug must not stop the queue */ }
+    // One peer's failing callback must not stop the others' messages; it still surfaces, as it would have
+    // thrown from the socket event that queued it.
+    try { next(); } catch (e) { setImmediate(() => { throw e; }); }
   } while (received.length > 0 && performance.now() - start < RECEIVE_TURN_MS);
   if (received.length > 0) setImmediate(drainReceived);
   else receiving = false;

@@ -83,6 +83,21 @@ describe('framing queues: send budget shared by all peers, large messages receiv
     expect(got.slice(3)).to.deep.equal(['now', 'small']);
   });
 
+  it('serialiseLarge: a handler that throws on a queued message is reported through onReject, and the queue goes on', async () => {
+    const clock = { turn: 0 };
+    const s = new RecordingSocket(clock);
+    const got: string[] = [];
+    frameSocket(s, {
+      maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true,
+      onMessage: (m) => { const t = (m as { type: string }).type; if (t === 'boom') throw new Error('handler bug'); got.push(t); },
+      onReject: (e) => got.push(`reject:${e.code}:${e.message}`),
+    });
+    for (const frame of splitIntoFrames(encodeMessage({ ...payload(2048, 1), type: 'boom' }), CHUNK)) s.deliver(CHUNK_EVENT, frame);
+    s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'after' }));
+    await countTurns(clock, () => got.length === 2);
+    expect(got).to.deep.equal(['reject:INTERNAL:handler bug', 'after']);
+  });
+
   it('a corrupt reassembled message is still rejected (SHA-256) through the queue', async () => {
     const clock = { turn: 0 };
     const s = new RecordingSocket(clock);
