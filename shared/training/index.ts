@@ -1,5 +1,6 @@
 export type { EvaluateResult, FitConfig, FitResult, LocalTrainer, TrainingProgress } from './types.js';
-export { trainLocal, validationLoss, seededPermutation, derivedSeed } from './trainer.js';
+export { trainLocal, validationLoss, derivedSeed } from './trainer.js';
+export { seededPermutation } from '../random.js';
 export type { TrainExamples, TrainOptions, TrainResult } from './trainer.js';
 export { evaluateModel } from './evaluate.js';
 export type { EvaluateOptions, EvaluationMetrics } from './evaluate.js';

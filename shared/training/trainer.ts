@@ -7,6 +7,7 @@ import { isStatisticWeight } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import { createOptimizerStep } from '../model/train-step.js';
 import type { FitConfig, TrainingProgress } from './types.js';
+import { seededPermutation } from '../random.js';
 
 export interface TrainOptions extends FitConfig {
   /** Epochs without a validation-loss improvement before stopping (best weights are restored). */
@@ -54,16 +55,6 @@ export function derivedSeed(seed: number, stream: number, counter: number): numb
   return h >>> 0;
 }
 
-/** Fisher-Yates with a seeded stream; the same seed always yields the same order. */
-export function seededPermutation(n: number, seed: string): number[] {
-  const rand = seedrandom(seed);
-  const idx = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return idx;
-}
 
 /**
  * The variables the phase's objective reaches. Passing exactly these (always in the same order) matters:
