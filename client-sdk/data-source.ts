@@ -28,6 +28,8 @@ export interface DataSourceTrainerOptions {
   seed?: number;
   /** Keep at most this many of each user's most recent events. */
   maxEventsPerUser?: number;
+  /** Engines for local training ('auto' = every core; default 1). See LocalTrainingOptions.threads. */
+  trainThreads?: number | 'auto';
 }
 
 export interface DataSourceReport { read?: ReadReport; clean: CleanReport; examples: BuildExamplesReport }
@@ -60,6 +62,7 @@ export async function createDataSourceTrainer(modelConfig: ModelConfig, opts: Da
   }
   const trainer = createWorkerTrainer({
     modelConfig, examples: { train: ex.train, validation: ex.validation, test: ex.test }, backend: opts.backend, seed: opts.seed ?? 0,
+    ...(opts.trainThreads !== undefined ? { training: { threads: opts.trainThreads } } : {}),
   });
   await trainer.ready;
   return Object.assign(trainer, { dataReport: { read: stream?.report(), clean: cleaned.report, examples: ex.report } });

@@ -13,4 +13,5 @@ export type { WorkerTrainer } from './worker-trainer.js';
 export type { ExampleSplits, LocalTrainingOptions, WorkerInit } from './worker-protocol.js';
 export { readExamplesFile, writeExamplesFile } from './examples-file.js';
 export { createTrainingSession } from './session.js';
+export { DataParallelGroup, defaultTrainThreads } from './data-parallel.js';
 export type { TrainingSession } from './session.js';

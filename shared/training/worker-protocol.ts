@@ -19,6 +19,12 @@ export interface LocalTrainingOptions {
   clozeWeightInFinetune?: number;
   /** K of HR@K / NDCG@K in evaluate(). Default 10. */
   k?: number;
+  /**
+   * Engines local training uses: the training worker plus threads − 1 helper workers splitting every batch
+   * (DataParallelGroup). 'auto' = every core. Default 1: a process that runs many clients (simulations, tests)
+   * must not start helpers for each; a merchant's dedicated node should pass 'auto'.
+   */
+  threads?: number | 'auto';
 }
 
 export interface WorkerInit {

@@ -5,6 +5,9 @@ import { ProfileModel } from '../../shared/model/profile-model.js';
 import { initBackend } from '../../shared/tf/index.js';
 import { DataParallelGroup } from '../../shared/training/data-parallel.js';
 import { trainLocal, type TrainOptions } from '../../shared/training/trainer.js';
+import { createTrainingSession } from '../../shared/training/session.js';
+import { createWorkerTrainer } from '../../shared/training/worker-trainer.js';
+import { initialGlobalWeights } from '../../shared/model/init.js';
 import { flattenTensors } from '../../shared/weights/flatten.js';
 import { TINY, cycleExamples } from './fixtures.js';
 
@@ -120,5 +123,24 @@ describe('training/data-parallel: one client on several engines', function () {
     }
     // The group survives a failed run: the next one trains normally.
     expect(run(NO_DROPOUT, { ...base, dataParallel: two }, 8).losses).to.have.length(2);
+  });
+
+  it('a client trainer with training.threads 2 (a worker thread with its own helper) gives the in-process 2-engine delta, bit for bit', async () => {
+    const { manifest, values } = await initialGlobalWeights(TINY, 9);
+    const examples = { train: cycleExamples(40, TINY, 'w-train') };
+    const config = { round: 1, phase: 'finetune' as const, localEpochs: 1, batchSize: 8, learningRate: 0.01, optimizer: 'adam' as const, seed: 3 };
+    const trainer = createWorkerTrainer({ modelConfig: TINY, examples, seed: 1, backend: 'wasm', training: { threads: 2 } });
+    const local = await createTrainingSession({ modelConfig: TINY, examples, seed: 1, backend: 'wasm', training: { threads: 2 } });
+    const single = await createTrainingSession({ modelConfig: TINY, examples, seed: 1, backend: 'wasm' });
+    try {
+      const viaWorker = await trainer.fit(values, manifest, config);
+      const inProcess = local.fit(values, manifest, config);
+      expect(maxAbsDiff(viaWorker.delta, inProcess.delta)).to.equal(0);
+      expect(viaWorker.delta.some((x) => x !== 0)).to.equal(true);
+      // With dropout the split draws other masks than one engine: a different (valid) trajectory.
+      expect(maxAbsDiff(single.fit(values, manifest, config).delta, inProcess.delta)).to.be.greaterThan(0);
+    } finally {
+      await Promise.all([trainer.close(), local.close(), single.close()]);
+    }
   });
 });
