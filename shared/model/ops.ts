@@ -115,3 +115,20 @@ export function plainTiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D,
   const logits = tf.add(tf.matMul(h, table, false, true), bias);
   return tf.losses.softmaxCrossEntropy(tf.oneHot(targets, table.shape[0]), logits) as tf.Scalar;
 }
+
+/**
+ * Sampled softmax for large catalogues: the cross-entropy of each row's target against the shared
+ * `negatives` (item ids drawn uniformly for the step) instead of the whole vocabulary, so the output cost is
+ * M·S·d instead of M·V·d. With uniform proposals the usual log-Q correction is the same for every candidate
+ * and cancels. A negative equal to the row's target (an accidental hit) is masked out. Mean over rows.
+ */
+export function sampledTiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, bias: tf.Tensor1D, targets: tf.Tensor1D, negatives: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const pos = tf.add(tf.sum(tf.mul(h, tf.gather(table, targets)), 1), tf.gather(bias, targets));
+    const neg = tf.add(tf.matMul(h, tf.gather(table, negatives), false, true), tf.gather(bias, negatives));
+    const hit = tf.equal(tf.expandDims(targets, 1), tf.expandDims(negatives, 0));
+    const negMasked = tf.where(hit, tf.fill(neg.shape, -1e9), neg);
+    const all = tf.concat([tf.expandDims(pos, 1), negMasked], 1);
+    return tf.mean(tf.sub(tf.logSumExp(all, 1), pos)) as tf.Scalar;
+  });
+}

@@ -12,6 +12,12 @@ export interface ObjectiveOptions {
   maskProb?: number;
   clozeWeightInFinetune?: number;
   trainOnly?: readonly string[];
+  /**
+   * Sampled softmax for the Cloze loss during training: each step scores the masked targets against this many
+   * item ids drawn uniformly (shared by the batch, the same on every engine) instead of the whole vocabulary.
+   * For catalogues beyond ~50k items; validation and evaluation still use the full softmax.
+   */
+  sampledNegatives?: number;
 }
 
 /** One part of a batch split across `count` engines: rows [floor(B·index/count), floor(B·(index+1)/count)). */
@@ -101,13 +107,21 @@ export function stepInputs(
       targets = Int32Array.from(keep, (i) => masked.targets[i]!);
       clozeShare = positions.length / masked.positions.length;
     }
+    const sampled = opts.sampledNegatives;
+    let negatives: tf.Tensor1D | undefined;
+    if (sampled !== undefined && positions.length > 0) {
+      const rng = seedrandom(`${maskSeed}/negatives`);
+      const ids = Int32Array.from({ length: sampled }, () => 2 + Math.floor(rng() * (cfg.itemVocab - 2)));
+      negatives = tf.tensor1d(ids, 'int32');
+      owned.push(negatives);
+    }
     if (positions.length > 0) {
       const batch = toBatch(shard === undefined ? masked.inputs : masked.inputs.slice(lo, hi), cfg);
       batches.push(batch);
       const pos = tf.tensor1d(positions, 'int32');
       const tgt = tf.tensor1d(targets, 'int32');
       owned.push(pos, tgt);
-      cloze = (training, seed) => model.clozeLoss(batch, pos, tgt, training, seed);
+      cloze = (training, seed) => model.clozeLoss(batch, pos, tgt, training, seed, training ? negatives : undefined);
     }
   }
   let heads: ((training: boolean, dropoutSeed: number) => tf.Scalar) | undefined;

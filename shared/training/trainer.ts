@@ -32,6 +32,8 @@ export interface TrainOptions extends FitConfig {
    * gradients. Absent or a 1-thread group: one engine, the arithmetic of the plain path.
    */
   dataParallel?: DataParallelGroup;
+  /** Sampled softmax for the Cloze loss (see ObjectiveOptions.sampledNegatives); absent = full softmax. */
+  sampledNegatives?: number;
 }
 
 export { derivedSeed };
@@ -71,6 +73,8 @@ function validate(opts: TrainOptions, numTrain: number): void {
   if (opts.proximalMu !== undefined && !(opts.proximalMu >= 0)) bad(`proximalMu must be >= 0 (got ${opts.proximalMu})`);
   const p = opts.maskProb ?? 0.2;
   if (!(p > 0 && p < 1)) bad(`maskProb must be in (0, 1) (got ${p})`);
+  const s = opts.sampledNegatives;
+  if (s !== undefined && (!Number.isInteger(s) || s < 1)) bad(`sampledNegatives must be an integer >= 1 (got ${s})`);
   if (numTrain === 0) bad('no training examples');
 }
 

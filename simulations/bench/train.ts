@@ -5,7 +5,7 @@
  * client runs: each timed step includes shuffling, masking and batch building, as in a real round.
  *
  *   npm run bench:train -- [--out FILE] [--steps N] [--warmup N] [--rounds K] [--backend wasm] [--threads 1,2]
- *                          [--torch-ref SEQ_PER_S | --no-torch] [--no-stock] [--profile]
+ *                          [--torch-ref SEQ_PER_S | --no-torch] [--no-stock] [--profile] [--sampled-negatives N]
  *
  * With no --torch-ref and a python (default /usr/bin/python3) that can import torch, the PyTorch reference
  * runs in this session interleaved with ours (ref, ours, ref, …: K+1 reference runs around K of ours, one
@@ -59,8 +59,10 @@ function referenceExamples(n: number, seed: number): UserExample[] {
   });
 }
 
+let sampledNegatives: number | undefined;
+
 function trainOptions(fusedAdam: boolean, dataParallel?: DataParallelGroup): TrainOptions {
-  return { round: 0, phase: 'pretrain', localEpochs: 1, batchSize: B, learningRate: 1e-3, optimizer: 'adam', seed: 0, maskProb: MASK_P, fusedAdam, dataParallel };
+  return { round: 0, phase: 'pretrain', localEpochs: 1, batchSize: B, learningRate: 1e-3, optimizer: 'adam', seed: 0, maskProb: MASK_P, fusedAdam, dataParallel, sampledNegatives };
 }
 
 async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, steps: number, warmup: number, group?: DataParallelGroup): Promise<RunResult> {
@@ -153,7 +155,7 @@ function measureStockInChild(backend: BackendChoice, steps: number, warmup: numb
 
 interface Opts {
   out?: string; steps: string; warmup: string; rounds: string; backend: string; torchRef?: string; torchCpuRef?: string;
-  torch: boolean; python: string; torchScript: string; stock: boolean; profile: boolean; variant: string; threads?: string;
+  torch: boolean; python: string; torchScript: string; stock: boolean; profile: boolean; variant: string; threads?: string; sampledNegatives?: string;
 }
 
 function positiveInt(name: string, v: string, min: number): number {
@@ -171,6 +173,7 @@ async function main(): Promise<void> {
     .option('--warmup <n>', 'warm-up steps per run', '3')
     .option('--rounds <k>', 'runs of ours, interleaved with k+1 PyTorch runs', '2')
     .option('--threads <list>', 'engine counts to measure, comma-separated (default: 1 and every core)')
+    .option('--sampled-negatives <n>', 'train with sampled softmax over n shared negatives (the reference keeps the full softmax)')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join('|')}`, process.env.FEDPROFILE_BACKEND ?? 'wasm')
     .option('--torch-ref <seqPerSec>', 'PyTorch throughput measured by hand on this machine (skips running it)')
     .option('--torch-cpu-ref <seqPerSec>', 'PyTorch throughput per CPU-second, for the CPU-time ratio')
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
   const steps = positiveInt('--steps', o.steps, 1);
   const warmup = positiveInt('--warmup', o.warmup, 0);
   const rounds = positiveInt('--rounds', o.rounds, 1);
+  sampledNegatives = o.sampledNegatives !== undefined ? positiveInt('--sampled-negatives', o.sampledNegatives, 1) : undefined;
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
   const backend = o.backend as BackendChoice;
   if (o.variant === 'stock') {
@@ -253,6 +257,7 @@ async function main(): Promise<void> {
     path: 'trainLocal',
     backend: ours.get(counts[0]!)![0]!.backend,
     ...first,
+    ...(sampledNegatives !== undefined ? { sampledNegatives } : {}),
     torchSource: autoTorch ? 'interleaved' : manualTorch !== undefined ? '--torch-ref' : null,
     ...(byThreads.length > 1 ? { byThreads, scaling } : {}),
     ...(anyRef.length > 0 ? { torchVersion: anyRef[0]!.torch, torchBlas: blas } : {}),
