@@ -25,6 +25,8 @@ export interface LocalTrainingOptions {
    * must not start helpers for each; a merchant's dedicated node should pass 'auto'.
    */
   threads?: number | 'auto';
+  /** Sampled softmax for the Cloze loss: this many shared negatives per step (catalogues beyond ~50k items). */
+  sampledNegatives?: number;
 }
 
 export interface WorkerInit {
