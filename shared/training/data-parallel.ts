@@ -98,6 +98,7 @@ export class DataParallelGroup {
     const weights = model.weights.map((w) => Float32Array.from(w.variable.dataSync() as Float32Array));
     const plain: HelperRunOptions = {
       phase: options.phase, maskProb: options.maskProb, clozeWeightInFinetune: options.clozeWeightInFinetune, trainOnly: options.trainOnly, sampledNegatives: options.sampledNegatives,
+      nextItemObjective: options.nextItemObjective, causalTargetShare: options.causalTargetShare,
       learningRate: options.learningRate, optimizer: options.optimizer, fusedAdam: options.fusedAdam, batchSize: options.batchSize, seed: options.seed,
     };
     this.helpers.forEach((w, i) => w.postMessage({ type: 'begin', buffer: shared.buffer, ...layout, rank: i + 1, weights, options: plain, examples } satisfies ToHelper));

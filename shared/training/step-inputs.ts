@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { EncodedSequence, UserExample } from '../data/encoded.js';
 import { ConfigError } from '../errors.js';
-import { clozeMask, disposeBatch, toBatch } from '../model/batch.js';
+import { causalTargets, clozeMask, disposeBatch, toBatch, withNextMask } from '../model/batch.js';
+import { isStatisticWeight } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import type { FitConfig } from './types.js';
 
@@ -18,6 +19,13 @@ export interface ObjectiveOptions {
    * For catalogues beyond ~50k items; validation and evaluation still use the full softmax.
    */
   sampledNegatives?: number;
+  /**
+   * Also train the task the profile serves: each example's history with a MASK appended (as at inference)
+   * must predict its first label item, in the same softmax as the Cloze positions. Default off.
+   */
+  nextItemObjective?: boolean;
+  /** Causal models: share of positions (besides the latest) that predict their successor each step. Default 1. */
+  causalTargetShare?: number;
 }
 
 /** One part of a batch split across `count` engines: rows [floor(B·index/count), floor(B·(index+1)/count)). */
@@ -52,6 +60,7 @@ export function trainableVariables(model: ProfileModel, opts: ObjectiveOptions):
   return model.weights
     .filter((w) => {
       if (only && !only.has(w.name)) return false;
+      if (isStatisticWeight(w.name)) return false;
       if (w.name === 'head/item/bias') return clozeWeight > 0;
       if (w.name.startsWith('head/')) return opts.phase === 'finetune';
       return true;
@@ -66,6 +75,23 @@ export function derivedSeed(seed: number, stream: number, counter: number): numb
   h = Math.imul(h ^ (counter + 0x165667b1), 0xc2b2ae35) >>> 0;
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** Each example's first label item when it is a real item id, else 0 (no next-item target). */
+function nextItemTargets(examples: readonly UserExample[], itemVocab: number): Int32Array {
+  return Int32Array.from(examples.map((e) => {
+    const t = e.labels.nextItems[0];
+    return t !== undefined && t >= 2 && t < itemVocab ? t : 0;
+  }));
+}
+
+/** Adds position b·L + L−1 (the appended MASK) with its next item, keeping positions in increasing order. */
+function withNextTargets(positions: Int32Array, targets: Int32Array, next: Int32Array, L: number): { positions: Int32Array; targets: Int32Array } {
+  const pairs: [number, number][] = [];
+  positions.forEach((p, i) => pairs.push([p, targets[i]!]));
+  next.forEach((t, b) => { if (t >= 2) pairs.push([b * L + L - 1, t]); });
+  pairs.sort((a, b) => a[0] - b[0]);
+  return { positions: Int32Array.from(pairs, (p) => p[0]), targets: Int32Array.from(pairs, (p) => p[1]) };
 }
 
 function concatRows(rows: readonly Float32Array[]): Float32Array {
@@ -97,15 +123,27 @@ export function stepInputs(
   let clozeShare = 1;
   const clozeWeight = clozeWeightOf(opts);
   if (clozeWeight > 0) {
-    const masked = clozeMask(seqs, opts.maskProb ?? 0.2, seedrandom(maskSeed));
-    let { positions, targets } = masked;
-    if (shard !== undefined && masked.positions.length > 0) {
+    const next = opts.nextItemObjective || cfg.causal ? nextItemTargets(examples, cfg.itemVocab) : undefined;
+    let batchInputs: EncodedSequence[];
+    let merged: { positions: Int32Array; targets: Int32Array };
+    if (cfg.causal) {
+      // Every real position predicts its successor; no input is masked.
+      batchInputs = seqs;
+      merged = causalTargets(seqs, next, opts.causalTargetShare ?? 1, seedrandom(maskSeed));
+    } else {
+      const inputs = next ? seqs.map((s, b) => (next[b]! >= 2 ? withNextMask(s, cfg) : s)) : seqs;
+      const masked = clozeMask(inputs, opts.maskProb ?? 0.2, seedrandom(maskSeed));
+      batchInputs = masked.inputs;
+      merged = next ? withNextTargets(masked.positions, masked.targets, next, cfg.maxLen) : masked;
+    }
+    let { positions, targets } = merged;
+    if (shard !== undefined && merged.positions.length > 0) {
       const L = cfg.maxLen;
       const keep: number[] = [];
-      masked.positions.forEach((p, i) => { if (p >= lo * L && p < hi * L) keep.push(i); });
-      positions = Int32Array.from(keep, (i) => masked.positions[i]! - lo * L);
-      targets = Int32Array.from(keep, (i) => masked.targets[i]!);
-      clozeShare = positions.length / masked.positions.length;
+      merged.positions.forEach((p, i) => { if (p >= lo * L && p < hi * L) keep.push(i); });
+      positions = Int32Array.from(keep, (i) => merged.positions[i]! - lo * L);
+      targets = Int32Array.from(keep, (i) => merged.targets[i]!);
+      clozeShare = positions.length / merged.positions.length;
     }
     const sampled = opts.sampledNegatives;
     let negatives: tf.Tensor1D | undefined;
@@ -116,7 +154,7 @@ export function stepInputs(
       owned.push(negatives);
     }
     if (positions.length > 0) {
-      const batch = toBatch(shard === undefined ? masked.inputs : masked.inputs.slice(lo, hi), cfg);
+      const batch = toBatch(shard === undefined ? batchInputs : batchInputs.slice(lo, hi), cfg);
       batches.push(batch);
       const pos = tf.tensor1d(positions, 'int32');
       const tgt = tf.tensor1d(targets, 'int32');

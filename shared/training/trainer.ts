@@ -15,6 +15,13 @@ export interface TrainOptions extends FitConfig {
   earlyStoppingPatience?: number;
   /** Share of real events masked for the Cloze task. Default 0.2 (BERT4Rec's ML-1m value). */
   maskProb?: number;
+  /**
+   * Also train the task the profile serves: each example's history with a MASK appended (as at inference)
+   * must predict its first label item, in the same softmax as the Cloze positions. Default off.
+   */
+  nextItemObjective?: boolean;
+  /** Causal models: share of positions (besides the latest) that predict their successor each step. Default 1. */
+  causalTargetShare?: number;
   /** Weight of the Cloze auxiliary loss during 'finetune', so next-item ranking keeps improving. Default 0.5. */
   clozeWeightInFinetune?: number;
   /**

@@ -69,6 +69,15 @@ describe('training/data-parallel: one client on several engines', function () {
     expect(maxAbsDiff(parallel.weights, single.weights)).to.be.lessThan(1e-3);
   });
 
+  it('the next-item objective (appended MASK targets) splits the same way', () => {
+    const opts: TrainOptions = { ...base, nextItemObjective: true };
+    const single = run(NO_DROPOUT, opts, 32);
+    const parallel = run(NO_DROPOUT, { ...opts, dataParallel: two }, 32);
+    expect(parallel.losses).to.have.length(8);
+    parallel.losses.forEach((l, i) => expect(l, `step ${i + 1}`).to.be.closeTo(single.losses[i]!, 2e-4 * Math.max(1, l)));
+    expect(maxAbsDiff(parallel.weights, single.weights)).to.be.lessThan(1e-3);
+  });
+
   it('is bit-reproducible for a fixed engine count (with dropout), and leaks no tensors', () => {
     const before = tf.memory().numTensors;
     const a = run(TINY, { ...base, dataParallel: three });
