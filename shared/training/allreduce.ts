@@ -30,8 +30,10 @@ export class SharedStep {
   readonly ctrl: Int32Array;
   readonly losses: Float64Array;
   readonly indices: Int32Array;
-  /** participants slots of gradSize floats, then the reduced gradient. */
+  /** One slot of gradSize floats per participant. */
   readonly grads: Float32Array;
+  /** This participant's copy of the summed gradient. */
+  readonly reduced: Float32Array;
   private readonly err: Uint8Array;
 
   constructor(readonly buffer: SharedArrayBuffer, readonly layout: ReduceLayout, readonly rank: number) {
@@ -41,11 +43,12 @@ export class SharedStep {
     this.losses = new Float64Array(buffer, off, n); off += n * 8;
     this.err = new Uint8Array(buffer, off, ERR_BYTES); off += ERR_BYTES;
     this.indices = new Int32Array(buffer, off, maxBatch); off += maxBatch * 4;
-    this.grads = new Float32Array(buffer, off, (n + 1) * gradSize);
+    this.grads = new Float32Array(buffer, off, n * gradSize);
+    this.reduced = new Float32Array(gradSize);
   }
 
   static bytes(l: ReduceLayout): number {
-    return CTRL_INTS * 4 + l.participants * 8 + ERR_BYTES + l.maxBatch * 4 + (l.participants + 1) * l.gradSize * 4;
+    return CTRL_INTS * 4 + l.participants * 8 + ERR_BYTES + l.maxBatch * 4 + l.participants * l.gradSize * 4;
   }
 
   static create(layout: ReduceLayout): SharedStep {
@@ -117,14 +120,12 @@ export class SharedStep {
     return this.grads.subarray(rank * p, (rank + 1) * p);
   }
 
-  get reduced(): Float32Array {
-    return this.slot(this.layout.participants);
-  }
-
   /**
-   * All-reduce of the slots, after this participant wrote its own: each participant sums one contiguous
-   * segment over the slots in rank order (so the sum is the same bits whoever computes it, and for a fixed
-   * participant count the same in every run), then everyone waits until the whole sum is there.
+   * All-reduce of the slots, after this participant wrote its own: once every slot is written, each
+   * participant sums all of them itself, in rank order, so every copy of the sum has the same bits (and for a
+   * fixed participant count, the same bits in every run). Summing locally costs one pass over N slots but
+   * saves a second barrier, and under a loaded scheduler every barrier costs a wake-up. The slots are not
+   * written again before the next step's command barrier, which everyone passes only after this.
    * Returns the sum of the losses, in rank order.
    */
   allReduce(stallMs?: number): number {
@@ -132,15 +133,12 @@ export class SharedStep {
     const n = this.layout.participants;
     const p = this.layout.gradSize;
     const g = this.grads;
-    const lo = Math.floor((p * this.rank) / n);
-    const hi = Math.floor((p * (this.rank + 1)) / n);
-    const out = n * p;
-    for (let i = lo; i < hi; i++) {
-      let s = g[i]!;
-      for (let r = 1; r < n; r++) s += g[r * p + i]!;
-      g[out + i] = s;
+    const out = this.reduced;
+    out.set(g.subarray(0, p));
+    for (let r = 1; r < n; r++) {
+      const o = r * p;
+      for (let i = 0; i < p; i++) out[i] = out[i]! + g[o + i]!;
     }
-    this.barrier(stallMs);
     let loss = 0;
     for (let r = 0; r < n; r++) loss += this.losses[r]!;
     return loss;
