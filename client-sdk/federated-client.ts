@@ -51,6 +51,8 @@ export interface FederatedClientOptions {
    */
   knownItems?: readonly string[];
   backend?: BackendChoice;
+  /** Engines for local training: 'auto' = every core (a dedicated node); default 1. */
+  trainThreads?: number | 'auto';
   /** Holds the identity key and the model cache. */
   workDir: string;
   name?: string;
@@ -451,7 +453,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     if (this.trainerPromise) return this.trainerPromise;
     const o = this.opts;
     const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, {
-      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, knownItems: o.knownItems, backend: o.backend,
+      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, knownItems: o.knownItems, backend: o.backend, trainThreads: o.trainThreads,
     }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
     else if (modelConfig) this.trainerPromise = Promise.resolve().then(() => t(modelConfig));

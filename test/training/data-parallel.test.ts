@@ -8,6 +8,7 @@ import { trainLocal, type TrainOptions } from '../../shared/training/trainer.js'
 import { createTrainingSession } from '../../shared/training/session.js';
 import { createWorkerTrainer } from '../../shared/training/worker-trainer.js';
 import { initialGlobalWeights } from '../../shared/model/init.js';
+import { trainThreadsArg } from '../../client-sdk/cli.js';
 import { flattenTensors } from '../../shared/weights/flatten.js';
 import { TINY, cycleExamples } from './fixtures.js';
 
@@ -117,6 +118,12 @@ describe('training/data-parallel: one client on several engines', function () {
     } finally {
       m.dispose();
     }
+  });
+
+  it('--train-threads takes auto or a positive integer and names what it expects otherwise', () => {
+    expect(trainThreadsArg('auto')).to.equal('auto');
+    expect(trainThreadsArg('4')).to.equal(4);
+    for (const bad of ['0', '1.5', 'all', '']) expect(() => trainThreadsArg(bad), bad).to.throw(/expected auto or an integer from 1 to 256/);
   });
 
   it('a helper that fails mid-run stops the step with its message instead of hanging', () => {
