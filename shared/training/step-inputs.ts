@@ -4,6 +4,7 @@ import type { EncodedSequence, UserExample } from '../data/encoded.js';
 import { ConfigError } from '../errors.js';
 import { causalTargets, clozeMask, disposeBatch, toBatch, withNextMask } from '../model/batch.js';
 import { isStatisticWeight } from '../model/next-item-statistics.js';
+import { sampledNegatives, type SampledNegatives } from '../model/ops.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import type { FitConfig } from './types.js';
 
@@ -146,12 +147,13 @@ export function stepInputs(
       clozeShare = positions.length / merged.positions.length;
     }
     const sampled = opts.sampledNegatives;
-    let negatives: tf.Tensor1D | undefined;
+    let negatives: SampledNegatives | undefined;
     if (sampled !== undefined && positions.length > 0) {
+      // Drawn from the step's seed, so every engine of a data-parallel step scores the same negatives.
       const rng = seedrandom(`${maskSeed}/negatives`);
       const ids = Int32Array.from({ length: sampled }, () => 2 + Math.floor(rng() * (cfg.itemVocab - 2)));
-      negatives = tf.tensor1d(ids, 'int32');
-      owned.push(negatives);
+      negatives = sampledNegatives(targets, ids);
+      owned.push(negatives.ids, negatives.hitMask);
     }
     if (positions.length > 0) {
       const batch = toBatch(shard === undefined ? batchInputs : batchInputs.slice(lo, hi), cfg);
