@@ -3,8 +3,8 @@ import { ConfigError, FedProfileError } from '../errors.js';
 import { ACTIONS } from '../data/events.js';
 import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
-import { isStatisticWeight, MIX_GRID, STATS_WEIGHTS } from './next-item-statistics.js';
-import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, sampledTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy, type SampledNegatives } from './ops.js';
+import { isStatisticWeight, SCORERS, STATS_WEIGHTS } from './next-item-statistics.js';
+import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy, sampledTiedSoftmaxCrossEntropy, type SampledNegatives } from './ops.js';
 
 export interface NamedWeight { name: string; variable: tf.Variable }
 
@@ -85,7 +85,7 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
       { name: STATS_WEIGHTS.popularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.indexPopularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.transitions, shape: [n, n], init: 'zeros' },
-      { name: STATS_WEIGHTS.mixValidation, shape: [2, MIX_GRID.length], init: 'zeros' },
+      { name: STATS_WEIGHTS.scorerValidation, shape: [2, SCORERS.length], init: 'zeros' },
     );
   }
   return s;
