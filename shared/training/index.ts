@@ -14,6 +14,7 @@ export type { WorkerTrainer } from './worker-trainer.js';
 export type { ExampleSplits, LocalTrainingOptions, WorkerInit } from './worker-protocol.js';
 export { readExamplesFile, writeExamplesFile } from './examples-file.js';
 export { createTrainingSession } from './session.js';
+export { DataParallelGroup, defaultTrainThreads } from './data-parallel.js';
 export type { TrainingSession } from './session.js';
 export { refreshStatistics, userSequences } from './statistics-refresh.js';
 export type { StatisticsRefresh } from './statistics-refresh.js';
