@@ -7,6 +7,13 @@ import { readItemCatalogue, readTaxonomy } from './taxonomy.js';
 /** Kept here (not imported from shared/tf) so `--help` does not load tfjs. */
 export const CLI_BACKENDS = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const satisfies readonly BackendChoice[];
 
+export function trainThreadsArg(v: string): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('expected auto or an integer from 1 to 256');
+  return n;
+}
+
 export function backendArg(v: string): BackendChoice {
   if (!(CLI_BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${CLI_BACKENDS.join(', ')}`);
   return v as BackendChoice;
@@ -17,7 +24,7 @@ const CONNECT_REPORT_MS = 5000;
 
 interface ClientCliOptions {
   coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; items?: string; evaluationProtocol?: 'time-window' | 'leave-one-out'; name?: string;
-  workDir: string; backend: BackendChoice; ca?: string; trustedIdentities?: string; secaggMinThreshold?: number; quiet?: boolean;
+  workDir: string; backend: BackendChoice; trainThreads: number | 'auto'; ca?: string; trustedIdentities?: string; secaggMinThreshold?: number; quiet?: boolean;
 }
 
 /** `fedprofile client`: joins a federation and trains on local data until it ends or is interrupted. */
@@ -34,6 +41,7 @@ export function clientCommand(): Command {
     .option('--name <name>', 'display name shown to the operator')
     .option('--work-dir <dir>', 'identity key, pinned neighbour keys and model cache', '.fedprofile-client')
     .option('--backend <backend>', `tfjs backend: ${CLI_BACKENDS.join(', ')}`, backendArg, 'auto')
+    .option('--train-threads <n>', 'engines for local training, each batch split across them (auto = every core; use auto on a dedicated node)', trainThreadsArg, 1)
     .option('--ca <file>', 'PEM CA certificate to trust (coordinator with a private or self-signed certificate)')
     .option('--trusted-identities <file>', 'secure aggregation: the operator\'s published directory of client identity keys '
       + '(JSON: client id -> base64 key), checked out of band; without it, neighbours\' keys are pinned on first use in the work dir')
@@ -60,7 +68,7 @@ are also reported to the coordinator, which lists them per client.
       const logger = pino({ name: 'fedprofile-client', level: o.quiet ? 'warn' : 'info' }, pino.destination(2));
       const client = new FederatedClient({
         coordinatorUrl: o.coordinator, token: o.token, dataSource: o.data, hashKey: o.hashKey, name: o.name,
-        knownCategories, knownItems: o.items ? readItemCatalogue(o.items) : undefined, evaluationProtocol: o.evaluationProtocol, workDir: o.workDir, backend: o.backend, logger, ca,
+        knownCategories, knownItems: o.items ? readItemCatalogue(o.items) : undefined, evaluationProtocol: o.evaluationProtocol, workDir: o.workDir, backend: o.backend, trainThreads: o.trainThreads, logger, ca,
         trustedIdentitiesFile: o.trustedIdentities, secaggMinThreshold: o.secaggMinThreshold,
       });
       const say = (line: string): void => { process.stderr.write(`fedprofile client: ${line}\n`); };

@@ -31,6 +31,8 @@ export interface DataSourceTrainerOptions {
   seed?: number;
   /** Keep at most this many of each user's most recent events. */
   maxEventsPerUser?: number;
+  /** Engines for local training ('auto' = every core; default 1). See LocalTrainingOptions.threads. */
+  trainThreads?: number | 'auto';
   /**
    * How held-out examples are made for federated evaluation: time-window (default) or leave-one-out (the
    * last item is the target, ranked with the user's history excluded and against popularity negatives).
@@ -80,7 +82,12 @@ export async function createDataSourceTrainer(modelConfig: ModelConfig, opts: Da
   }
   const trainer = createWorkerTrainer({
     modelConfig, examples: { train: ex.train, validation: ex.validation, test: ex.test }, backend: opts.backend, seed: opts.seed ?? 0,
-    ...(loo ? { training: { evaluation: { excludeHistory: true, popularityNegatives: true } } } : {}),
+    ...(loo || opts.trainThreads !== undefined ? {
+      training: {
+        ...(loo ? { evaluation: { excludeHistory: true, popularityNegatives: true } } : {}),
+        ...(opts.trainThreads !== undefined ? { threads: opts.trainThreads } : {}),
+      },
+    } : {}),
   });
   await trainer.ready;
   return Object.assign(trainer, { dataReport: { read: stream?.report(), clean: cleaned.report, examples: ex.report, itemIds } });

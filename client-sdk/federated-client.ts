@@ -55,6 +55,8 @@ export interface FederatedClientOptions {
   /** How this client holds out examples for federated evaluation (see DataSourceTrainerOptions). */
   evaluationProtocol?: EvaluationProtocol;
   backend?: BackendChoice;
+  /** Engines for local training: 'auto' = every core (a dedicated node); default 1. */
+  trainThreads?: number | 'auto';
   /** Holds the identity key and the model cache. */
   workDir: string;
   name?: string;
@@ -459,7 +461,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     if (this.trainerPromise) return this.trainerPromise;
     const o = this.opts;
     const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, {
-      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, knownItems: o.knownItems, backend: o.backend,
+      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, knownItems: o.knownItems, backend: o.backend, trainThreads: o.trainThreads,
       ...(o.evaluationProtocol ? { evaluationProtocol: o.evaluationProtocol } : {}),
     }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);

@@ -150,6 +150,7 @@ export class SocketGateway {
       // message per second: an honest client sends one update per round, a flood is refused unparsed.
       maxBytesInFlight: maxMessageBytes,
       decodeBudget: { ratePerSecond: Math.max(maxMessageBytes, 4 << 20), burst: 2 * maxMessageBytes + (1 << 20) },
+      serialiseLarge: true,
       onReject: (err, bytes) => {
         metrics.bytesIn.inc(bytes);
         reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');
@@ -187,14 +188,15 @@ export class SocketGateway {
       federationStatus: runtime.snapshot().status, modelHash: runtime.model.hash, modelConfig: runtime.config.model,
     });
     runtime.event({ type: 'client-online', clientId });
-    socket.on('disconnect', () => {
+    // After the messages this socket delivered before it closed: an update sent just before a disconnect counts.
+    socket.on('disconnect', () => framed.afterReceived(() => {
       if (this.peers.get(clientId)?.socket !== socket) return;
       this.peers.delete(clientId);
       metrics.clientsOnline.dec({ federation: federationId });
       this.lastSeen.seen(clientId);
       this.lastSeen.gone(clientId);
       runtime.event({ type: 'client-offline', clientId });
-    });
+    }));
   }
 
   /** A bookkeeping write that may fail (disk full, SQLite error) without failing the connection. */

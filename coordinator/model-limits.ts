@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
-import { MIX_GRID } from '../shared/model/next-item-statistics.js';
+import { SCORERS } from '../shared/model/next-item-statistics.js';
 
 /**
  * How big a federation's model may be. Checked from the config alone, before round 0's weights are
@@ -36,7 +36,7 @@ export function parameterCount(cfg: ModelConfig): number {
   n += cfg.itemVocab + d + 1 + d * cfg.categoryVocab + cfg.categoryVocab + d * cfg.numTiers + cfg.numTiers;
   const table = cfg.transitionItems ?? 0;
   // Transition statistics: two popularity vectors, the N×N table and the mixes' validation scores.
-  if (table > 0) n += 2 * cfg.itemVocab + table * table + 2 * MIX_GRID.length;
+  if (table > 0) n += 2 * cfg.itemVocab + table * table + 2 * SCORERS.length;
   // LoRA: A [in, r] and B [r, out] for the qkv, out, ffn-in and ffn-out kernels of every block.
   const r = cfg.loraRank ?? 0;
   n += cfg.layers * r * ((d + 3 * d) + (d + d) + (d + cfg.ffDim) + (cfg.ffDim + d));

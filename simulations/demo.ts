@@ -18,7 +18,7 @@ import { PROFILE_SMALL, type ModelConfig } from '../shared/model/config.js';
 import { generateSynthetic, type UserTruth } from './synthetic/index.js';
 import { LocalProfiler } from '../client-sdk/local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
-import { restJson } from '../coordinator/rest-client.js';
+import { restCall, restJson } from '../coordinator/rest-client.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = resolve(process.env.FEDPROFILE_DEMO_DIR ?? join(ROOT, 'runs', 'demo'));
@@ -72,9 +72,9 @@ async function startCoordinator(): Promise<string> {
 async function downloadModel(base: string, federationId: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   for (const file of ['model.json', 'weights.bin']) {
-    const res = await fetch(`${base}/api/v1/federations/${federationId}/rounds/latest/${file}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    if (!res.ok) throw new Error(`download ${file}: ${res.status} ${await res.text()}`);
-    writeFileSync(join(dir, file), new Uint8Array(await res.arrayBuffer()));
+    const res = await restCall(base, 'GET', `/federations/${federationId}/rounds/latest/${file}`, { token: ADMIN_TOKEN, retries: 4 });
+    if (res.status !== 200) throw new Error(`download ${file}: ${res.status} ${new TextDecoder().decode(res.bytes)}`);
+    writeFileSync(join(dir, file), res.bytes);
   }
 }
 

@@ -262,7 +262,7 @@ export class FederationRuntime {
     try {
       // Yield between the vector-sized steps so socket traffic (heartbeats included) is served in between.
       await yieldToEventLoop();
-      const result = await this.strategy.aggregateFitAsync(round, this.global.values, outcome.mean, {
+      const result = await this.strategy.aggregateFit(round, this.global.values, outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });

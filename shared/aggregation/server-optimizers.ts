@@ -41,9 +41,11 @@ export interface ServerOptimizerState {
 export interface ServerOptimizer {
   readonly config: Readonly<ServerOptimizerConfig>;
   initialState(): ServerOptimizerState;
-  step(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState): { weights: Float32Array; state: ServerOptimizerState };
-  /** The same step, bit for bit, yielding to the event loop every `yieldEvery` elements. */
-  stepAsync(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState, yieldEvery?: number): Promise<{ weights: Float32Array; state: ServerOptimizerState }>;
+  /**
+   * One server step, yielding to the event loop every `yieldEvery` elements (the coordinator's socket server
+   * keeps serving during a 10M-parameter step); the result does not depend on `yieldEvery`.
+   */
+  step(global: Float32Array, meanDelta: Float32Array, state: ServerOptimizerState, yieldEvery?: number): Promise<{ weights: Float32Array; state: ServerOptimizerState }>;
 }
 
 export const SERVER_OPTIMIZER_DEFAULTS: Record<ServerOptimizerName, Omit<ServerOptimizerConfig, 'name'>> = {
@@ -124,13 +126,7 @@ export function createServerOptimizer(partial: Partial<ServerOptimizerConfig> & 
     }
   };
 
-  const step = (global: Float32Array, delta: Float32Array, state: ServerOptimizerState) => {
-    const out = prepare(global, delta, state);
-    stepRange(global, delta, state, out, 0, global.length);
-    return out;
-  };
-
-  const stepAsync = async (global: Float32Array, delta: Float32Array, state: ServerOptimizerState, yieldEvery: number = DEFAULT_YIELD_EVERY) => {
+  const step = async (global: Float32Array, delta: Float32Array, state: ServerOptimizerState, yieldEvery: number = DEFAULT_YIELD_EVERY) => {
     if (!Number.isInteger(yieldEvery) || yieldEvery < 1) throw new FedProfileError('BAD_INPUT', `yieldEvery must be a positive integer, got ${yieldEvery}`);
     const out = prepare(global, delta, state);
     for (let from = 0; from < global.length; from += yieldEvery) {
@@ -140,7 +136,7 @@ export function createServerOptimizer(partial: Partial<ServerOptimizerConfig> & 
     return out;
   };
 
-  return { config, initialState, step, stepAsync };
+  return { config, initialState, step };
 }
 
 /** JSON-safe form of the state: moments as base64 little-endian float32, so resume is bit-exact. */

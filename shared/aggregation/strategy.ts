@@ -42,9 +42,8 @@ export interface Strategy {
   readonly name: StrategyName;
   readonly config: Readonly<StrategyConfig>;
   configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[];
-  aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> };
-  /** aggregateFit with the same result, bit for bit, that yields to the event loop every `yieldEvery` elements. */
-  aggregateFitAsync(
+  /** The server step on the round's mean update, yielding to the event loop every `yieldEvery` elements (the result does not depend on it). */
+  aggregateFit(
     round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, yieldEvery?: number,
   ): Promise<{ weights: Float32Array; metrics: Record<string, number> }>;
   configureEvaluate(round: number, available: readonly ClientProxy[], rng: () => number): { clientId: string }[];
@@ -153,23 +152,14 @@ class ConfiguredStrategy implements Strategy {
     });
   }
 
-  aggregateFit(round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo): { weights: Float32Array; metrics: Record<string, number> } {
-    this.checkQuorum(round, info);
-    if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
-    const { weights, state } = this.optimizer.step(global, meanDelta, this.currentOptimizerState);
-    const norms = { delta2: 0, step2: 0 };
-    addSquaredNorms(norms, global, weights, meanDelta, 0, global.length);
-    return this.commit(round, info, weights, state, norms);
-  }
-
-  async aggregateFitAsync(
+  async aggregateFit(
     round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, yieldEvery: number = DEFAULT_YIELD_EVERY,
   ): Promise<{ weights: Float32Array; metrics: Record<string, number> }> {
     this.checkQuorum(round, info);
     if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
     this.busy = true; // the optimiser state is read across awaits
     try {
-      const { weights, state } = await this.optimizer.stepAsync(global, meanDelta, this.currentOptimizerState, yieldEvery);
+      const { weights, state } = await this.optimizer.step(global, meanDelta, this.currentOptimizerState, yieldEvery);
       const norms = { delta2: 0, step2: 0 };
       for (let from = 0; from < global.length; from += yieldEvery) {
         addSquaredNorms(norms, global, weights, meanDelta, from, Math.min(global.length, from + yieldEvery));

@@ -22,24 +22,35 @@ export const DEFAULT_UPDATE_BOUNDS: UpdateBounds = UpdateBoundsSchema.parse({});
 
 /** One pass over the update: finite, every |value| ≤ maxAbs, L2 norm ≤ maxL2Norm. Throws BAD_INPUT naming the first violation. */
 export function checkUpdate(values: Float32Array, bounds: Pick<UpdateBounds, 'maxAbs' | 'maxL2Norm'>): { l2: number; maxAbs: number } {
+  // The pass every honest update takes runs on the socket event loop, so it has no branch that can throw:
+  // NaN propagates into the sum of squares and ±Infinity into the peak, and the rare bad update is
+  // located by a second pass that names the first offending index.
   let sumSq = 0;
   let peak = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    const a = v < 0 ? -v : v;
-    // `!(a <= limit)` is also true for NaN; ±Infinity fails the bound too.
-    if (!(a <= bounds.maxAbs)) {
-      const what = Number.isFinite(v) ? `|value| ${a} exceeds maxAbs ${bounds.maxAbs}` : `non-finite value ${v}`;
-      throw new FedProfileError('BAD_INPUT', `update rejected: ${what} at index ${i}`, { index: i, value: String(v), maxAbs: bounds.maxAbs });
-    }
-    if (a > peak) peak = a;
     sumSq += v * v;
+    const a = v < 0 ? -v : v;
+    peak = a > peak ? a : peak;
   }
+  if (!(peak <= bounds.maxAbs) || Number.isNaN(sumSq)) throwFirstOutOfBounds(values, bounds.maxAbs);
   const l2 = Math.sqrt(sumSq);
   if (l2 > bounds.maxL2Norm) {
     throw new FedProfileError('BAD_INPUT', `update rejected: L2 norm ${l2.toPrecision(6)} exceeds maxL2Norm ${bounds.maxL2Norm}`, { l2, maxL2Norm: bounds.maxL2Norm });
   }
   return { l2, maxAbs: peak };
+}
+
+function throwFirstOutOfBounds(values: Float32Array, maxAbs: number): never {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    // `!(a <= limit)` is also true for NaN; ±Infinity fails the bound too.
+    if (!((v < 0 ? -v : v) <= maxAbs)) {
+      const what = Number.isFinite(v) ? `|value| ${Math.abs(v)} exceeds maxAbs ${maxAbs}` : `non-finite value ${v}`;
+      throw new FedProfileError('BAD_INPUT', `update rejected: ${what} at index ${i}`, { index: i, value: String(v), maxAbs });
+    }
+  }
+  throw new FedProfileError('INTERNAL', 'update bounds: no offending value found on the second pass');
 }
 
 /**

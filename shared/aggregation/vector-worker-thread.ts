@@ -20,8 +20,9 @@ port.on('message', (m: ToVectorWorker) => {
         const acc = sums.get(m.acc);
         if (!acc) throw new Error(`accumulation ${m.acc} is not open`);
         // Validated on the main thread when the update arrived (see PlainServerSession).
-        acc.begin(m.values, m.weight);
-        acc.addRange(m.values, m.weight, 0, m.values.length);
+        const values = new Float32Array(m.buffer, m.byteOffset, m.length);
+        acc.begin(values, m.weight);
+        acc.addRange(values, m.weight, 0, values.length);
         acc.finish(m.weight);
         break;
       }

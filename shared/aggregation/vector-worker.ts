@@ -1,10 +1,12 @@
 import type { Worker } from 'node:worker_threads';
 import { FedProfileError } from '../errors.js';
 import { spawnWorker } from '../worker-host.js';
+import { ownsItsBuffer } from '../protocol/message-buffers.js';
 
 export type ToVectorWorker =
   | { op: 'open'; acc: number; length: number }
-  | { op: 'add'; acc: number; values: Float32Array; weight: number }
+  /** The update is `length` floats at `byteOffset` of `buffer` (a whole message buffer travels without a copy). */
+  | { op: 'add'; acc: number; buffer: ArrayBuffer; byteOffset: number; length: number; weight: number }
   | { op: 'mean'; acc: number; req: number }
   | { op: 'drop'; acc: number };
 
@@ -14,7 +16,11 @@ export type FromVectorWorker =
 
 /** A weighted sum kept on the aggregation worker; see PlainSessionOptions.accumulator. */
 export interface RemoteAccumulator {
-  /** Hands the update to the worker (its buffer is transferred when the array owns all of it). */
+  /**
+   * Hands the update to the worker. Its buffer is transferred (detached here, no copy) when the array owns
+   * all of it or the buffer backs only the received message it came in (see ownsItsBuffer); otherwise the
+   * viewed part is copied.
+   */
   add(values: Float32Array, weight: number): void;
   /** Σ wᵢ·xᵢ / Σ wᵢ as float32, bit for bit what MeanAccumulator gives for the same updates in the same order. */
   mean(): Promise<Float32Array>;
@@ -39,9 +45,9 @@ export class VectorWorker {
     w.postMessage({ op: 'open', acc, length } satisfies ToVectorWorker);
     return {
       add: (values, weight) => {
-        const owned = values.byteOffset === 0 && values.byteLength === values.buffer.byteLength;
-        const v = owned ? values : values.slice();
-        w.postMessage({ op: 'add', acc, values: v, weight } satisfies ToVectorWorker, [v.buffer as ArrayBuffer]);
+        const v = ownsItsBuffer(values) ? values : values.slice();
+        const buffer = v.buffer as ArrayBuffer;
+        w.postMessage({ op: 'add', acc, buffer, byteOffset: v.byteOffset, length: v.length, weight } satisfies ToVectorWorker, [buffer]);
       },
       mean: () => new Promise<Float32Array>((resolve, reject) => {
         const req = this.nextReq++;

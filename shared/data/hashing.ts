@@ -87,12 +87,12 @@ export function createHasher(opts: HasherOptions): Hasher {
   };
 
   const hashedItem = cached('item', 2, itemVocab - 2);
-  const fixedItems = assignKnownIds(opts.knownItems ?? [], 2, itemVocab, hashedItem, 'item catalogue', 'model.itemVocab');
+  const fixedItems = assignKnownIds(opts.knownItems ?? [], 2, itemVocab, hashedItem, { list: 'item catalogue', entries: 'items', field: 'itemVocab' });
   const hashItem = fixedItems.size === 0 ? hashedItem : (itemId: string): number => fixedItems.get(itemId) ?? hashedItem(itemId);
   const hashCategory = cached('category', 1, categoryVocab - 1);
   const hashWord = textVocab > 1 ? cached('text', 1, textVocab - 1) : () => 0;
 
-  const fixedCategories = assignKnownIds(opts.knownCategories ?? [], 1, categoryVocab, hashCategory, 'category taxonomy', 'model.categoryVocab');
+  const fixedCategories = assignKnownIds(opts.knownCategories ?? [], 1, categoryVocab, hashCategory, { list: 'category taxonomy', entries: 'categories', field: 'categoryVocab' });
   const seen = new Map<number, Set<string>>();
 
   return {
@@ -136,7 +136,8 @@ export function itemCollisions(hasher: Pick<Hasher, 'item'>, itemIds: Iterable<s
  * merchant with the same list gets the same ids.
  */
 function assignKnownIds(
-  list: readonly string[], first: number, vocab: number, hashed: (v: string) => number, what: string, field: string,
+  list: readonly string[], first: number, vocab: number, hashed: (v: string) => number,
+  what: { list: string; entries: string; field: 'itemVocab' | 'categoryVocab' },
 ): Map<string, number> {
   const out = new Map<string, number>();
   const taken = new Set<number>();
@@ -144,7 +145,7 @@ function assignKnownIds(
   const names = [...new Set(list)].sort();
   // More names than slots would make some share an embedding row at every merchant, silently.
   if (names.length > slots) {
-    throw new ConfigError(`the ${what} lists ${names.length} entries but ${field} ${vocab} has only ${slots} slots; raise ${field} to at least ${names.length + first}`, { entries: names.length, vocab });
+    throw new ConfigError(`the ${what.list} lists ${names.length} ${what.entries} but the model's ${what.field} ${vocab} has only ${slots} ${what.entries === 'items' ? 'item' : 'category'} slots; raise model.${what.field} to at least ${names.length + first}`, { entries: names.length, vocab });
   }
   for (const name of names) {
     let id = hashed(name);

@@ -115,3 +115,59 @@ export function plainTiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D,
   const logits = tf.add(tf.matMul(h, table, false, true), bias);
   return tf.losses.softmaxCrossEntropy(tf.oneHot(targets, table.shape[0]), logits) as tf.Scalar;
 }
+
+/** The shared negatives of one sampled-softmax step and, per target row, where they hit the target. */
+export interface SampledNegatives {
+  /** Item ids [S], drawn for the step and shared by all rows. */
+  ids: tf.Tensor1D;
+  /** [M,S]: -1e9 where negative s is row m's own target (an accidental hit), else 0. */
+  hitMask: tf.Tensor2D;
+}
+
+/** Tensors for sampledTiedSoftmaxCrossEntropy; the hit mask is built here on the host (the wasm broadcast Equal is slow). */
+export function sampledNegatives(targets: Int32Array, ids: Int32Array): SampledNegatives {
+  const mask = new Float32Array(targets.length * ids.length);
+  targets.forEach((t, m) => ids.forEach((id, s) => { if (id === t) mask[m * ids.length + s] = -1e9; }));
+  return { ids: tf.tensor1d(ids, 'int32'), hitMask: tf.tensor2d(mask, [targets.length, ids.length]) };
+}
+
+/**
+ * Sampled softmax for large catalogues: the cross-entropy of each row's target against the shared negatives
+ * (item ids drawn uniformly for the step) instead of the whole vocabulary, so the output cost is M·S·d
+ * instead of M·V·d. With uniform proposals the usual log-Q correction is the same for every candidate and
+ * cancels. Accidental hits are masked out. Mean over rows. The gradient is written by hand over the gathered
+ * rows (autodiff of logSumExp runs broadcast comparisons that are slow on wasm); tf.gather's own gradient
+ * scatters it back into the table.
+ */
+export function sampledTiedSoftmaxCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, bias: tf.Tensor1D, targets: tf.Tensor1D, negatives: SampledNegatives): tf.Scalar {
+  const f = custom<tf.Scalar>((hIn, etIn, btIn, enIn, bnIn, save) => {
+    const hh = hIn as tf.Tensor2D;
+    const et = etIn as tf.Tensor2D;
+    const en = enIn as tf.Tensor2D;
+    const m = hh.shape[0];
+    const [probs, loss] = tf.tidy(() => {
+      const pos = tf.add(tf.sum(tf.mul(hh, et), 1), btIn as tf.Tensor1D);
+      const neg = tf.add(tf.add(tf.matMul(hh, en, false, true), bnIn as tf.Tensor1D), negatives.hitMask);
+      const p = tf.softmax(tf.concat([tf.expandDims(pos, 1), neg], 1));
+      const picked = tf.maximum(tf.slice(p, [0, 0], [m, 1]), 1e-37);
+      return [p, tf.neg(tf.mean(tf.log(picked)))];
+    });
+    (save as Saver)([hh, et, en, probs!]);
+    return {
+      value: loss!,
+      gradFunc: (dy, [hs, ets, ens, p]) => {
+        const s = ens!.shape[0];
+        const scale = tf.div(dy, m);
+        const gpos = tf.mul(tf.sub(tf.slice(p!, [0, 0], [m, 1]), 1), scale) as tf.Tensor2D; // [M,1]
+        const gneg = tf.mul(tf.slice(p!, [0, 1], [m, s]), scale) as tf.Tensor2D; // [M,S]
+        const dh = tf.add(tf.mul(gpos, ets!), tf.matMul(gneg, ens!));
+        const dEt = tf.mul(gpos, hs!);
+        const dbt = tf.reshape(gpos, [m]);
+        const dEn = tf.matMul(gneg, hs!, true, false);
+        const dbn = tf.sum(gneg, 0);
+        return [dh, dEt, dbt, dEn, dbn];
+      },
+    };
+  });
+  return f(h, tf.gather(table, targets), tf.gather(bias, targets), tf.gather(table, negatives.ids), tf.gather(bias, negatives.ids));
+}

@@ -3,8 +3,8 @@ import { ConfigError, FedProfileError } from '../errors.js';
 import { ACTIONS } from '../data/events.js';
 import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
-import { isStatisticWeight, MIX_GRID, STATS_WEIGHTS } from './next-item-statistics.js';
-import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy } from './ops.js';
+import { isStatisticWeight, SCORERS, STATS_WEIGHTS } from './next-item-statistics.js';
+import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy, sampledTiedSoftmaxCrossEntropy, type SampledNegatives } from './ops.js';
 
 export interface NamedWeight { name: string; variable: tf.Variable }
 
@@ -85,7 +85,7 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
       { name: STATS_WEIGHTS.popularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.indexPopularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.transitions, shape: [n, n], init: 'zeros' },
-      { name: STATS_WEIGHTS.mixValidation, shape: [2, MIX_GRID.length], init: 'zeros' },
+      { name: STATS_WEIGHTS.scorerValidation, shape: [2, SCORERS.length], init: 'zeros' },
     );
   }
   // Appended after everything else, so a model without LoRA keeps its layout and initial values.
@@ -349,13 +349,15 @@ export class ProfileModel {
    * Cloze loss: mean cross-entropy over the full item vocabulary, computed for the masked positions only.
    * positions are flat indices b*L + l, targets the original item ids.
    */
-  clozeLoss(batch: ModelBatch, positions: tf.Tensor1D | Int32Array, targets: tf.Tensor1D | Int32Array, training: boolean, dropoutSeed?: number): tf.Scalar {
+  clozeLoss(batch: ModelBatch, positions: tf.Tensor1D | Int32Array, targets: tf.Tensor1D | Int32Array, training: boolean, dropoutSeed?: number, negatives?: SampledNegatives): tf.Scalar {
     const pos = positions instanceof Int32Array ? tf.tensor1d(positions, 'int32') : positions;
     const tgt = targets instanceof Int32Array ? tf.tensor1d(targets, 'int32') : targets;
     if (pos.shape[0] === 0) throw new FedProfileError('BAD_INPUT', 'clozeLoss: no masked positions in the batch.');
     const h = this.fused
       ? this.forward(batch, training, dropoutSeed, false, pos).hidden
       : tf.gather(this.forward(batch, training, dropoutSeed, false).hidden, pos);
+    // Sampled softmax (large catalogues): the targets against the step's shared negatives only.
+    if (negatives !== undefined) return sampledTiedSoftmaxCrossEntropy(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt, negatives);
     const ce = this.fused ? tiedSoftmaxCrossEntropy : plainTiedSoftmaxCrossEntropy;
     return ce(h, this.w('embed/item') as tf.Tensor2D, this.w('head/item/bias') as tf.Tensor1D, tgt);
   }

@@ -15,6 +15,8 @@ export interface StepOptions {
 export interface OptimizerStep {
   /** Computes the gradients of f over vars, applies one update and returns the loss before it. */
   minimize(f: () => tf.Scalar, vars: tf.Variable[]): number;
+  /** Applies one update with gradients computed elsewhere (keyed by variable name); disposes them. */
+  apply(grads: tf.NamedTensorMap): void;
   dispose(): void;
 }
 
@@ -33,6 +35,10 @@ function generic(opt: tf.Optimizer): OptimizerStep {
       const v = loss === null ? NaN : loss.dataSync()[0]!;
       loss?.dispose();
       return v;
+    },
+    apply: (grads) => {
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
     },
     dispose: () => opt.dispose(),
   };

@@ -1,6 +1,7 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { FedProfileError } from '../errors.js';
+import { markMessageBuffer } from './message-buffers.js';
 
 /**
  * Splitting one encoded message into frames that fit under socket.io's maxHttpBufferSize, and putting it
@@ -110,6 +111,8 @@ export class FrameAssembler {
     this.drop(f.id);
     if (p.bytes !== h.totalBytes) throw new FedProfileError('PROTOCOL', `transfer ${f.id} is ${p.bytes} bytes, declared ${h.totalBytes}`);
     if (p.hash.digest('hex') !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
+    // This buffer backs this one message only: its consumer may hand it to a worker without a copy.
+    markMessageBuffer(p.out.buffer as ArrayBuffer);
     return p.out;
   }
 

@@ -24,6 +24,11 @@ export interface FramedPeer {
   /** Encodes, chunks if needed, emits. Returns the bytes put on the wire. */
   send(message: unknown): number;
   sendPrepared(prepared: PreparedMessage): number;
+  /**
+   * Runs `fn` once every message this peer already sent has been handed to onMessage (at once when none
+   * waits): e.g. a disconnect is handled after the update that arrived just before it.
+   */
+  afterReceived(fn: () => void): void;
 }
 
 /**
@@ -41,6 +46,13 @@ export function frameSocket(
     maxBytesInFlight?: number;
     /** Decode work this peer may cause (default: unlimited, e.g. a client trusting its coordinator). */
     decodeBudget?: DecodeBudgetOptions;
+    /**
+     * Decode and hand over reassembled (chunked) messages one per event-loop turn, process-wide, instead of
+     * in the socket read that completed them; later messages of the same peer queue behind, keeping their
+     * order. A server with many peers sets this so that fifty 4 MB updates finishing in one read phase do
+     * not hold the loop (and every heartbeat) for all fifty.
+     */
+    serialiseLarge?: boolean;
   },
 ): FramedPeer {
   const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
@@ -51,10 +63,23 @@ export function frameSocket(
     opts.onReject(new FedProfileError('PAYLOAD_TOO_LARGE', 'decode budget exceeded: this connection sends faster than the coordinator accepts; slow down', { bytes }), bytes);
     return true;
   };
-  const handleBytes = (bytes: Uint8Array, wire: number): void => {
+  const deliver = (bytes: Uint8Array, wire: number): void => {
     let msg: unknown;
     try { msg = decodeMessage(bytes); } catch (e) { opts.onReject(asFedError(e), wire); return; }
     opts.onMessage(msg, wire);
+  };
+  /** This peer's work waiting in the process-wide receive queue. */
+  let waiting = 0;
+  const later = (fn: () => void): void => {
+    waiting++;
+    enqueueReceived(() => { waiting--; fn(); });
+  };
+  const handleBytes = (bytes: Uint8Array, wire: number, large: boolean): void => {
+    if (opts.serialiseLarge && (large || waiting > 0)) {
+      // A handler that throws is this peer's message failing, reported like a decode error, not the queue's.
+      later(() => { try { deliver(bytes, wire); } catch (e) { opts.onReject(asFedError(e), wire); } });
+    }
+    else deliver(bytes, wire);
   };
   socket.on(MESSAGE_EVENT, (raw: unknown) => {
     if (!(raw instanceof Uint8Array)) {
@@ -66,7 +91,7 @@ export function frameSocket(
       return;
     }
     if (overBudget(raw.byteLength)) return;
-    handleBytes(raw, raw.byteLength);
+    handleBytes(raw, raw.byteLength, false);
   });
   socket.on(CHUNK_EVENT, (raw: unknown) => {
     const wire = raw && typeof raw === 'object' && (raw as { data?: unknown }).data instanceof Uint8Array
@@ -74,40 +99,81 @@ export function frameSocket(
     if (overBudget(wire)) return;
     let whole: Uint8Array | undefined;
     try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
-    if (whole) handleBytes(whole, whole.byteLength);
+    if (whole) handleBytes(whole, whole.byteLength, true);
   });
-  // Large messages go out a few frames per event-loop turn, so sending a 40 MB model to many peers at once
-  // does not hold the loop (and everyone's heartbeats) for the whole write. Later messages queue behind,
-  // keeping each peer's messages in order.
-  const queue: Array<{ event: string; data: unknown }> = [];
-  let pumping = false;
-  const pump = (): void => {
-    for (let n = 0; n < FRAMES_PER_TURN && queue.length > 0; n++) {
-      const next = queue.shift()!;
-      socket.emit(next.event, next.data);
-    }
-    if (queue.length > 0) setImmediate(pump);
-    else pumping = false;
-  };
+  const outbox: Outbox = { socket, queue: [] };
   const sendPrepared = (p: PreparedMessage): number => {
-    if (!pumping && (!p.frames || p.frames.length <= FRAMES_PER_TURN)) {
-      if (!p.frames) socket.emit(MESSAGE_EVENT, p.bytes);
-      else for (const frame of p.frames) socket.emit(CHUNK_EVENT, frame);
+    // Only a small message with nothing queued ahead of it goes out at once; frames of a large one join the
+    // process-wide send queue (see pumpOutboxes), behind this peer's earlier frames.
+    if (!p.frames && outbox.queue.length === 0) {
+      socket.emit(MESSAGE_EVENT, p.bytes);
       return p.bytes.byteLength;
     }
-    if (!p.frames) queue.push({ event: MESSAGE_EVENT, data: p.bytes });
-    else for (const frame of p.frames) queue.push({ event: CHUNK_EVENT, data: frame });
-    if (!pumping) { pumping = true; pump(); }
+    if (!p.frames) outbox.queue.push({ event: MESSAGE_EVENT, data: p.bytes });
+    else for (const frame of p.frames) outbox.queue.push({ event: CHUNK_EVENT, data: frame });
+    schedule(outbox);
     return p.bytes.byteLength;
   };
   return {
     send: (message: unknown): number => sendPrepared(prepareMessage(message, chunkBytes)),
     sendPrepared,
+    afterReceived: (fn) => { if (waiting > 0) later(fn); else fn(); },
   };
 }
 
-/** Frames (of CHUNK_BYTES) emitted per event-loop turn by one peer. */
-const FRAMES_PER_TURN = 4;
+interface Outbox { socket: FrameSocket; queue: Array<{ event: string; data: unknown }> }
+
+/**
+ * Large messages go out a few frames per event-loop turn for the whole process, taking turns between peers,
+ * so sending a 4 MB model to fifty peers at once never holds the loop (and everyone's heartbeats) for the
+ * whole 200 MB: each turn copies at most FRAMES_PER_TURN frames into the sockets.
+ */
+const sending: Outbox[] = [];
+let pumping = false;
+
+function schedule(box: Outbox): void {
+  if (!sending.includes(box)) sending.push(box);
+  if (!pumping) { pumping = true; setImmediate(pumpOutboxes); }
+}
+
+function pumpOutboxes(): void {
+  for (let n = 0; n < FRAMES_PER_TURN && sending.length > 0; n++) {
+    const box = sending.shift()!;
+    const next = box.queue.shift();
+    if (next) box.socket.emit(next.event, next.data);
+    if (box.queue.length > 0) sending.push(box);
+  }
+  if (sending.length > 0) setImmediate(pumpOutboxes);
+  else pumping = false;
+}
+
+/** Reassembled messages (and what must follow them) waiting to be decoded, one per event-loop turn. */
+const received: Array<() => void> = [];
+let receiving = false;
+
+function enqueueReceived(fn: () => void): void {
+  received.push(fn);
+  if (!receiving) { receiving = true; setImmediate(drainReceived); }
+}
+
+function drainReceived(): void {
+  // At least one per turn, more while they are quick (small messages queued behind a large one).
+  const start = performance.now();
+  do {
+    const next = received.shift()!;
+    // One peer's failing callback must not stop the others' messages; it still surfaces, as it would have
+    // thrown from the socket event that queued it.
+    try { next(); } catch (e) { setImmediate(() => { throw e; }); }
+  } while (received.length > 0 && performance.now() - start < RECEIVE_TURN_MS);
+  if (received.length > 0) setImmediate(drainReceived);
+  else receiving = false;
+}
+
+/** Receive work done in one event-loop turn before the rest waits for the next. */
+const RECEIVE_TURN_MS = 4;
+
+/** Frames (of CHUNK_BYTES, so 8 MiB) emitted per event-loop turn, all peers of this process together: a few ms of copying. */
+export const FRAMES_PER_TURN = 16;
 
 export function asFedError(e: unknown): FedProfileError {
   if (e instanceof FedProfileError) return e;

@@ -2,7 +2,7 @@ import { FedProfileError } from '../errors.js';
 import type { ServerAggregationSession, Outbound } from '../aggregation/seam.js';
 import { afterRoundFailure } from './backoff.js';
 import { quorumWait, type QuorumWait } from './quorum-wait.js';
-import { roundRng } from './rng.js';
+import { roundRng } from '../random.js';
 import type {
   AggregatorFactory, FederationStatus, ResumePoint, RoundCommand, RoundEngineConfig, RoundEvent, RoundPlanner,
 } from './types.js';

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { shuffleInPlace } from '../random.js';
 
 /**
  * The neighbour graph: a Harary graph H(k, n) (a ring where each node is joined to k/2 nodes on each side)
@@ -17,12 +18,7 @@ const osRandomIndex: RandomIndex = (bound) => randomInt(bound);
 export function buildNeighbourGraph(
   participants: readonly string[], k: number, randomIndex: RandomIndex = osRandomIndex,
 ): Map<string, string[]> {
-  const order = [...participants];
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = randomIndex(i + 1);
-    if (!Number.isInteger(j) || j < 0 || j > i) throw new RangeError(`randomIndex(${i + 1}) returned ${j}, outside [0, ${i}]`);
-    const t = order[i]!; order[i] = order[j]!; order[j] = t;
-  }
+  const order = shuffleInPlace([...participants], { index: randomIndex });
   const n = order.length;
   const graph = new Map<string, string[]>();
   if (k >= n - 1) {

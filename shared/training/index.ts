@@ -1,5 +1,6 @@
 export type { EvaluateResult, FitConfig, FitResult, LocalTrainer, TrainingProgress } from './types.js';
-export { trainLocal, validationLoss, seededPermutation, derivedSeed } from './trainer.js';
+export { trainLocal, validationLoss, derivedSeed } from './trainer.js';
+export { seededPermutation } from '../random.js';
 export type { TrainExamples, TrainOptions, TrainResult } from './trainer.js';
 export { evaluateModel } from './evaluate.js';
 export type { EvaluateOptions, EvaluationMetrics } from './evaluate.js';
@@ -13,6 +14,7 @@ export type { WorkerTrainer } from './worker-trainer.js';
 export type { ExampleSplits, LocalTrainingOptions, WorkerInit } from './worker-protocol.js';
 export { readExamplesFile, writeExamplesFile } from './examples-file.js';
 export { createTrainingSession } from './session.js';
+export { DataParallelGroup, defaultTrainThreads } from './data-parallel.js';
 export type { TrainingSession } from './session.js';
 export { refreshStatistics, userSequences } from './statistics-refresh.js';
 export type { StatisticsRefresh } from './statistics-refresh.js';

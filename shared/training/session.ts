@@ -9,6 +9,7 @@ import { assertVectorMatches, validateManifest } from '../weights/layout.js';
 import type { WeightManifest } from '../weights/manifest.js';
 import { evaluateBaselines, evaluateNamedBaselines, itemPopularity } from './baselines.js';
 import { evaluateModel } from './evaluate.js';
+import { DataParallelGroup, defaultTrainThreads } from './data-parallel.js';
 import { readExamplesFile } from './examples-file.js';
 import { refreshStatistics } from './statistics-refresh.js';
 import { trainLocal } from './trainer.js';
@@ -24,6 +25,8 @@ export interface TrainingSession {
   counts: { train: number; validation: number; test: number };
   fit(global: Float32Array, manifest: WeightManifest, config: FitConfig, onProgress?: (p: TrainingProgress) => void): FitResult;
   evaluate(global: Float32Array, manifest: WeightManifest): EvaluateResult;
+  /** Stops the data-parallel helpers, if any. */
+  close(): Promise<void>;
 }
 
 function checkManifest(model: ProfileModel, manifest: WeightManifest, global: Float32Array): void {
@@ -65,15 +68,17 @@ function finite(metrics: Record<string, number>): Record<string, number> {
 export function fitFromLoadedWeights(
   model: ProfileModel, examples: { train: ExampleSplits['train']; validation: NonNullable<ExampleSplits['validation']> },
   global: Float32Array, config: FitConfig, training: WorkerInit['training'], onProgress?: (p: TrainingProgress) => void,
+  dataParallel?: DataParallelGroup,
 ): FitResult {
   const { train, validation } = examples;
   const selecting = config.selectByValidation === true;
   // The FedProx anchor defaults to the weights at the start of training, i.e. exactly these global weights.
-  const result = trainLocal(model, { train, validation: selecting ? validation : [] }, { ...training, ...config }, onProgress);
+  const { threads: _threads, ...local } = training ?? {};
+  const result = trainLocal(model, { train, validation: selecting ? validation : [] }, { ...local, ...config, dataParallel }, onProgress);
   // Statistics go in after training, divided by the same weight the update is averaged with.
   const refreshed = refreshStatistics(model, train, validation, result.numExamples);
   const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
-  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? { statistics_mix: refreshed.mix } : {}) };
+  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? { statistics_mix: refreshed.scorer.mix, statistics_historyDecay: refreshed.scorer.historyDecay } : {}) };
   if (validation.length > 0) {
     const v = evaluateModel(model, validation, { k: training?.k ?? 10, seed: config.seed });
     for (const [key, value] of Object.entries(v)) if (key !== 'n') metrics[`val_${key}`] = value;
@@ -92,12 +97,14 @@ export async function createTrainingSession(init: WorkerInit): Promise<TrainingS
   const test = splits.test ?? [];
   const model = ProfileModel.create(cfg, init.seed);
   const k = init.training?.k ?? 10;
+  const threads = init.training?.threads === 'auto' ? defaultTrainThreads() : (init.training?.threads ?? 1);
+  const group = threads > 1 ? await DataParallelGroup.start({ threads, modelConfig: cfg }) : undefined;
   return {
     backend: info.name,
     counts: { train: train.length, validation: validation.length, test: test.length },
     fit(global, manifest, config, onProgress) {
       loadGlobal(model, global, manifest);
-      return fitFromLoadedWeights(model, { train, validation }, global, config, init.training, onProgress);
+      return fitFromLoadedWeights(model, { train, validation }, global, config, init.training, onProgress, group);
     },
     evaluate(global, manifest) {
       loadGlobal(model, global, manifest);
@@ -118,5 +125,6 @@ export async function createTrainingSession(init: WorkerInit): Promise<TrainingS
       for (const [key, value] of Object.entries(markov)) if (value !== null) metrics[`baseline_markov_${key}`] = value;
       return { numExamples: n, metrics: finite(metrics) };
     },
+    close: async () => { await group?.close(); },
   };
 }

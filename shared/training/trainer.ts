@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
-import type { EncodedSequence, UserExample } from '../data/encoded.js';
+import type { UserExample } from '../data/encoded.js';
 import { ConfigError } from '../errors.js';
-import { causalTargets, clozeMask, disposeBatch, toBatch, withNextMask } from '../model/batch.js';
-import { isStatisticWeight } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import { createOptimizerStep } from '../model/train-step.js';
+import { CMD_END, CMD_STEP, type SharedStep } from './allreduce.js';
+import type { DataParallelGroup } from './data-parallel.js';
+import { parallelStep } from './parallel-step.js';
+import { derivedSeed, stepInputs, trainableVariables } from './step-inputs.js';
 import type { FitConfig, TrainingProgress } from './types.js';
+import { seededPermutation } from '../random.js';
 
 export interface TrainOptions extends FitConfig {
   /** Epochs without a validation-loss improvement before stopping (best weights are restored). */
@@ -32,7 +34,19 @@ export interface TrainOptions extends FitConfig {
    * hyper-parameters (0.9, 0.999, eps 1e-8), for comparisons.
    */
   fusedAdam?: boolean;
+  /**
+   * Split every batch across this group's engines (the calling thread is one of them) and all-reduce the
+   * gradients. Absent or a 1-thread group: one engine, the arithmetic of the plain path.
+   */
+  dataParallel?: DataParallelGroup;
+  /** Sampled softmax for the Cloze loss (see ObjectiveOptions.sampledNegatives); absent = full softmax. */
+  sampledNegatives?: number;
 }
+
+export { derivedSeed };
+
+/** How long the calling thread waits for the helper engines of one step before it gives up. */
+const STALL_MS = 120_000;
 
 export interface TrainExamples {
   train: readonly UserExample[];
@@ -45,46 +59,6 @@ export interface TrainResult {
   stepsRun: number;
 }
 
-/** A 32-bit seed from (seed, stream, counter) so each step gets its own dropout and mask draws. */
-export function derivedSeed(seed: number, stream: number, counter: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (stream + 0x7f4a7c15), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (counter + 0x165667b1), 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** Fisher-Yates with a seeded stream; the same seed always yields the same order. */
-export function seededPermutation(n: number, seed: string): number[] {
-  const rand = seedrandom(seed);
-  const idx = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return idx;
-}
-
-/**
- * The variables the phase's objective reaches. Passing exactly these (always in the same order) matters:
- * tfjs Adam keeps its moments by position in the gradient list, and variables without a gradient would be
- * moved to its end. Pretraining (Cloze) never reaches the profile heads; finetuning without the Cloze
- * auxiliary never reaches the item output bias. FedProx applies to the trained variables only (the others
- * stay exactly at the global weights anyway).
- */
-function trainableVariables(model: ProfileModel, opts: TrainOptions): tf.Variable[] {
-  const clozeWeight = opts.phase === 'pretrain' ? 1 : (opts.clozeWeightInFinetune ?? 0.5);
-  const only = opts.trainOnly ? new Set(opts.trainOnly) : undefined;
-  return model.weights
-    .filter((w) => {
-      if (only && !only.has(w.name)) return false;
-      if (isStatisticWeight(w.name)) return false;
-      if (w.name === 'head/item/bias') return clozeWeight > 0;
-      if (w.name.startsWith('head/')) return opts.phase === 'finetune';
-      return true;
-    })
-    .map((w) => w.variable);
-}
 
 function validate(opts: TrainOptions, numTrain: number): void {
   const bad = (msg: string) => { throw new ConfigError(`training: ${msg}`); };
@@ -96,102 +70,9 @@ function validate(opts: TrainOptions, numTrain: number): void {
   if (opts.proximalMu !== undefined && !(opts.proximalMu >= 0)) bad(`proximalMu must be >= 0 (got ${opts.proximalMu})`);
   const p = opts.maskProb ?? 0.2;
   if (!(p > 0 && p < 1)) bad(`maskProb must be in (0, 1) (got ${p})`);
+  const s = opts.sampledNegatives;
+  if (s !== undefined && (!Number.isInteger(s) || s < 1)) bad(`sampledNegatives must be an integer >= 1 (got ${s})`);
   if (numTrain === 0) bad('no training examples');
-}
-
-/** Input tensors of one step, built outside the differentiated function and disposed after it. */
-interface StepInputs {
-  loss(training: boolean, dropoutSeed: number): tf.Scalar;
-  dispose(): void;
-}
-
-/**
- * One objective for training and validation: Cloze for 'pretrain'; heads (+ weighted Cloze) for 'finetune'.
- * Every input tensor is created here, outside optimizer.minimize: tensors made inside the differentiated
- * function are disposed before the backward pass, and custom gradients may still need them.
- */
-function stepInputs(
-  model: ProfileModel, examples: readonly UserExample[], opts: TrainOptions, maskSeed: string,
-): StepInputs {
-  const cfg = model.config;
-  const seqs: EncodedSequence[] = examples.map((e) => e.input);
-  const owned: tf.Tensor[] = [];
-  const batches: ReturnType<typeof toBatch>[] = [];
-  let cloze: ((training: boolean, dropoutSeed: number) => tf.Scalar) | undefined;
-  const clozeWeight = opts.phase === 'pretrain' ? 1 : (opts.clozeWeightInFinetune ?? 0.5);
-  if (clozeWeight > 0) {
-    const next = opts.nextItemObjective || cfg.causal ? nextItemTargets(examples, cfg.itemVocab) : undefined;
-    let batchInputs: EncodedSequence[];
-    let merged: { positions: Int32Array; targets: Int32Array };
-    if (cfg.causal) {
-      // Every real position predicts its successor; no input is masked.
-      batchInputs = seqs;
-      merged = causalTargets(seqs, next, opts.causalTargetShare ?? 1, seedrandom(maskSeed));
-    } else {
-      const inputs = next ? seqs.map((s, b) => (next[b]! >= 2 ? withNextMask(s, cfg) : s)) : seqs;
-      const masked = clozeMask(inputs, opts.maskProb ?? 0.2, seedrandom(maskSeed));
-      batchInputs = masked.inputs;
-      merged = next ? withNextTargets(masked.positions, masked.targets, next, cfg.maxLen) : masked;
-    }
-    if (merged.positions.length > 0) {
-      const batch = toBatch(batchInputs, cfg);
-      batches.push(batch);
-      const positions = tf.tensor1d(merged.positions, 'int32');
-      const targets = tf.tensor1d(merged.targets, 'int32');
-      owned.push(positions, targets);
-      cloze = (training, seed) => model.clozeLoss(batch, positions, targets, training, seed);
-    }
-  }
-  let heads: ((training: boolean, dropoutSeed: number) => tf.Scalar) | undefined;
-  if (opts.phase === 'finetune') {
-    const batch = toBatch(seqs, cfg);
-    batches.push(batch);
-    const labels = {
-      purchased: tf.tensor1d(examples.map((e) => e.labels.purchased), 'float32'),
-      interests: tf.tensor2d(concatRows(examples.map((e) => e.labels.interests)), [examples.length, cfg.categoryVocab]),
-      tier: tf.tensor1d(examples.map((e) => e.labels.tier), 'int32'),
-    };
-    owned.push(labels.purchased, labels.interests, labels.tier);
-    heads = (training, seed) => model.finetuneLoss(batch, labels, training, seed);
-  }
-  return {
-    loss(training, dropoutSeed) {
-      const parts: tf.Scalar[] = [];
-      if (heads) parts.push(heads(training, dropoutSeed));
-      // A different dropout stream for the Cloze pass, so its masks are not the heads pass's masks.
-      if (cloze) parts.push(tf.mul(cloze(training, derivedSeed(dropoutSeed, 2, 0)), clozeWeight));
-      if (parts.length === 0) throw new ConfigError('training: the batch has no real events to learn from');
-      return (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
-    },
-    dispose() {
-      batches.forEach(disposeBatch);
-      tf.dispose(owned);
-    },
-  };
-}
-
-/** Each example's first label item when it is a real item id, else 0 (no next-item target). */
-function nextItemTargets(examples: readonly UserExample[], itemVocab: number): Int32Array {
-  return Int32Array.from(examples.map((e) => {
-    const t = e.labels.nextItems[0];
-    return t !== undefined && t >= 2 && t < itemVocab ? t : 0;
-  }));
-}
-
-/** Adds position b·L + L−1 (the appended MASK) with its next item, keeping positions in increasing order. */
-function withNextTargets(positions: Int32Array, targets: Int32Array, next: Int32Array, L: number): { positions: Int32Array; targets: Int32Array } {
-  const pairs: [number, number][] = [];
-  positions.forEach((p, i) => pairs.push([p, targets[i]!]));
-  next.forEach((t, b) => { if (t >= 2) pairs.push([b * L + L - 1, t]); });
-  pairs.sort((a, b) => a[0] - b[0]);
-  return { positions: Int32Array.from(pairs, (p) => p[0]), targets: Int32Array.from(pairs, (p) => p[1]) };
-}
-
-function concatRows(rows: readonly Float32Array[]): Float32Array {
-  const width = rows[0]?.length ?? 0;
-  const out = new Float32Array(rows.length * width);
-  rows.forEach((r, i) => out.set(r, i * width));
-  return out;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -256,7 +137,10 @@ export function trainLocal(
   let lastTrainLoss = Number.NaN;
   let epochsRun = 0;
   let lastValLoss = Number.NaN;
+  const group = opts.dataParallel !== undefined && opts.dataParallel.threads > 1 ? opts.dataParallel : undefined;
+  let shared: SharedStep | undefined;
   try {
+    shared = group?.begin(model, vars, opts, used);
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = seededPermutation(used.length, `${opts.seed}/epoch/${epoch}`);
       let sum = 0;
@@ -264,18 +148,23 @@ export function trainLocal(
         const batch = idx.map((i) => used[i]);
         const dropoutSeed = derivedSeed(opts.seed, 1, step);
         const maskSeed = `${opts.seed}/mask/${step}`;
-        const inputs = stepInputs(model, batch, opts, maskSeed);
+        const proximal = () => tf.mul(tf.addN(vars.map((v, i) => tf.sum(tf.squaredDifference(v, anchor[i])))), mu / 2) as tf.Scalar;
         let value: number;
-        try {
-          // The FedProx term is part of the differentiated objective, so either optimiser sees its gradient.
-          value = optimizer.minimize(() => {
-            const base = inputs.loss(true, dropoutSeed);
-            if (mu === 0) return base;
-            const sq = tf.addN(vars.map((v, i) => tf.sum(tf.squaredDifference(v, anchor[i]))));
-            return tf.add(base, tf.mul(sq, mu / 2)) as tf.Scalar;
-          }, vars);
-        } finally {
-          inputs.dispose();
+        if (shared !== undefined) {
+          shared.post(CMD_STEP, idx, step, dropoutSeed, STALL_MS);
+          value = parallelStep(shared, model, vars, optimizer, batch, opts, maskSeed, dropoutSeed, mu > 0 ? proximal : undefined, STALL_MS);
+        } else {
+          const inputs = stepInputs(model, batch, opts, maskSeed);
+          try {
+            // The FedProx term is part of the differentiated objective, so either optimiser sees its gradient.
+            value = optimizer.minimize(() => {
+              const base = inputs.loss(true, dropoutSeed);
+              if (mu === 0) return base;
+              return tf.add(base, proximal()) as tf.Scalar;
+            }, vars);
+          } finally {
+            inputs.dispose();
+          }
         }
         sum += value * batch.length;
         step++;
@@ -309,6 +198,9 @@ export function trainLocal(
     }
     return { metrics, numExamples: used.length, stepsRun: step };
   } finally {
+    if (shared !== undefined) {
+      try { shared.post(CMD_END, [], 0, 0, STALL_MS); } catch { /* the helpers already left after an abort */ }
+    }
     optimizer.dispose();
     best?.weights.forEach((t) => t.dispose());
     if (ownAnchor) anchorAll.forEach((t) => t.dispose());

@@ -24,6 +24,14 @@ export interface LocalTrainingOptions {
   /** K of HR@K / NDCG@K in evaluate(). Default 10. */
   k?: number;
   /**
+   * Engines local training uses: the training worker plus threads − 1 helper workers splitting every batch
+   * (DataParallelGroup). 'auto' = every core. Default 1: a process that runs many clients (simulations, tests)
+   * must not start helpers for each; a merchant's dedicated node should pass 'auto'.
+   */
+  threads?: number | 'auto';
+  /** Sampled softmax for the Cloze loss: this many shared negatives per step (catalogues beyond ~50k items). */
+  sampledNegatives?: number;
+  /**
    * How next-item rankings are scored: leave the user's history out of the ranking, and draw the 100 sampled
    * negatives by training popularity (the leave-one-out protocol does both).
    */

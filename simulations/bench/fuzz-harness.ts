@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import seedrandom from 'seedrandom';
 import { io, type Socket } from 'socket.io-client';
 import { FederatedClient } from '../../client-sdk/federated-client.js';
+import { restCall } from '../../coordinator/rest-client.js';
 import { encodeMessage } from '../../shared/protocol/codec.js';
 import { sha256Hex, splitIntoFrames } from '../../shared/protocol/chunks.js';
 import { authChallenge, type ServerMessage } from '../../shared/protocol/messages.js';
@@ -62,16 +63,8 @@ export interface FuzzReport {
 
 interface Attacker { socket: Socket; peer: FramedPeer; errors: ServerMessage[]; fits: number[]; handshake: Record<string, unknown> }
 
-async function api(base: string, admin: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${base}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: r.status, json };
-}
+const api = (base: string, admin: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> =>
+  restCall(base, method, path, { body, token: admin });
 
 function rawHttp(base: string, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<number> {
   const u = new URL(base);

@@ -8,8 +8,8 @@
  * checkpoint and commit. overheadMs = round wall time − the slowest client's training time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { FederatedClient } from '../../client-sdk/federated-client.js';
@@ -73,6 +73,23 @@ function spawnCoordinator(dataDir: string, profileDir?: string): Promise<{ child
   });
 }
 
+/**
+ * CPU time (user + system, ms) the coordinator's main thread (the event loop; its thread id is the process
+ * id) has used, from /proc: unlike wall time and stalls it does not grow when other work on the machine
+ * takes the cores. null where /proc is not available.
+ */
+function mainThreadCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 function metricValue(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
@@ -108,14 +125,19 @@ async function main(): Promise<void> {
     }
     await Promise.all(clients.map((c) => c.start()));
     const m0 = await (await fetch(`${url}/metrics`)).text();
+    const cpu0 = mainThreadCpuMs(child.pid);
+    const clientsCpu0 = process.cpuUsage();
     const t0 = performance.now();
     await call(url, 'POST', `/federations/${fed.id}/start`);
     for (;;) {
       const f = await call(url, 'GET', `/federations/${fed.id}`);
       if (f.status === 'completed') break;
-      await new Promise((r) => setTimeout(r, 100));
+      // The round times come from the round rows; polling only notices the end, so it stays rare (it costs the coordinator too).
+      await new Promise((r) => setTimeout(r, 500));
     }
     const totalWallMs = performance.now() - t0;
+    const cpu1 = mainThreadCpuMs(child.pid);
+    const clientsCpu = process.cpuUsage(clientsCpu0);
     const m1 = await (await fetch(`${url}/metrics`)).text();
     const rounds = (await call(url, 'GET', `/federations/${fed.id}/rounds`)).rounds as Array<{ round: number; status: string; startedAt: number; finishedAt: number; metrics: Record<string, number> }>;
     const perRound = rounds.filter((r) => r.status === 'completed').map((r) => {
@@ -140,6 +162,11 @@ async function main(): Promise<void> {
       // Longest event-loop stall of the coordinator during the timed rounds (socket heartbeats wait this long):
       // prom-client resets its event-loop histogram at each scrape, and the bench scrapes just before starting.
       maxStallMs: +(metricValue(m1, 'fedprofile_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1),
+      // The coordinator's event-loop thread's own CPU time per round (all rounds' work, polling included).
+      coordinatorMainThreadCpuMsPerRound: cpu0 === null || cpu1 === null ? null : Math.round((cpu1 - cpu0) / Math.max(1, perRound.length)),
+      // All 50 clients share this process (and its one event loop): their CPU time per round, every thread.
+      clientsProcessCpuMsPerRound: Math.round((clientsCpu.user + clientsCpu.system) / 1000 / Math.max(1, perRound.length)),
+      loadAverage1m: +loadavg()[0]!.toFixed(2),
       perRound,
     };
     const json = JSON.stringify(result, null, 2);

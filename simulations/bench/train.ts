@@ -4,12 +4,16 @@
  * at masked positions only, Adam 1e-3, dropout 0, random ids) run through `trainLocal`, the function every
  * client runs: each timed step includes shuffling, masking and batch building, as in a real round.
  *
- *   npm run bench:train -- [--out FILE] [--steps N] [--warmup N] [--rounds K] [--backend wasm]
- *                          [--torch-ref SEQ_PER_S | --no-torch] [--no-stock] [--profile]
+ *   npm run bench:train -- [--out FILE] [--steps N] [--warmup N] [--rounds K] [--backend wasm] [--threads 1,2]
+ *                          [--torch-ref SEQ_PER_S | --no-torch] [--no-stock] [--profile] [--sampled-negatives N]
  *
  * With no --torch-ref and a python (default /usr/bin/python3) that can import torch, the PyTorch reference
  * runs in this session interleaved with ours (ref, ours, ref, …: K+1 reference runs around K of ours, one
  * thread each); `ratio` is the median over our runs of ours / mean of the two reference runs around it.
+ * --threads lists engine counts (default 1 and every core): above 1, trainLocal splits each batch across a
+ * DataParallelGroup (the calling thread + threads−1 helper workers) and PyTorch runs with the same number of
+ * threads (torch.set_num_threads, OPENBLAS_NUM_THREADS). All counts are interleaved in one session;
+ * `scaling` is the median of ours(N) / ours(1) over adjacent runs.
  * "stock" is the same model on the same backend with plain autodiff ops, tf.train.adam and without the wasm
  * speed patches, measured in a child process so neither variant warms the other's caches.
  */
@@ -25,6 +29,7 @@ import type { UserExample } from '../../shared/data/encoded.js';
 import { BERT4REC_64 } from '../../shared/model/config.js';
 import { ProfileModel } from '../../shared/model/profile-model.js';
 import { BACKEND_CHOICES, initBackend, setWasmPatches, type BackendChoice } from '../../shared/tf/backend.js';
+import { DataParallelGroup } from '../../shared/training/data-parallel.js';
 import { trainLocal, type TrainOptions } from '../../shared/training/trainer.js';
 import { isFedProfileError } from '../../shared/errors.js';
 
@@ -54,11 +59,13 @@ function referenceExamples(n: number, seed: number): UserExample[] {
   });
 }
 
-function trainOptions(fusedAdam: boolean): TrainOptions {
-  return { round: 0, phase: 'pretrain', localEpochs: 1, batchSize: B, learningRate: 1e-3, optimizer: 'adam', seed: 0, maskProb: MASK_P, fusedAdam };
+let sampledNegatives: number | undefined;
+
+function trainOptions(fusedAdam: boolean, dataParallel?: DataParallelGroup): TrainOptions {
+  return { round: 0, phase: 'pretrain', localEpochs: 1, batchSize: B, learningRate: 1e-3, optimizer: 'adam', seed: 0, maskProb: MASK_P, fusedAdam, dataParallel, sampledNegatives };
 }
 
-async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, steps: number, warmup: number): Promise<RunResult> {
+async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, steps: number, warmup: number, group?: DataParallelGroup): Promise<RunResult> {
   const info = await initBackend(backend);
   if (info.name === 'wasm') setWasmPatches(variant === 'fast');
   const model = ProfileModel.create(BERT4REC_64, 0, { fusedOps: variant === 'fast' });
@@ -67,7 +74,7 @@ async function runVariant(variant: 'fast' | 'stock', backend: BackendChoice, ste
   const wall: number[] = [performance.now()];
   const cpu: number[] = [cpuMs()];
   let loss = NaN;
-  trainLocal(model, { train: examples }, trainOptions(variant === 'fast'), (p) => {
+  trainLocal(model, { train: examples }, trainOptions(variant === 'fast', group), (p) => {
     wall.push(performance.now());
     cpu.push(cpuMs());
     loss = p.loss;
@@ -148,7 +155,7 @@ function measureStockInChild(backend: BackendChoice, steps: number, warmup: numb
 
 interface Opts {
   out?: string; steps: string; warmup: string; rounds: string; backend: string; torchRef?: string; torchCpuRef?: string;
-  torch: boolean; python: string; torchScript: string; stock: boolean; profile: boolean; variant: string;
+  torch: boolean; python: string; torchScript: string; stock: boolean; profile: boolean; variant: string; threads?: string; sampledNegatives?: string;
 }
 
 function positiveInt(name: string, v: string, min: number): number {
@@ -165,6 +172,8 @@ async function main(): Promise<void> {
     .option('--steps <n>', 'timed steps per run', '20')
     .option('--warmup <n>', 'warm-up steps per run', '3')
     .option('--rounds <k>', 'runs of ours, interleaved with k+1 PyTorch runs', '2')
+    .option('--threads <list>', 'engine counts to measure, comma-separated (default: 1 and every core)')
+    .option('--sampled-negatives <n>', 'train with sampled softmax over n shared negatives (the reference keeps the full softmax)')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join('|')}`, process.env.FEDPROFILE_BACKEND ?? 'wasm')
     .option('--torch-ref <seqPerSec>', 'PyTorch throughput measured by hand on this machine (skips running it)')
     .option('--torch-cpu-ref <seqPerSec>', 'PyTorch throughput per CPU-second, for the CPU-time ratio')
@@ -179,6 +188,7 @@ async function main(): Promise<void> {
   const steps = positiveInt('--steps', o.steps, 1);
   const warmup = positiveInt('--warmup', o.warmup, 0);
   const rounds = positiveInt('--rounds', o.rounds, 1);
+  sampledNegatives = o.sampledNegatives !== undefined ? positiveInt('--sampled-negatives', o.sampledNegatives, 1) : undefined;
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
   const backend = o.backend as BackendChoice;
   if (o.variant === 'stock') {
@@ -199,42 +209,63 @@ async function main(): Promise<void> {
   warnings.forEach((w) => console.error(`warning: ${w}`));
 
   await initBackend(backend);
-  const threads = tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
-  const ours: RunResult[] = [];
-  const refs: TorchRun[] = [];
-  for (let i = 0; i < rounds; i++) {
-    if (autoTorch) refs.push(runTorch(o.python, o.torchScript, threads, steps));
-    ours.push(await runVariant('fast', backend, steps, warmup));
+  const cores = os.availableParallelism();
+  const counts = (o.threads ?? (cores > 1 ? `1,${cores}` : '1')).split(',').map((t) => positiveInt('--threads', t.trim(), 1));
+  if (tf.getBackend() === 'wasm' && getThreadsCount() !== 1) console.error('warning: the wasm backend runs its own threads; engine counts are not thread counts');
+  const groups = new Map<number, DataParallelGroup>();
+  for (const t of counts) if (t > 1 && !groups.has(t)) groups.set(t, await DataParallelGroup.start({ threads: t, modelConfig: BERT4REC_64 }));
+  const ours = new Map<number, RunResult[]>(counts.map((t) => [t, []]));
+  const refs = new Map<number, TorchRun[]>(counts.map((t) => [t, []]));
+  try {
+    for (let i = 0; i < rounds; i++) {
+      for (const t of counts) {
+        if (autoTorch) refs.get(t)!.push(runTorch(o.python, o.torchScript, t, steps));
+        ours.get(t)!.push(await runVariant('fast', backend, steps, warmup, groups.get(t)));
+      }
+    }
+    if (autoTorch) for (const t of counts) refs.get(t)!.push(runTorch(o.python, o.torchScript, t, steps));
+  } finally {
+    await Promise.all([...groups.values()].map((g) => g.close()));
   }
-  if (autoTorch) refs.push(runTorch(o.python, o.torchScript, threads, steps));
-  const stock = o.stock && ours[0]!.backend === 'wasm' ? measureStockInChild(backend, steps, warmup) : undefined;
+  const stock = o.stock && ours.get(counts[0]!)![0]!.backend === 'wasm' ? measureStockInChild(backend, steps, warmup) : undefined;
   const profile = o.profile ? await profileOneStep() : undefined;
 
-  const seqPerSec = round(median(ours.map((r) => r.seqPerSec)), 1);
-  const cpuSeqPerSec = round(median(ours.map((r) => r.cpuSeqPerSec)), 1);
-  const torchSeqPerSec = autoTorch ? round(median(refs.map((r) => r.seqPerSec)), 1) : manualTorch;
-  const ratio = autoTorch
-    ? round(median(ours.map((r, i) => r.seqPerSec / ((refs[i]!.seqPerSec + refs[i + 1]!.seqPerSec) / 2))), 3)
-    : manualTorch !== undefined ? round(seqPerSec / manualTorch, 3) : null;
+  const summary = (t: number) => {
+    const mine = ours.get(t)!;
+    const theirs = refs.get(t)!;
+    const seqPerSec = round(median(mine.map((r) => r.seqPerSec)), 1);
+    const torchSeqPerSec = autoTorch ? round(median(theirs.map((r) => r.seqPerSec)), 1) : t === 1 ? manualTorch : undefined;
+    const ratio = autoTorch
+      ? round(median(mine.map((r, i) => r.seqPerSec / ((theirs[i]!.seqPerSec + theirs[i + 1]!.seqPerSec) / 2))), 3)
+      : torchSeqPerSec !== undefined ? round(seqPerSec / torchSeqPerSec, 3) : null;
+    return {
+      threads: t, seqPerSec, stepMs: round(median(mine.map((r) => r.stepMs)), 2), cpuSeqPerSec: round(median(mine.map((r) => r.cpuSeqPerSec)), 1),
+      torchSeqPerSec: torchSeqPerSec ?? null, ratio, runs: { ours: mine.map((r) => r.seqPerSec), torch: theirs.map((r) => r.seqPerSec) },
+      loss: mine[mine.length - 1]!.loss,
+      ...(autoTorch ? { torchLoss: theirs[theirs.length - 1]!.loss } : {}),
+    };
+  };
+  const byThreads = counts.map(summary);
+  const first = byThreads[0]!;
+  const one = counts.indexOf(1);
+  const scaling = one < 0 ? undefined : Object.fromEntries(counts.filter((t) => t > 1).map((t) => [String(t),
+    round(median(ours.get(t)!.map((r, i) => r.seqPerSec / ours.get(1)![i]!.seqPerSec)), 3)]));
   const torchCpu = o.torchCpuRef !== undefined ? Number(o.torchCpuRef) : undefined;
+  const anyRef = refs.get(counts[0]!)!;
   const result = {
     config: 'bert4rec-64',
     path: 'trainLocal',
-    backend: ours[0]!.backend,
-    threads,
-    seqPerSec,
-    stepMs: round(median(ours.map((r) => r.stepMs)), 2),
-    cpuSeqPerSec,
-    torchSeqPerSec: torchSeqPerSec ?? null,
+    backend: ours.get(counts[0]!)![0]!.backend,
+    ...first,
+    ...(sampledNegatives !== undefined ? { sampledNegatives } : {}),
     torchSource: autoTorch ? 'interleaved' : manualTorch !== undefined ? '--torch-ref' : null,
-    ratio,
-    runs: { ours: ours.map((r) => r.seqPerSec), torch: refs.map((r) => r.seqPerSec) },
-    ...(refs.length > 0 ? { torchVersion: refs[0]!.torch, torchBlas: blas, torchLoss: refs[refs.length - 1]!.loss } : {}),
-    ...(torchCpu !== undefined && torchCpu > 0 ? { torchCpuSeqPerSec: torchCpu, cpuRatio: round(cpuSeqPerSec / torchCpu, 3) } : {}),
-    ...(stock ? { stock, ratioVsStock: round(seqPerSec / stock.seqPerSec, 2) } : {}),
+    ...(byThreads.length > 1 ? { byThreads, scaling } : {}),
+    ...(anyRef.length > 0 ? { torchVersion: anyRef[0]!.torch, torchBlas: blas } : {}),
+    ...(torchCpu !== undefined && torchCpu > 0 ? { torchCpuSeqPerSec: torchCpu, cpuRatio: round(first.cpuSeqPerSec / torchCpu, 3) } : {}),
+    ...(stock ? { stock, ratioVsStock: round(first.seqPerSec / stock.seqPerSec, 2) } : {}),
+    cores,
     loadAvg1m: round(os.loadavg()[0]!, 2),
-    params: ours[0]!.params,
-    loss: ours[ours.length - 1]!.loss,
+    params: ours.get(counts[0]!)![0]!.params,
     batch: B,
     steps,
     warmup,

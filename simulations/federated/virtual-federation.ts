@@ -239,7 +239,7 @@ export class VirtualFederation {
     const { summary, outcome } = c;
     try {
       const t0 = performance.now();
-      const step = this.opts.strategy.aggregateFit(summary.round, this.global, outcome.mean, {
+      const step = await this.opts.strategy.aggregateFit(summary.round, this.global, outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });

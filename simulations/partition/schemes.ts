@@ -1,5 +1,5 @@
 import { ConfigError } from '../../shared/errors.js';
-import { createRng, dirichlet, shuffleInPlace } from './rng.js';
+import { dirichlet, partitionSamplers, seededUniform, shuffleInPlace } from '../../shared/random.js';
 import type { ClientShard, PartitionUnit } from './types.js';
 
 /** Pure assignment functions: sorted units in, client shards out (possibly empty shards). */
@@ -26,7 +26,7 @@ export function naturalPartition(units: readonly PartitionUnit[], clients?: numb
 }
 
 export function iidPartition(units: readonly PartitionUnit[], clients: number, seed: number): ClientShard[] {
-  const ids = shuffleInPlace(units.map((u) => u.id), createRng(seed, 'partition/iid'));
+  const ids = shuffleInPlace(units.map((u) => u.id), seededUniform(`${seed}:partition/iid`));
   const shards = emptyShards(clients);
   ids.forEach((id, i) => shards[i % clients]!.unitIds.push(id));
   return shards;
@@ -35,15 +35,16 @@ export function iidPartition(units: readonly PartitionUnit[], clients: number, s
 export function perUserPartition(units: readonly PartitionUnit[], clients: number | undefined, seed: number): ClientShard[] {
   let ids = units.map((u) => u.id);
   if (clients !== undefined && clients < ids.length) {
-    ids = shuffleInPlace(ids, createRng(seed, 'partition/per-user')).slice(0, clients).sort();
+    ids = shuffleInPlace(ids, seededUniform(`${seed}:partition/per-user`)).slice(0, clients).sort();
   }
   return ids.map((id, i) => ({ clientId: `user-${pad(i, ids.length)}`, unitIds: [id] }));
 }
 
 /** Sizes proportional to LogNormal(0, sigma), at least one unit per client when there are enough units. */
 export function quantitySkewPartition(units: readonly PartitionUnit[], clients: number, sigma: number, seed: number): ClientShard[] {
-  const rng = createRng(seed, 'partition/quantity-skew');
-  const draws = Array.from({ length: clients }, () => rng.logNormal(sigma));
+  const rng = seededUniform(`${seed}:partition/quantity-skew`);
+  const { logNormal } = partitionSamplers(rng);
+  const draws = Array.from({ length: clients }, () => logNormal(sigma));
   const total = draws.reduce((s, x) => s + x, 0);
   const floor = units.length >= clients ? 1 : 0;
   const spare = units.length - floor * clients;
@@ -75,7 +76,8 @@ function dominantCategory(u: PartitionUnit): string {
  * categories that still have users. Clients end up equally sized (+-1); only their mixes differ.
  */
 export function dirichletPartition(units: readonly PartitionUnit[], clients: number, alpha: number, seed: number): ClientShard[] {
-  const rng = createRng(seed, 'partition/dirichlet');
+  const rng = seededUniform(`${seed}:partition/dirichlet`);
+  const { gamma } = partitionSamplers(rng);
   const pools = new Map<string, string[]>();
   for (const u of units) {
     const c = dominantCategory(u);
@@ -86,7 +88,7 @@ export function dirichletPartition(units: readonly PartitionUnit[], clients: num
   const cats = [...pools.keys()].sort();
   for (const c of cats) shuffleInPlace(pools.get(c)!, rng);
   const prior = cats.map((c) => pools.get(c)!.length / units.length);
-  const q = Array.from({ length: clients }, () => dirichlet(prior.map((p) => alpha * p), rng));
+  const q = Array.from({ length: clients }, () => dirichlet(rng, prior.map((p) => alpha * p), gamma));
   const shards = emptyShards(clients);
   let remaining = units.length;
   while (remaining > 0) {
@@ -96,7 +98,7 @@ export function dirichletPartition(units: readonly PartitionUnit[], clients: num
       for (let k = 0; k < cats.length; k++) if (pools.get(cats[k]!)!.length > 0) mass += qi[k]!;
       let pick = -1;
       if (mass > 0) {
-        let u = rng.next() * mass;
+        let u = rng() * mass;
         for (let k = 0; k < cats.length; k++) {
           if (pools.get(cats[k]!)!.length === 0 || qi[k]! === 0) continue;
           pick = k;

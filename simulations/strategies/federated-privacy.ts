@@ -1,4 +1,4 @@
-import seedrandom from 'seedrandom';
+import { seededUniform } from '../../shared/random.js';
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { SimulationConfig, StrategySpec } from '../config.js';
@@ -50,8 +50,8 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
   const hooks = createPrivacyHooks(cfg, spec.name, ctx.clientIds, plannedPerRound(ctx));
   const peft = new PeftRounds(cfg, ctx.manifest);
   const strategy = createStrategy(strategyInput(ctx, spec, hooks.selectAll));
-  const sampleRng = seedrandom(`${cfg.seed}/${spec.name}/sample`);
-  const faultRng = seedrandom(`${cfg.seed}/${spec.name}/faults`);
+  const sampleRng = seededUniform(`${cfg.seed}/${spec.name}/sample`);
+  const faultRng = seededUniform(`${cfg.seed}/${spec.name}/faults`);
   const available = ctx.clientIds.map((id) => ({ id, numExamples: ctx.trainSizes.get(id)! }));
   const maxWeight = hooks.maxWeight(Math.max(1, ...ctx.clientIds.map((id) => Math.min(ctx.trainSizes.get(id)!, cfg.training.maxExamplesPerClient))));
   const participation: Record<string, number> = Object.fromEntries(ctx.clientIds.map((id) => [id, 0]));
@@ -108,7 +108,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
       const contributors = agg.outcome.contributors;
       completed = contributors.length;
       const mean = hooks.serverMean(round, agg.outcome.mean, completed);
-      const step = strategy.aggregateFit(round, global, peftRound ? peft.slice!.scatter(mean) : mean, {
+      const step = await strategy.aggregateFit(round, global, peftRound ? peft.slice!.scatter(mean) : mean, {
         contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
       });
       global = step.weights;

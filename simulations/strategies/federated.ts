@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import seedrandom from 'seedrandom';
+import { seededUniform } from '../../shared/random.js';
+import { simulationGraphIndex, simulationRoundingSeed } from './simulation-seeds.js';
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { StrategySpec } from '../config.js';
@@ -10,22 +10,6 @@ import type { RoundRecord } from '../report/index.js';
 import { runFederatedWithPrivacyHooks, usesPrivacyHooks } from './federated-privacy.js';
 
 type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
-
-/**
- * A client's stochastic-rounding seed for one round, a pure function of (config seed, strategy, round,
- * client id), so SecAgg+ runs repeat bit for bit. Keys and mask seeds stay fresh from the OS CSPRNG: the
- * masks cancel exactly, so only the rounding reaches the result (see SecAggClientOptions.roundingSeed).
- */
-export function simulationRoundingSeed(seed: number, strategy: string, round: number, clientId: string): Uint8Array {
-  const label = JSON.stringify(['fedprofile/simulation/secagg-rounding', seed, strategy, round, clientId]);
-  return new Uint8Array(createHash('sha256').update(label).digest());
-}
-
-/** The neighbour graph's relabelling for one round, seeded likewise: with stragglers it decides who is pruned. */
-function simulationGraphIndex(seed: number, strategy: string, round: number): (bound: number) => number {
-  const rng = seedrandom(`${seed}/${strategy}/${round}/secagg-graph`);
-  return (bound) => Math.floor(rng() * bound);
-}
 
 /** The federation's strategy settings from the experiment: the same schema the coordinator validates. */
 export function strategyInput(ctx: Pick<RunContext, 'cfg' | 'clientIds' | 'trainSizes'>, spec: FederatedSpec): StrategyConfigInput {
@@ -58,7 +42,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   if (usesPrivacyHooks(ctx.cfg)) return runFederatedWithPrivacyHooks(ctx, spec);
   const { cfg, pool, signal } = ctx;
   const strategy = createStrategy(strategyInput(ctx, spec));
-  const faultRng = seedrandom(`${cfg.seed}/${spec.name}/faults`);
+  const faultRng = seededUniform(`${cfg.seed}/${spec.name}/faults`);
   const faultOf = (): Fault | undefined => {
     const u = faultRng();
     if (u < cfg.dropout) return 'dropout';

@@ -1,30 +1,11 @@
-import { createHash } from 'node:crypto';
-import seedrandom from 'seedrandom';
+import { seededUniform } from '../../shared/random.js';
+import { simulationGraphIndex, simulationRoundingSeed } from './simulation-seeds.js';
 import { PlainClientSession, PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import { RobustServerSession } from '../../shared/aggregation/robust/session.js';
 import type { AggregationOutcome, ClientAggregationSession } from '../../shared/aggregation/seam.js';
 import { runSecAggInMemory, type DropPoint } from '../../shared/secagg/index.js';
 import type { SimulationConfig } from '../config.js';
 import { runAggregationInMemory } from './privacy-transport.js';
-
-/**
- * A client's stochastic-rounding seed for one round, a pure function of (config seed, strategy, round,
- * client id), so SecAgg+ runs repeat bit for bit. Keys and mask seeds stay fresh from the OS CSPRNG: the
- * masks cancel exactly, so only the rounding reaches the result (see SecAggClientOptions.roundingSeed).
- */
-export function simulationRoundingSeed(seed: number, strategy: string, round: number, clientId: string): Uint8Array {
-  const label = JSON.stringify(['fedprofile/simulation/secagg-rounding', seed, strategy, round, clientId]);
-  return new Uint8Array(createHash('sha256').update(label).digest());
-}
-
-/**
- * The neighbour graph's relabelling for one round, seeded likewise: with stragglers the graph decides who
- * is pruned for too few neighbours, and so who contributes.
- */
-function simulationGraphIndex(seed: number, strategy: string, round: number): (bound: number) => number {
-  const rng = seedrandom(`${seed}/${strategy}/${round}/secagg-graph`);
-  return (bound) => Math.floor(rng() * bound);
-}
 
 export interface RoundAggregationInput {
   cfg: SimulationConfig;

@@ -1,4 +1,4 @@
-import seedrandom from 'seedrandom';
+import { seededUniform, shuffleInPlace } from '../../shared/random.js';
 import type { FitInstruction } from '../../shared/aggregation/strategy.js';
 import { UpdateCompressor } from '../../shared/compression/index.js';
 import { RdpAccountant } from '../../shared/privacy/accountant.js';
@@ -52,12 +52,7 @@ function updateNorm(v: Float32Array): number {
 
 export function attackersOf(cfg: SimulationConfig, clientIds: readonly string[]): Set<string> {
   if (!cfg.attack) return new Set();
-  const rng = seedrandom(`${cfg.seed}/attackers`);
-  const pool = [...clientIds].sort();
-  for (let i = pool.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
+  const pool = shuffleInPlace([...clientIds].sort(), seededUniform(`${cfg.seed}/attackers`));
   return new Set(pool.slice(0, Math.max(1, Math.round(cfg.attack.fraction * pool.length))));
 }
 
@@ -102,7 +97,7 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
 
     sample(round, instructions) {
       if (dp?.sampling !== 'poisson') return [...instructions];
-      const rng = seedrandom(`${cfg.seed}/${strategy}/${round}/poisson`);
+      const rng = seededUniform(`${cfg.seed}/${strategy}/${round}/poisson`);
       return instructions.filter(() => rng() < q);
     },
 
@@ -119,7 +114,7 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
       } else {
         honestNorms.push(updateNorm(delta));
         if (dp) {
-          const normal = gaussianSource(seedrandom(`${cfg.seed}/${strategy}/${round}/${clientId}/dp`));
+          const normal = gaussianSource(seededUniform(`${cfg.seed}/${strategy}/${round}/${clientId}/dp`));
           const p = privatizeClientUpdate(delta, { clipNorm: dp.clipNorm, noiseStd: clientNoiseStd }, normal);
           update = p.values;
           submitted++;
@@ -151,7 +146,7 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
 
     serverMean(round, mean, contributors) {
       if (!dp || mode !== 'central') return mean;
-      const normal = gaussianSource(seedrandom(`${cfg.seed}/${strategy}/${round}/dp-central`));
+      const normal = gaussianSource(seededUniform(`${cfg.seed}/${strategy}/${round}/dp-central`));
       return noiseCentralMean(mean, contributors, dp.clipNorm, dp.noiseMultiplier, normal);
     },
 

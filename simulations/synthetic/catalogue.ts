@@ -1,4 +1,4 @@
-import { normal, type Rng } from './rng.js';
+import { normal, type Uniform as Rng } from '../../shared/random.js';
 import { categoryWords } from './vocabulary.js';
 
 export interface CatalogueCategory {

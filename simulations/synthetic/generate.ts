@@ -6,7 +6,7 @@ import type { Action, BehaviourEvent } from '../../shared/data/events.js';
 import { NO_ITEM } from '../../shared/data/sequence.js';
 import { tierCentrePrice } from '../../shared/data/tiers.js';
 import { buildCatalogue, zipfWeights, type Catalogue } from './catalogue.js';
-import { cdf, dirichlet, drawIndex, exponential, makeRng, normal, poisson, type Rng } from './rng.js';
+import { cdf, dirichlet, drawIndex, exponential, fastUniform, normal, poisson, type Uniform as Rng } from '../../shared/random.js';
 import { REVIEW_WORDS } from './vocabulary.js';
 
 export interface SyntheticOptions {
@@ -116,7 +116,7 @@ function words(rng: Rng, vocab: readonly string[], min: number, max: number): st
 export function generateSynthetic(partial: Partial<SyntheticOptions> = {}): SyntheticData {
   const o: SyntheticOptions = { ...DEFAULT_SYNTHETIC, ...partial };
   checkOptions(o);
-  const rng = makeRng(o.seed);
+  const rng = fastUniform(o.seed);
   const catalogue = buildCatalogue(rng, o);
   const K = o.categories;
   const perCat = o.itemsPerCategory;

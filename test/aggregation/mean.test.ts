@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MeanAccumulator, weightedMean } from '../../shared/aggregation/mean.js';
 import { PLAIN_UPDATE, PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import { FedProfileError } from '../../shared/errors.js';
+import { yieldToEventLoop } from '../../shared/event-loop.js';
 
 describe('aggregation: weighted mean', () => {
   it('matches the hand-computed example [1,2]·1 + [3,4]·3 → [2.5, 3.5]', () => {
@@ -76,7 +77,7 @@ describe('aggregation: weighted mean', () => {
     // One update per event-loop turn, as socket reads deliver them; each is validated (one pass) on arrival.
     for (const [i, u] of updates.entries()) {
       session.handle('abc'[i]!, PLAIN_UPDATE, { update: u.values, weight: u.weight });
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     await done;
     const elapsed = performance.now() - start;

@@ -45,6 +45,6 @@ describe('quality/leave-one-out protocol', () => {
     expect(r.collidedItems).to.equal([...perId.values()].filter((c) => c > 1).reduce((a, c) => a + c, 0));
     expect(r.collisionRate).to.be.within(0.05, 0.4); // ~900²/(2·4094) pairs: far above 1 %, hence the catalogue mode
     expect(() => createHasher({ key: 'k', itemVocab: 800, categoryVocab: 4, textVocab: 0, knownItems: items }))
-      .to.throw(/item catalogue lists 900 entries .* raise model.itemVocab to at least 902/);
+      .to.throw(/item catalogue lists 900 items but the model's itemVocab 800 has only 798 item slots; raise model.itemVocab to at least 902/);
   });
 });

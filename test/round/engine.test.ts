@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import { sampleIds } from '../../shared/aggregation/sampling.js';
 import { RoundEngine } from '../../shared/round/engine.js';
-import { roundRng } from '../../shared/round/rng.js';
+import { roundRng } from '../../shared/random.js';
 import type { RoundCommand, RoundEngineConfig, RoundEvent, RoundPlanner } from '../../shared/round/types.js';
 
 const HASH0 = '0'.repeat(64);

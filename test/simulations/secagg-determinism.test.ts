@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSimulationConfig, type SimulationConfigInput } from '../../simulations/config.js';
 import { runSimulation } from '../../simulations/runner.js';
-import { simulationRoundingSeed } from '../../simulations/strategies/federated.js';
+import { simulationRoundingSeed } from '../../simulations/strategies/simulation-seeds.js';
 import { metricLines, tinyExperiment, type MetricLine } from './fixtures.js';
 
 /** The tiny experiment with 5 merchants, so SecAgg+ survives a dropout and a straggler. */

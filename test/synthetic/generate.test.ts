@@ -9,7 +9,7 @@ import { readAllEvents } from '../../shared/data/readers/index.js';
 import { cleanEvents } from '../../shared/data/clean.js';
 import { createHasher } from '../../shared/data/hashing.js';
 import { spendingTier } from '../../shared/data/labels.js';
-import { dirichlet, gamma, makeRng } from '../../simulations/synthetic/rng.js';
+import { dirichlet, gamma, fastUniform as makeRng } from '../../shared/random.js';
 import { generateSynthetic, writeSynthetic } from '../../simulations/synthetic/generate.js';
 import { precisionAtK, readTruth, truthInterestIds } from '../../simulations/synthetic/truth.js';
 

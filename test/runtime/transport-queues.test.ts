@@ -1,0 +1,144 @@
+import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
+import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
+import { MeanAccumulator } from '../../shared/aggregation/mean.js';
+import { encodeMessage, decodeMessage } from '../../shared/protocol/codec.js';
+import { FrameAssembler, splitIntoFrames } from '../../shared/protocol/chunks.js';
+import { FRAMES_PER_TURN, frameSocket, prepareMessage, type FrameSocket } from '../../shared/protocol/transport.js';
+import { CHUNK_EVENT, MESSAGE_EVENT } from '../../shared/protocol/version.js';
+import { yieldToEventLoop } from '../../shared/event-loop.js';
+
+/** One end of a socket: what it emits is recorded (with the event-loop turn it was emitted in). */
+class RecordingSocket extends EventEmitter implements FrameSocket {
+  readonly sent: Array<{ event: string; data: unknown; turn: number }> = [];
+  constructor(private readonly clock: { turn: number }) { super(); }
+  override emit(event: string, ...args: unknown[]): boolean {
+    this.sent.push({ event, data: args[0], turn: this.clock.turn });
+    return true;
+  }
+  deliver(event: string, data: unknown): void { super.emit(event, data); }
+}
+
+const CHUNK = 1024;
+const payload = (n: number, seed: number) => ({ type: 'blob', values: Float32Array.from({ length: n }, (_, i) => i * seed) });
+
+async function countTurns(clock: { turn: number }, until: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000 && !until(); i++) { await yieldToEventLoop(); clock.turn++; }
+}
+
+describe('framing queues: send budget shared by all peers, large messages received one per turn', () => {
+  it('frames of large messages to many peers go out a few per turn in total, taking turns, each peer in order', async () => {
+    const clock = { turn: 0 };
+    const peers = [0, 1, 2].map(() => new RecordingSocket(clock));
+    const framed = peers.map((s) => frameSocket(s, { maxMessageBytes: 1 << 20, onMessage: () => {}, onReject: () => {}, chunkBytes: CHUNK }));
+    const prepared = prepareMessage(payload(2048, 3), CHUNK); // 8 KiB of floats + header: 9 frames
+    const frames = prepared.frames!.length;
+    expect(frames * peers.length).to.be.greaterThan(FRAMES_PER_TURN);
+    for (const f of framed) f.sendPrepared(prepared);
+    expect(peers.every((p) => p.sent.length === 0), 'nothing is written in the sending turn').to.equal(true);
+    await countTurns(clock, () => peers.every((p) => p.sent.length === frames));
+    const all = peers.flatMap((p) => p.sent);
+    const perTurn = new Map<number, number>();
+    for (const s of all) perTurn.set(s.turn, (perTurn.get(s.turn) ?? 0) + 1);
+    expect(Math.max(...perTurn.values()), 'frames per turn, all peers together').to.equal(FRAMES_PER_TURN);
+    expect(perTurn.size).to.equal(Math.ceil((frames * peers.length) / FRAMES_PER_TURN));
+    // Round robin: within the first turns every peer gets frames, not one peer's whole message first.
+    expect(new Set(all.filter((s) => s.turn === all[0]!.turn || s.turn === all[0]!.turn + 1).map((s) => peers.findIndex((p) => p.sent.includes(s)))).size).to.equal(3);
+    for (const p of peers) {
+      const asm = new FrameAssembler(1 << 20);
+      let whole: Uint8Array | undefined;
+      for (const s of p.sent) { expect(s.event).to.equal(CHUNK_EVENT); whole = asm.accept(s.data) ?? whole; }
+      expect(Array.from((decodeMessage(whole!) as { values: Float32Array }).values)).to.deep.equal(Array.from(payload(2048, 3).values));
+    }
+  });
+
+  it('a small message queued behind a large one to the same peer keeps its place', async () => {
+    const clock = { turn: 0 };
+    const s = new RecordingSocket(clock);
+    const f = frameSocket(s, { maxMessageBytes: 1 << 20, onMessage: () => {}, onReject: () => {}, chunkBytes: CHUNK });
+    f.send(payload(2048, 1));
+    f.send({ type: 'small' });
+    await countTurns(clock, () => s.sent.length > 0 && s.sent.at(-1)!.event === MESSAGE_EVENT);
+    expect(s.sent.at(-1)!.event).to.equal(MESSAGE_EVENT);
+    expect(s.sent.slice(0, -1).every((x) => x.event === CHUNK_EVENT)).to.equal(true);
+  });
+
+  it('serialiseLarge: a reassembled message is handed over in a later turn, with what follows it from that peer after it', async () => {
+    const clock = { turn: 0 };
+    const s = new RecordingSocket(clock);
+    const got: string[] = [];
+    const f = frameSocket(s, {
+      maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true,
+      onMessage: (m) => got.push((m as { type: string }).type), onReject: (e) => got.push(`reject:${e.code}`),
+    });
+    for (const frame of splitIntoFrames(encodeMessage({ ...payload(4096, 2), type: 'update' }), CHUNK)) s.deliver(CHUNK_EVENT, frame);
+    s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'fit-meta' }));
+    f.afterReceived(() => got.push('disconnect'));
+    expect(got, 'nothing is decoded inside the read that completed the transfer').to.deep.equal([]);
+    await countTurns(clock, () => got.length === 3);
+    expect(got).to.deep.equal(['update', 'fit-meta', 'disconnect']);
+    // With nothing waiting, afterReceived runs at once and small messages are not deferred.
+    f.afterReceived(() => got.push('now'));
+    s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'small' }));
+    expect(got.slice(3)).to.deep.equal(['now', 'small']);
+  });
+
+  it('serialiseLarge: a handler that throws on a queued message is reported through onReject, and the queue goes on', async () => {
+    const clock = { turn: 0 };
+    const s = new RecordingSocket(clock);
+    const got: string[] = [];
+    frameSocket(s, {
+      maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true,
+      onMessage: (m) => { const t = (m as { type: string }).type; if (t === 'boom') throw new Error('handler bug'); got.push(t); },
+      onReject: (e) => got.push(`reject:${e.code}:${e.message}`),
+    });
+    for (const frame of splitIntoFrames(encodeMessage({ ...payload(2048, 1), type: 'boom' }), CHUNK)) s.deliver(CHUNK_EVENT, frame);
+    s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'after' }));
+    await countTurns(clock, () => got.length === 2);
+    expect(got).to.deep.equal(['reject:INTERNAL:handler bug', 'after']);
+  });
+
+  it('a corrupt reassembled message is still rejected (SHA-256) through the queue', async () => {
+    const clock = { turn: 0 };
+    const s = new RecordingSocket(clock);
+    const got: string[] = [];
+    frameSocket(s, { maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true, onMessage: () => got.push('message'), onReject: (e) => got.push(e.code) });
+    const frames = splitIntoFrames(encodeMessage(payload(2048, 5)), CHUNK);
+    frames[1] = { ...frames[1]!, data: frames[1]!.data.slice().fill(7) };
+    for (const frame of frames) s.deliver(CHUNK_EVENT, frame);
+    await countTurns(clock, () => got.length > 0);
+    expect(got).to.deep.equal(['INTEGRITY']);
+  });
+});
+
+describe('updates reach the aggregation worker without a copy when their buffer is a reassembled message', function () {
+  this.timeout(20_000);
+  const worker = new VectorWorker();
+  after(() => worker.close());
+
+  it('a decoded update from the assembler takes its whole buffer along; one viewing a shared buffer is copied; the mean is exact', async () => {
+    const n = 3000;
+    const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-3);
+    const b = Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 1e-3);
+    const asm = new FrameAssembler(1 << 20);
+    let whole: Uint8Array | undefined;
+    for (const frame of splitIntoFrames(encodeMessage({ update: a }), CHUNK)) whole = asm.accept(frame) ?? whole;
+    const fromAssembler = (decodeMessage(whole!) as { update: Float32Array }).update;
+    expect(fromAssembler.byteOffset, 'a view into the message, not a copy').to.be.greaterThan(0);
+    // As a socket read hands it over: the message bytes are part of a larger buffer that holds more data.
+    const encoded = encodeMessage({ update: b });
+    const shared = new Uint8Array(encoded.byteLength + 64);
+    shared.set(encoded, 0);
+    const fromSocket = (decodeMessage(shared.subarray(0, encoded.byteLength)) as { update: Float32Array }).update;
+
+    const acc = worker.accumulator(n);
+    acc.add(fromAssembler, 3);
+    acc.add(fromSocket, 5);
+    expect(whole!.byteLength, 'the reassembled message buffer was transferred').to.equal(0);
+    expect(shared.byteLength, 'a buffer that also holds other bytes stays here').to.equal(encoded.byteLength + 64);
+    const expected = new MeanAccumulator(n);
+    expected.add(a, 3);
+    expected.add(b, 5);
+    expect(Array.from(await acc.mean())).to.deep.equal(Array.from(expected.result()));
+  });
+});
