@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
+import { userFeatureLayout } from '../shared/model/user-features.js';
 
 /**
  * How big a federation's model may be. Checked from the config alone, before round 0's weights are
@@ -33,6 +34,8 @@ export function parameterCount(cfg: ModelConfig): number {
   n += cfg.maxLen * d + 2 * d;
   n += cfg.layers * (3 * d * d + 3 * d + d * d + d + 2 * d + d * cfg.ffDim + cfg.ffDim + cfg.ffDim * d + d + 2 * d);
   n += cfg.itemVocab + d + 1 + d * cfg.categoryVocab + cfg.categoryVocab + d * cfg.numTiers + cfg.numTiers;
+  const wide = userFeatureLayout(cfg);
+  n += wide.categoryBlocks + wide.global * (1 + cfg.numTiers);
   return n;
 }
 

@@ -4,6 +4,7 @@ import { ACTIONS } from '../data/events.js';
 import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
 import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy } from './ops.js';
+import { userFeatureLayout, wideInit } from './user-features.js';
 
 export interface NamedWeight { name: string; variable: tf.Variable }
 
@@ -36,7 +37,8 @@ export function enabledFields(cfg: ModelConfig): { category: boolean; action: bo
   };
 }
 
-type Init = 'embedding' | 'kernel' | 'zeros' | 'ones';
+/** A named random/constant initialiser, or exact starting values (the wide heads start at their rules). */
+type Init = 'embedding' | 'kernel' | 'zeros' | 'ones' | Float32Array;
 interface Spec { name: string; shape: number[]; init: Init }
 
 /** The fixed weight order and names of a config (the flat-vector layout every client shares). */
@@ -77,10 +79,20 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
     { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'kernel' },
     { name: 'head/tier/bias', shape: [cfg.numTiers], init: 'zeros' },
   );
+  // The wide halves of the heads (see user-features.ts): one weight per per-category feature map, shared by
+  // every category, and a linear layer on the global features for propensity and tier.
+  const layout = userFeatureLayout(cfg);
+  const wide = wideInit(cfg);
+  s.push(
+    { name: 'head/interests/wide', shape: [layout.categoryBlocks], init: wide.interests },
+    { name: 'head/propensity/wide', shape: [layout.global, 1], init: wide.propensity },
+    { name: 'head/tier/wide', shape: [layout.global, cfg.numTiers], init: wide.tier },
+  );
   return s;
 }
 
 function initTensor(spec: Spec, seed: number): tf.Tensor {
+  if (spec.init instanceof Float32Array) return tf.tensor(spec.init, spec.shape, 'float32');
   switch (spec.init) {
     case 'embedding': return tf.randomNormal(spec.shape, 0, 0.02, 'float32', seed);
     case 'kernel': return tf.truncatedNormal(spec.shape, 0, 0.02, 'float32', seed);
@@ -272,19 +284,41 @@ export class ProfileModel {
     return tf.fused.matMul({ a: h, b: tf.transpose(this.w('embed/item')) as tf.Tensor2D, bias: this.w('head/item/bias') }) as tf.Tensor2D;
   }
 
-  headLogits(userEmb: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
+  /**
+   * The profile heads, wide & deep. Deep: linear layers on the encoder's user embedding (interests also score
+   * it against the category input embeddings, tied like the item output: a user whose recent events carry a
+   * category starts close to that category's embedding, which the untied head alone learns slowly).
+   * Wide: linear in the explicit user features (batch.features, see user-features.ts), initialised at the
+   * rule each head has to beat, so training starts from the rule and the deep part adds what it cannot see.
+   */
+  headLogits(userEmb: tf.Tensor2D, features: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
     const lin = (name: string) => tf.fused.matMul({ a: userEmb, b: this.w(`head/${name}/kernel`) as tf.Tensor2D, bias: this.w(`head/${name}/bias`) }) as tf.Tensor2D;
-    // Interests also score the user against the category input embeddings (tied, like the item output):
-    // a user whose recent events carry a category starts close to that category's embedding, which the
-    // untied head alone learns slowly from per-user labels.
-    const interests = this.fields.category
+    const layout = userFeatureLayout(this.config);
+    const [B] = userEmb.shape;
+    if (features.shape[0] !== B || features.shape[1] !== layout.size) {
+      throw new FedProfileError('BAD_INPUT', `headLogits: features are [${features.shape}], expected [${B}, ${layout.size}].`);
+    }
+    const K = layout.categoryBlocks;
+    const C = layout.categories;
+    const perCategory = tf.reshape(tf.slice(features, [0, 0], [B, K * C]), [B, K, C]);
+    const wideInterests = tf.sum(tf.mul(perCategory, tf.reshape(this.w('head/interests/wide'), [1, K, 1])), 1);
+    const global = tf.slice(features, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
+    const deepInterests = this.fields.category
       ? tf.add(lin('interests'), tf.matMul(userEmb, this.w('embed/category'), false, true))
       : lin('interests');
     return {
-      propensity: tf.reshape(lin('propensity'), [-1]) as tf.Tensor1D,
-      interests: interests as tf.Tensor2D,
-      tier: lin('tier'),
+      propensity: tf.reshape(tf.add(lin('propensity'), tf.matMul(global, this.w('head/propensity/wide') as tf.Tensor2D)), [-1]) as tf.Tensor1D,
+      interests: tf.add(deepInterests, wideInterests) as tf.Tensor2D,
+      tier: tf.add(lin('tier'), tf.matMul(global, this.w('head/tier/wide') as tf.Tensor2D)) as tf.Tensor2D,
     };
+  }
+
+  /** The user embedding and head logits of a batch: the one path training, evaluation and profiling share. */
+  profileHeads(batch: ModelBatch, training: boolean, dropoutSeed?: number): {
+    user: tf.Tensor2D; logits: ReturnType<ProfileModel['headLogits']>;
+  } {
+    const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
+    return { user, logits: this.headLogits(user, batch.features) };
   }
 
   /**
@@ -304,8 +338,7 @@ export class ProfileModel {
 
   /** BCE(propensity) + BCE(interests, mean over categories) + CE(tier), each averaged over the batch. */
   finetuneLoss(batch: ModelBatch, t: FinetuneTargets, training: boolean, dropoutSeed?: number): tf.Scalar {
-    const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
-    const logits = this.headLogits(user);
+    const { logits } = this.profileHeads(batch, training, dropoutSeed);
     const prop = tf.losses.sigmoidCrossEntropy(t.purchased, logits.propensity);
     const interests = tf.losses.sigmoidCrossEntropy(t.interests, logits.interests);
     const tier = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, this.config.numTiers), logits.tier);

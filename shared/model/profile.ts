@@ -154,8 +154,7 @@ function runModel(model: ProfileModel, seqs: ReturnType<typeof encodeSequence>[]
   const nextBatch = toBatch(seqs.map((s) => withNextMask(s, cfg)), cfg);
   try {
     const outs = tf.tidy(() => {
-      const emb = model.userEmbedding(model.encode(batch, false), batch);
-      const heads = model.headLogits(emb);
+      const { user: emb, logits: heads } = model.profileHeads(batch, false);
       const hNext = model.encode(nextBatch, false);
       const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
       return [emb, tf.sigmoid(heads.propensity), tf.sigmoid(heads.interests), tf.softmax(heads.tier),
