@@ -36,6 +36,7 @@ export function parameterCount(cfg: ModelConfig): number {
   n += cfg.itemVocab + d + 1 + d * cfg.categoryVocab + cfg.categoryVocab + d * cfg.numTiers + cfg.numTiers;
   const wide = userFeatureLayout(cfg);
   n += wide.categoryBlocks + wide.global * (1 + cfg.numTiers);
+  n += (d + 1) * (1 + cfg.categoryVocab + cfg.numTiers);
   return n;
 }
 

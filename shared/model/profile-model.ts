@@ -87,6 +87,9 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
     { name: 'head/interests/wide', shape: [layout.categoryBlocks], init: wide.interests },
     { name: 'head/propensity/wide', shape: [layout.global, 1], init: wide.propensity },
     { name: 'head/tier/wide', shape: [layout.global, cfg.numTiers], init: wide.tier },
+    // Deep-only auxiliary heads (propensity, interests, tier in one layer), used by the fine-tuning loss only.
+    { name: 'head/aux/kernel', shape: [d, 1 + cfg.categoryVocab + cfg.numTiers], init: 'kernel' },
+    { name: 'head/aux/bias', shape: [1 + cfg.categoryVocab + cfg.numTiers], init: 'zeros' },
   );
   return s;
 }
@@ -100,6 +103,12 @@ function initTensor(spec: Spec, seed: number): tf.Tensor {
     case 'ones': return tf.ones(spec.shape);
   }
 }
+
+/** Identity whose gradient is zero: the fused heads read the user embedding without training the encoder. */
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D) => tf.Tensor2D;
 
 /** Distinct, reproducible seed per weight / dropout site (randomNormal seeds are plain numbers). */
 function subSeed(seed: number, k: number): number {
@@ -338,11 +347,28 @@ export class ProfileModel {
 
   /** BCE(propensity) + BCE(interests, mean over categories) + CE(tier), each averaged over the batch. */
   finetuneLoss(batch: ModelBatch, t: FinetuneTargets, training: boolean, dropoutSeed?: number): tf.Scalar {
-    const { logits } = this.profileHeads(batch, training, dropoutSeed);
-    const prop = tf.losses.sigmoidCrossEntropy(t.purchased, logits.propensity);
-    const interests = tf.losses.sigmoidCrossEntropy(t.interests, logits.interests);
-    const tier = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, this.config.numTiers), logits.tier);
-    return tf.addN([prop, interests, tier]) as tf.Scalar;
+    const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
+    const C = this.config.categoryVocab;
+    const T = this.config.numTiers;
+    const tierOneHot = tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, T);
+    const headsLoss = (p: tf.Tensor1D, i: tf.Tensor2D, tr: tf.Tensor2D) => [
+      tf.losses.sigmoidCrossEntropy(t.purchased, p),
+      tf.losses.sigmoidCrossEntropy(t.interests, i),
+      tf.losses.softmaxCrossEntropy(tierOneHot, tr),
+    ];
+    // The encoder learns the profile from the sequence alone, through deep-only heads that inference never
+    // reads: with the wide part in the loss, it would only see the residual the rules leave, and learning the
+    // whole profile is what teaches it categories and prices (next-item ranking depends on that). The fused
+    // heads then learn on top of the embedding, without pulling the encoder toward that residual.
+    const fused = this.headLogits(stopGradient(user), batch.features);
+    const aux = tf.fused.matMul({ a: user, b: this.w('head/aux/kernel') as tf.Tensor2D, bias: this.w('head/aux/bias') }) as tf.Tensor2D;
+    const B = user.shape[0];
+    const auxLoss = headsLoss(
+      tf.reshape(tf.slice(aux, [0, 0], [B, 1]), [-1]) as tf.Tensor1D,
+      tf.slice(aux, [0, 1], [B, C]) as tf.Tensor2D,
+      tf.slice(aux, [0, 1 + C], [B, T]) as tf.Tensor2D,
+    );
+    return tf.addN([...headsLoss(fused.propensity, fused.interests, fused.tier), ...auxLoss]) as tf.Scalar;
   }
 
   /**
