@@ -72,11 +72,13 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
   }
   s.push(
     { name: 'head/item/bias', shape: [cfg.itemVocab], init: 'zeros' },
-    { name: 'head/propensity/kernel', shape: [d, 1], init: 'kernel' },
+    // The fused heads' deep kernels start at zero, so every head starts exactly at its rule (the wide part
+    // below) whatever the pre-trained encoder says; the encoder is not trained through them (see finetuneLoss).
+    { name: 'head/propensity/kernel', shape: [d, 1], init: 'zeros' },
     { name: 'head/propensity/bias', shape: [1], init: 'zeros' },
-    { name: 'head/interests/kernel', shape: [d, cfg.categoryVocab], init: 'kernel' },
+    { name: 'head/interests/kernel', shape: [d, cfg.categoryVocab], init: 'zeros' },
     { name: 'head/interests/bias', shape: [cfg.categoryVocab], init: 'zeros' },
-    { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'kernel' },
+    { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'zeros' },
     { name: 'head/tier/bias', shape: [cfg.numTiers], init: 'zeros' },
   );
   // The wide halves of the heads (see user-features.ts): one weight per per-category feature map, shared by
@@ -294,11 +296,9 @@ export class ProfileModel {
   }
 
   /**
-   * The profile heads, wide & deep. Deep: linear layers on the encoder's user embedding (interests also score
-   * it against the category input embeddings, tied like the item output: a user whose recent events carry a
-   * category starts close to that category's embedding, which the untied head alone learns slowly).
-   * Wide: linear in the explicit user features (batch.features, see user-features.ts), initialised at the
-   * rule each head has to beat, so training starts from the rule and the deep part adds what it cannot see.
+   * The profile heads, wide & deep: a linear deep part on the encoder's user embedding plus a wide part linear
+   * in the explicit user features (batch.features, see user-features.ts), initialised at the rule each head
+   * has to beat, so training starts from the rule and the deep part adds what the rule cannot see.
    */
   headLogits(userEmb: tf.Tensor2D, features: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
     const lin = (name: string) => tf.fused.matMul({ a: userEmb, b: this.w(`head/${name}/kernel`) as tf.Tensor2D, bias: this.w(`head/${name}/bias`) }) as tf.Tensor2D;
@@ -312,12 +312,9 @@ export class ProfileModel {
     const perCategory = tf.reshape(tf.slice(features, [0, 0], [B, K * C]), [B, K, C]);
     const wideInterests = tf.sum(tf.mul(perCategory, tf.reshape(this.w('head/interests/wide'), [1, K, 1])), 1);
     const global = tf.slice(features, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
-    const deepInterests = this.fields.category
-      ? tf.add(lin('interests'), tf.matMul(userEmb, this.w('embed/category'), false, true))
-      : lin('interests');
     return {
       propensity: tf.reshape(tf.add(lin('propensity'), tf.matMul(global, this.w('head/propensity/wide') as tf.Tensor2D)), [-1]) as tf.Tensor1D,
-      interests: tf.add(deepInterests, wideInterests) as tf.Tensor2D,
+      interests: tf.add(lin('interests'), wideInterests) as tf.Tensor2D,
       tier: tf.add(lin('tier'), tf.matMul(global, this.w('head/tier/wide') as tf.Tensor2D)) as tf.Tensor2D,
     };
   }
@@ -363,9 +360,12 @@ export class ProfileModel {
     const fused = this.headLogits(stopGradient(user), batch.features);
     const aux = tf.fused.matMul({ a: user, b: this.w('head/aux/kernel') as tf.Tensor2D, bias: this.w('head/aux/bias') }) as tf.Tensor2D;
     const B = user.shape[0];
+    // Auxiliary interests also score the user against the category input embeddings (tied, like the item
+    // output): a user whose recent events carry a category starts close to that category's embedding.
+    const auxInterests = tf.slice(aux, [0, 1], [B, C]) as tf.Tensor2D;
     const auxLoss = headsLoss(
       tf.reshape(tf.slice(aux, [0, 0], [B, 1]), [-1]) as tf.Tensor1D,
-      tf.slice(aux, [0, 1], [B, C]) as tf.Tensor2D,
+      this.fields.category ? tf.add(auxInterests, tf.matMul(user, this.w('embed/category'), false, true)) as tf.Tensor2D : auxInterests,
       tf.slice(aux, [0, 1 + C], [B, T]) as tf.Tensor2D,
     );
     return tf.addN([...headsLoss(fused.propensity, fused.interests, fused.tier), ...auxLoss]) as tf.Scalar;
