@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ACTIONS, type Action, type BehaviourEvent } from '../data/events.js';
+import type { EncodedSequence } from '../data/encoded.js';
 import type { Hasher } from '../data/hashing.js';
 import { NO_ITEM, encodeSequence } from '../data/sequence.js';
 import { FedProfileError } from '../errors.js';
@@ -137,7 +138,8 @@ export interface ProfileInput {
   events: readonly BehaviourEvent[];
 }
 
-interface ModelOutputs {
+/** Everything a profile reads from the model for B users, as flat row-major arrays. */
+export interface ModelOutputs {
   embedding: Float32Array; // [B,d]
   propensity: Float32Array; // [B]
   interests: Float32Array; // [B,C] sigmoid
@@ -146,7 +148,8 @@ interface ModelOutputs {
   saliency: Float32Array; // [B,L]
 }
 
-function runModel(model: ProfileModel, seqs: ReturnType<typeof encodeSequence>[]): ModelOutputs {
+/** One pass of the model over B encoded sequences: the heads, the next-item distribution and the saliency. */
+export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedSequence[]): ModelOutputs {
   const cfg = model.config;
   const B = seqs.length;
   const L = cfg.maxLen;
@@ -217,7 +220,7 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
   const profiles: UserProfile[] = [];
   for (let start = 0; start < users.length; start += bs) {
     const chunk = sorted.slice(start, start + bs);
-    const out = runModel(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)));
+    const out = profileModelOutputs(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)));
     chunk.forEach((events, b) => {
       const propensity = out.propensity[b];
       const interestRow = out.interests.subarray(b * C, (b + 1) * C);
