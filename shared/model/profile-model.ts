@@ -4,7 +4,7 @@ import { ACTIONS } from '../data/events.js';
 import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
 import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy } from './ops.js';
-import { userFeatureLayout, wideInit } from './user-features.js';
+import { WIDE_FEATURE_SCALE, userFeatureLayout, wideInit } from './user-features.js';
 
 export interface NamedWeight { name: string; variable: tf.Variable }
 
@@ -309,9 +309,10 @@ export class ProfileModel {
     }
     const K = layout.categoryBlocks;
     const C = layout.categories;
-    const perCategory = tf.reshape(tf.slice(features, [0, 0], [B, K * C]), [B, K, C]);
+    const scaled = tf.mul(features, WIDE_FEATURE_SCALE) as tf.Tensor2D;
+    const perCategory = tf.reshape(tf.slice(scaled, [0, 0], [B, K * C]), [B, K, C]);
     const wideInterests = tf.sum(tf.mul(perCategory, tf.reshape(this.w('head/interests/wide'), [1, K, 1])), 1);
-    const global = tf.slice(features, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
+    const global = tf.slice(scaled, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
     return {
       propensity: tf.reshape(tf.add(lin('propensity'), tf.matMul(global, this.w('head/propensity/wide') as tf.Tensor2D)), [-1]) as tf.Tensor1D,
       interests: tf.add(lin('interests'), wideInterests) as tf.Tensor2D,

@@ -28,6 +28,12 @@ export const CATEGORY_BLOCKS = [
   'share',
   /** Share of the user's cart and purchase events in the category (0 without any). */
   'basketShare',
+  /**
+   * Share of the user's category visits (runs of consecutive events in one category): a browsing burst is
+   * one expression of interest, however many events it has, so this estimates the interest mix better than
+   * the event share when sessions stay in a category.
+   */
+  'visitShare',
 ] as const;
 
 const PURCHASE = ACTIONS.indexOf('purchase') + 1;
@@ -75,7 +81,8 @@ export function writeUserFeatures(seq: EncodedSequence, cfg: ModelConfig, out: F
   const recent = out.subarray(2 * C, 3 * C);
   const share = out.subarray(3 * C, 4 * C);
   const basket = out.subarray(4 * C, 5 * C);
-  const g = out.subarray(5 * C);
+  const visits = out.subarray(5 * C, 6 * C);
+  const g = out.subarray(CATEGORY_BLOCKS.length * C);
   const actionShare = g.subarray(0, A);
   const recentAction = g.subarray(A, 2 * A);
   const scalars = 2 * A;
@@ -86,6 +93,8 @@ export function writeUserFeatures(seq: EncodedSequence, cfg: ModelConfig, out: F
   let wSum = 0;
   let baskets = 0;
   let distinct = 0;
+  let visitCount = 0;
+  let newerCategory = -1;
   let sinceLastPurchase = -1;
   let gapSum = 0;
   let gapN = 0;
@@ -114,8 +123,13 @@ export function writeUserFeatures(seq: EncodedSequence, cfg: ModelConfig, out: F
       }
       recent[c] += w;
       share[c] += 1;
+      if (c !== newerCategory) {
+        visits[c] += 1;
+        visitCount++;
+      }
       if (isBasket) basket[c] += 1;
     }
+    newerCategory = c;
     if (a > 0 && a <= A) {
       actionShare[a - 1] += 1;
       recentAction[a - 1] += w;
@@ -145,6 +159,7 @@ export function writeUserFeatures(seq: EncodedSequence, cfg: ModelConfig, out: F
   scale(recent, wSum);
   scale(share, n);
   scale(basket, baskets);
+  scale(visits, visitCount);
   scale(actionShare, n);
   scale(recentAction, wSum);
   scale(priceHist, priced);
@@ -173,6 +188,14 @@ export function priceBucketCentre(bucket: number, buckets: number, maxPrice = PR
   return Math.expm1(((bucket - 0.5) / (buckets - 1)) * Math.log1p(maxPrice));
 }
 
+/**
+ * Features enter the wide parts multiplied by this, and the wide weights start divided by it: the same
+ * function, but Adam (whose steps are about learningRate per weight) moves the wide part this many times
+ * faster than a weight on unit-scale inputs. Wide & deep training gives the wide part its own, faster
+ * optimiser for the same reason: it has few weights, each backed by every example.
+ */
+export const WIDE_FEATURE_SCALE = 10;
+
 /** Logit scale of the rules the wide parts start from. */
 export const WIDE_INIT = {
   /** interest logit = this · 0.5^(recency rank): the most-recent-category rule's order. */
@@ -195,16 +218,17 @@ export function wideInit(cfg: ModelConfig): { interests: Float32Array; propensit
   const names = globalFeatureNames(cfg);
   const G = names.length;
   const T = cfg.numTiers;
+  const s = WIDE_FEATURE_SCALE;
   const interests = new Float32Array(CATEGORY_BLOCKS.length);
-  interests[CATEGORY_BLOCKS.indexOf('recencyRank')] = WIDE_INIT.interestRecency;
+  interests[CATEGORY_BLOCKS.indexOf('recencyRank')] = WIDE_INIT.interestRecency / s;
   const propensity = new Float32Array(G);
-  propensity[names.indexOf('share/purchase')] = WIDE_INIT.propensityPurchaseRate;
+  propensity[names.indexOf('share/purchase')] = WIDE_INIT.propensityPurchaseRate / s;
   const tier = new Float32Array(G * T);
   const thresholds = defaultTierThresholds(T);
   for (let b = 1; b < cfg.priceBuckets; b++) {
     const t = Math.min(T - 1, priceTier(priceBucketCentre(b, cfg.priceBuckets), thresholds));
-    tier[names.indexOf(`priceHist/${b}`) * T + t] = WIDE_INIT.tierPrice;
-    tier[names.indexOf(`basketPriceHist/${b}`) * T + t] = WIDE_INIT.tierBasketPrice;
+    tier[names.indexOf(`priceHist/${b}`) * T + t] = WIDE_INIT.tierPrice / s;
+    tier[names.indexOf(`basketPriceHist/${b}`) * T + t] = WIDE_INIT.tierBasketPrice / s;
   }
   return { interests, propensity, tier };
 }

@@ -47,6 +47,11 @@ describe('model/user-features', () => {
     expect(block('inverseRank').map((x) => +x.toFixed(6))).to.deep.equal([0, 0.5, +(1 / 3).toFixed(6), 1, 0]);
     expect(block('share')).to.deep.equal([0, 0.5, 0.25, 0.25, 0]);
     expect(block('basketShare')).to.deep.equal([0, 0.5, 0.5, 0, 0]);
+    expect(block('visitShare')).to.deep.equal([0, 0.5, 0.25, 0.25, 0]);
+    // a burst of three events in one category is one visit
+    const burst = userFeatures([seq([{ c: 2, a: VIEW }, { c: 2, a: VIEW }, { c: 2, a: CART }, { c: 1, a: VIEW }])], CFG);
+    const v = CATEGORY_BLOCKS.indexOf('visitShare') * C;
+    expect(Array.from(burst.subarray(v, v + C))).to.deep.equal([0, 0.5, 0.5, 0, 0]);
     const w = [0, 1, 2, 3].map((age) => 0.5 ** (age / RECENCY_HALF_LIFE)); // newest first
     const wSum = w.reduce((a, b) => a + b, 0);
     const recent = block('recencyShare');
