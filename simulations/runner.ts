@@ -15,6 +15,7 @@ import { collectRunMetadata, MetricsLog, summariseStrategies, writeReport, type 
 import { runCentralized } from './strategies/centralized.js';
 import { runFederated } from './strategies/federated.js';
 import { runLocal } from './strategies/local.js';
+import { profileQuality } from './profile-quality.js';
 
 export interface RunOptions {
   outDir: string;
@@ -73,7 +74,7 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
   const ctx: RunContext = {
     cfg, pool, manifest, initial, clientIds: clientData.clientIds,
     trainSizes: new Map(clientData.clientIds.map((id) => [id, clientData.clients[id]!.train.length])),
-    log, progress, signal, modelBytes: encodeMessage({ type: 'global', payload: initial }).byteLength, participation: {},
+    log, progress, signal, modelBytes: encodeMessage({ type: 'global', payload: initial }).byteLength, participation: {}, finalModels: {},
   };
   let interrupted = false;
   try {
@@ -90,6 +91,8 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
     log.close();
     await pool.close();
   }
+  const testInputs = clientData.clientIds.flatMap((id) => clientData.clients[id]!.test.map((e) => e.input));
+  const profile = profileQuality(cfg, data, ctx.finalModels, testInputs);
   const summary: Summary = {
     strategies: summariseStrategies(log.records, ctx.participation),
     config: cfg,
@@ -97,6 +100,7 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
     data: data.report,
     partition: partitionReport,
     ...(interrupted ? { interrupted } : {}),
+    ...(Object.keys(profile).length > 0 ? { profile } : {}),
     wallSeconds: (performance.now() - started) / 1000,
     run,
   };
