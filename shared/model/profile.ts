@@ -6,6 +6,7 @@ import type { Hasher } from '../data/hashing.js';
 import { NO_ITEM, encodeSequence } from '../data/sequence.js';
 import { FedProfileError } from '../errors.js';
 import { MASK_ID, PAD_ID, disposeBatch, toBatch, withNextMask } from './batch.js';
+import { occlusionSaliency } from './occlusion.js';
 import type { ProfileModel } from './profile-model.js';
 
 const DAY_MS = 86_400_000;
@@ -127,6 +128,8 @@ export interface ProfileContext {
   topInterests?: number;
   /** Events in the explanation. Default 5. */
   explainTop?: number;
+  /** How the explanation weighs events (see ExplanationMethod). Default 'occlusion'. */
+  explain?: ExplanationMethod;
   segments?: Partial<SegmentRule>;
   /** Reference time for recency (ms). Default: the latest event among the given users, so output is reproducible. */
   now?: number;
@@ -148,8 +151,15 @@ export interface ModelOutputs {
   saliency: Float32Array; // [B,L]
 }
 
+/**
+ * How the explanation weighs events: 'occlusion' (default) = how much removing the event alone moves the
+ * profile heads (faithful to the heads, wide part included; one extra heads-only pass per event);
+ * 'attention' = last-layer attention the sequence pays to the event (one pass, but blind to the wide part).
+ */
+export type ExplanationMethod = 'occlusion' | 'attention';
+
 /** One pass of the model over B encoded sequences: the heads, the next-item distribution and the saliency. */
-export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedSequence[]): ModelOutputs {
+export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedSequence[], explain: ExplanationMethod = 'occlusion'): ModelOutputs {
   const cfg = model.config;
   const B = seqs.length;
   const L = cfg.maxLen;
@@ -161,11 +171,12 @@ export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedS
       const hNext = model.encode(nextBatch, false);
       const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
       return [emb, tf.sigmoid(heads.propensity), tf.sigmoid(heads.interests), tf.softmax(heads.tier),
-        tf.softmax(model.itemLogits(last)), model.eventSaliency(batch)];
+        tf.softmax(model.itemLogits(last)), ...(explain === 'attention' ? [model.eventSaliency(batch)] : [])];
     });
-    const [embedding, propensity, interests, tier, next, saliency] = outs.map((t) => t.dataSync() as Float32Array);
+    const [embedding, propensity, interests, tier, next, attention] = outs.map((t) => t.dataSync() as Float32Array);
     tf.dispose(outs);
-    return { embedding, propensity, interests, tier, next, saliency };
+    const saliency = explain === 'attention' ? attention! : occlusionSaliency(model, seqs);
+    return { embedding: embedding!, propensity: propensity!, interests: interests!, tier: tier!, next: next!, saliency };
   } finally {
     disposeBatch(batch);
     disposeBatch(nextBatch);
@@ -175,7 +186,7 @@ export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedS
 /**
  * Profiles of users from their raw events, on the merchant's side: the model's heads (interests, propensity,
  * spending tier), its next-item ranking and user embedding, behaviour statistics fused with the propensity,
- * a segment (see segmentOf) and an explanation (the events with the most last-layer attention).
+ * a segment (see segmentOf) and an explanation (the events that move the profile heads most when removed; see ExplanationMethod).
  * Raw ids appear in the output only through the local name maps; nothing here leaves the client.
  */
 export function profileUsers(model: ProfileModel, users: readonly ProfileInput[], ctx: ProfileContext): UserProfile[] {
@@ -220,7 +231,7 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
   const profiles: UserProfile[] = [];
   for (let start = 0; start < users.length; start += bs) {
     const chunk = sorted.slice(start, start + bs);
-    const out = profileModelOutputs(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)));
+    const out = profileModelOutputs(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)), ctx.explain);
     chunk.forEach((events, b) => {
       const propensity = out.propensity[b];
       const interestRow = out.interests.subarray(b * C, (b + 1) * C);

@@ -5,7 +5,8 @@ import type { BehaviourEvent } from '../data/events.js';
 import { emptySequence } from '../data/sequence.js';
 import { FedProfileError } from '../errors.js';
 import { MASK_ID, PAD_ID } from '../model/batch.js';
-import { profileModelOutputs, type ModelOutputs } from '../model/profile.js';
+import { headProbabilities, headsDistance, removeEvents } from '../model/occlusion.js';
+import { profileModelOutputs, type ExplanationMethod, type ModelOutputs } from '../model/profile.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import { topK } from './metrics.js';
 
@@ -165,44 +166,23 @@ export interface RefreshLatency {
 
 // --------------------------------------------------------------------------------------------- faithfulness
 
-/** The sequence with the given positions deleted and the rest left-padded again (oldest events move right). */
-export function removeEvents(seq: EncodedSequence, positions: ReadonlySet<number>): EncodedSequence {
-  const L = seq.item.length;
-  const T = L > 0 ? seq.text.length / L : 0;
-  const out: EncodedSequence = {
-    item: new Int32Array(L), category: new Int32Array(L), action: new Int32Array(L), price: new Int32Array(L),
-    gap: new Int32Array(L), text: new Int32Array(seq.text.length), length: 0,
-  };
-  let w = L - 1;
-  for (let l = L - 1; l >= 0; l--) {
-    if (seq.item[l] === PAD_ID || positions.has(l)) continue;
-    out.item[w] = seq.item[l]!;
-    out.category[w] = seq.category[l]!;
-    out.action[w] = seq.action[l]!;
-    out.price[w] = seq.price[l]!;
-    out.gap[w] = seq.gap[l]!;
-    if (T > 0) out.text.set(seq.text.subarray(l * T, (l + 1) * T), w * T);
-    out.length++;
-    w--;
-  }
-  return out;
-}
+export { removeEvents } from '../model/occlusion.js';
 
 /** How much a profile moved: interests mean |Δp| over categories, propensity |Δp|, tier total variation. */
 export interface ProfileChange { interests: number; propensity: number; tier: number; combined: number }
 
-export function profileChange(a: ProfileHeads, b: ProfileHeads): ProfileChange {
-  let di = 0;
-  for (let c = PAD_ID + 1; c < a.interests.length; c++) di += Math.abs(a.interests[c]! - b.interests[c]!);
-  di /= Math.max(1, a.interests.length - 1);
-  let dt = 0;
-  for (let t = 0; t < a.tier.length; t++) dt += Math.abs(a.tier[t]! - b.tier[t]!);
-  dt /= 2;
-  const dp = Math.abs(a.propensity - b.propensity);
-  return { interests: di, propensity: dp, tier: dt, combined: (di + dp + dt) / 3 };
+type HeadsOnly = Pick<ProfileHeads, 'interests' | 'propensity' | 'tier'>;
+
+export function profileChange(a: HeadsOnly, b: HeadsOnly): ProfileChange {
+  return headsDistance(
+    { interests: Float32Array.from(a.interests), propensity: a.propensity, tier: Float32Array.from(a.tier) },
+    { interests: Float32Array.from(b.interests), propensity: b.propensity, tier: Float32Array.from(b.tier) },
+  );
 }
 
 export interface Faithfulness {
+  /** How the explanation weighed events. */
+  method: ExplanationMethod;
   /** Events removed per user. */
   k: number;
   /** Users with at least 2k events (the others are left out). */
@@ -235,12 +215,15 @@ export interface ProfileEvaluationOptions extends CompletenessOptions {
   latencySamples?: number;
   /** Profile ages (see heldOutProfileAges); without them staleness is left out. */
   ages?: readonly ProfileAge[];
+  /** Explanation methods whose faithfulness is measured; the first is the one timed. Default both, occlusion first. */
+  explanations?: readonly ExplanationMethod[];
 }
 
 export interface ProfileEvaluation {
   completeness: Completeness;
   timeliness: { staleness: Staleness | null; refresh: RefreshLatency };
-  faithfulness: Faithfulness;
+  /** One entry per explanation method, in the order asked. */
+  faithfulness: Faithfulness[];
 }
 
 /** Copies one user's heads out of a batch (next items only when asked: [V] per user adds up). */
@@ -254,12 +237,12 @@ function headsOf(out: ModelOutputs, b: number, C: number, T: number, V: number, 
 }
 
 /** Runs the model over many sequences in batches, returning per-user heads and saliency rows. */
-function runAll(model: ProfileModel, seqs: readonly EncodedSequence[], bs: number, keepNext: boolean): { heads: ProfileHeads[]; saliency: Float32Array[] } {
+function runAll(model: ProfileModel, seqs: readonly EncodedSequence[], bs: number, keepNext: boolean, explain: ExplanationMethod = 'attention'): { heads: ProfileHeads[]; saliency: Float32Array[] } {
   const { categoryVocab: C, numTiers: T, itemVocab: V, maxLen: L } = model.config;
   const heads: ProfileHeads[] = [];
   const saliency: Float32Array[] = [];
   for (let s = 0; s < seqs.length; s += bs) {
-    const out = profileModelOutputs(model, seqs.slice(s, s + bs));
+    const out = profileModelOutputs(model, seqs.slice(s, s + bs), explain);
     const n = Math.min(bs, seqs.length - s);
     for (let b = 0; b < n; b++) {
       heads.push(headsOf(out, b, C, T, V, keepNext));
@@ -281,31 +264,48 @@ export function evaluateProfiles(model: ProfileModel, seqs: readonly EncodedSequ
   const bs = opts.batchSize ?? 64;
   const k = opts.k ?? 3;
   const draws = opts.randomDraws ?? 3;
-  const rand = seedrandom(`${opts.seed ?? 0}/faithfulness`);
+  const methods = opts.explanations ?? ['occlusion', 'attention'];
+  if (methods.length === 0) throw new FedProfileError('BAD_INPUT', 'evaluateProfiles: at least one explanation method is needed');
 
   const t0 = performance.now();
-  const base = runAll(model, seqs, bs, true);
+  const base = runAll(model, seqs, bs, true, methods[0]);
   const batchedMsPerUser = (performance.now() - t0) / seqs.length;
   const samples = Math.min(seqs.length, opts.latencySamples ?? 16);
   const single: number[] = [];
   for (let i = 0; i < samples; i++) {
     const s0 = performance.now();
-    profileModelOutputs(model, [seqs[i]!]);
+    profileModelOutputs(model, [seqs[i]!], methods[0]);
     single.push(performance.now() - s0);
   }
   single.sort((a, b) => a - b);
-
   const cold = runAll(model, [emptySequence(cfg)], 1, true).heads[0]!;
+  const saliencyOf = (m: ExplanationMethod): Float32Array[] => (m === methods[0] ? base.saliency : runAll(model, seqs, bs, false, m).saliency);
+  const faithfulness = methods.map((m) => faithfulnessOf(model, seqs, base.heads, saliencyOf(m), m, k, draws, bs, seedrandom(`${opts.seed ?? 0}/faithfulness`)));
 
+  return {
+    completeness: completeness(base.heads, cold, opts),
+    timeliness: {
+      staleness: opts.ages ? staleness(opts.ages) : null,
+      refresh: { singleUserMsP50: quantile(single, 0.5), singleUserMsP95: quantile(single, 0.95), batchedMsPerUser, batchSize: bs },
+    },
+    faithfulness,
+  };
+}
+
+/** Removes each user's top-k events by `saliency`, or k random ones (`draws` times), and compares the moves. */
+function faithfulnessOf(
+  model: ProfileModel, seqs: readonly EncodedSequence[], baseHeads: readonly ProfileHeads[], saliency: readonly Float32Array[],
+  method: ExplanationMethod, k: number, draws: number, bs: number, rand: () => number,
+): Faithfulness {
   const eligible: number[] = [];
   seqs.forEach((s, i) => { if (s.length >= 2 * k) eligible.push(i); });
   const variants: EncodedSequence[] = [];
   for (const i of eligible) {
     const s = seqs[i]!;
-    const L = s.item.length;
     const real: number[] = [];
-    for (let l = 0; l < L; l++) if (s.item[l] !== PAD_ID) real.push(l);
-    const sal = base.saliency[i]!;
+    for (let l = 0; l < s.item.length; l++) if (s.item[l] !== PAD_ID) real.push(l);
+    const sal = saliency[i]!;
+    // Ties (e.g. a uniform explanation) go to the newest event, the one a recency rule would name.
     const top = [...real].sort((a, b) => sal[b]! - sal[a]! || b - a).slice(0, k);
     variants.push(removeEvents(s, new Set(top)));
     for (let d = 0; d < draws; d++) {
@@ -315,15 +315,15 @@ export function evaluateProfiles(model: ProfileModel, seqs: readonly EncodedSequ
       variants.push(removeEvents(s, chosen));
     }
   }
-  const moved = runAll(model, variants, bs, false).heads;
+  const moved = headProbabilities(model, variants, bs);
   let topSum = ZERO_CHANGE;
   let randSum = ZERO_CHANGE;
   let wins = 0;
   eligible.forEach((i, j) => {
     const off = j * (1 + draws);
-    const top = profileChange(base.heads[i]!, moved[off]!);
+    const top = profileChange(baseHeads[i]!, moved[off]!);
     let rnd = ZERO_CHANGE;
-    for (let d = 1; d <= draws; d++) rnd = addChange(rnd, profileChange(base.heads[i]!, moved[off + d]!), 1 / draws);
+    for (let d = 1; d <= draws; d++) rnd = addChange(rnd, profileChange(baseHeads[i]!, moved[off + d]!), 1 / draws);
     topSum = addChange(topSum, top);
     randSum = addChange(randSum, rnd);
     if (top.combined > rnd.combined) wins++;
@@ -335,14 +335,7 @@ export function evaluateProfiles(model: ProfileModel, seqs: readonly EncodedSequ
   const topRemoved = mean(topSum);
   const randomRemoved = mean(randSum);
   return {
-    completeness: completeness(base.heads, cold, opts),
-    timeliness: {
-      staleness: opts.ages ? staleness(opts.ages) : null,
-      refresh: { singleUserMsP50: quantile(single, 0.5), singleUserMsP95: quantile(single, 0.95), batchedMsPerUser, batchSize: bs },
-    },
-    faithfulness: {
-      k, users: n, topRemoved, randomRemoved, gap: topRemoved.combined - randomRemoved.combined,
-      topBeatsRandom: n === 0 ? Number.NaN : wins / n,
-    },
+    method, k, users: n, topRemoved, randomRemoved, gap: topRemoved.combined - randomRemoved.combined,
+    topBeatsRandom: n === 0 ? Number.NaN : wins / n,
   };
 }

@@ -59,7 +59,8 @@ describe('fedprofile simulate (end to end)', function () {
     expect(p.timeliness.staleness.users).to.be.greaterThan(0);
     expect(p.timeliness.staleness.meanEventsBehind).to.be.greaterThan(0);
     expect(p.timeliness.refresh.singleUserMsP50).to.be.greaterThan(0);
-    expect(p.faithfulness.gap).to.equal(p.faithfulness.topRemoved.combined - p.faithfulness.randomRemoved.combined);
+    expect(p.faithfulness.map((x: { method: string }) => x.method)).to.deep.equal(['occlusion', 'attention']);
+    expect(p.faithfulness[0].gap).to.equal(p.faithfulness[0].topRemoved.combined - p.faithfulness[0].randomRemoved.combined);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).to.include('## Profile quality');
   });
 
