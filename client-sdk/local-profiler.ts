@@ -11,6 +11,7 @@ import { ProfileModel } from '../shared/model/profile-model.js';
 import { initBackend, type BackendChoice } from '../shared/tf/backend.js';
 import { evaluateBaselines } from '../shared/training/baselines.js';
 import { evaluateModel, type EvaluationMetrics } from '../shared/training/evaluate.js';
+import { evaluateProfiles, heldOutProfileAges, type ProfileEvaluation } from '../shared/training/profile-eval.js';
 import { MODEL_JSON, WEIGHTS_BIN, loadArtifacts } from '../shared/weights/artifacts.js';
 import { keyCheckValue } from '../shared/data/key-check.js';
 import { NO_ITEM } from '../shared/data/sequence.js';
@@ -40,6 +41,8 @@ export interface ProfileRequest {
 export interface LocalEvaluation {
   model: EvaluationMetrics;
   baseline: EvaluationMetrics;
+  /** Completeness, timeliness (profiles refreshed at the held-out cut-off) and explanation faithfulness. */
+  profile: ProfileEvaluation;
 }
 
 /**
@@ -148,7 +151,8 @@ export class LocalProfiler {
 
   /**
    * Held-out evaluation on local events (each user's latest events are the test window) next to the
-   * popularity / most-recent-category / majority-tier baselines on the same examples.
+   * popularity / most-recent-category / purchase-rate / majority-tier baselines on the same examples, and the
+   * profile evaluation (completeness, timeliness, explanation faithfulness) of the same users.
    * `interestTruth` may give known true interest categories per raw userId (e.g. a survey or synthetic truth).
    */
   async evaluate(events: readonly BehaviourEvent[], opts: { seed?: number; interestTruth?: (userId: string) => readonly string[] | undefined } = {}): Promise<LocalEvaluation> {
@@ -169,7 +173,8 @@ export class LocalProfiler {
     const baseline = evaluateBaselines(sets.train, sets.test, {
       k: 10, seed, interestTruth, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers,
     });
-    return { model, baseline };
+    const profile = evaluateProfiles(this.model, sets.test.map((e) => e.input), { seed, ages: heldOutProfileAges(users.values()) });
+    return { model, baseline, profile };
   }
 
   close(): void { this.model.dispose(); }
