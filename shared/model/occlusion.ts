@@ -69,7 +69,7 @@ export function headsDistance(a: HeadProbabilities, b: HeadProbabilities): { int
  * Faithful to the heads by construction, wide part included, which attention weights are not; it costs one
  * heads-only pass per event.
  */
-export function occlusionSaliency(model: ProfileModel, seqs: readonly EncodedSequence[], batchSize = 64): Float32Array {
+export function occlusionSaliency(model: ProfileModel, seqs: readonly EncodedSequence[], batchSize = 256): Float32Array {
   const L = model.config.maxLen;
   const out = new Float32Array(seqs.length * L);
   const base = headProbabilities(model, seqs, batchSize);
