@@ -1,7 +1,8 @@
 import type { BehaviourEvent } from '../shared/data/events.js';
 import { cleanEventStream, type CleanReport } from '../shared/data/clean.js';
 import { buildExamples, type BuildExamplesReport } from '../shared/data/examples.js';
-import { createHasher } from '../shared/data/hashing.js';
+import { createHasher, itemCollisions, type CollisionReport } from '../shared/data/hashing.js';
+import { NO_ITEM } from '../shared/data/sequence.js';
 import { readEvents, type EventSource, type ReadReport } from '../shared/data/readers/index.js';
 import { ConfigError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
@@ -24,13 +25,21 @@ export interface DataSourceTrainerOptions {
    */
   hashKey: string;
   knownCategories?: readonly string[];
+  /** The federation's shared item catalogue: listed items get collision-free ids (see createHasher). */
+  knownItems?: readonly string[];
   backend?: BackendChoice;
   seed?: number;
   /** Keep at most this many of each user's most recent events. */
   maxEventsPerUser?: number;
 }
 
-export interface DataSourceReport { read?: ReadReport; clean: CleanReport; examples: BuildExamplesReport }
+export interface DataSourceReport {
+  read?: ReadReport;
+  clean: CleanReport;
+  examples: BuildExamplesReport;
+  /** How this merchant's distinct items map onto model ids: collisions merge items in one embedding row. */
+  itemIds: CollisionReport;
+}
 
 async function* toAsync(src: AsyncIterable<BehaviourEvent> | Iterable<BehaviourEvent>): AsyncGenerator<BehaviourEvent> {
   for await (const e of src as AsyncIterable<BehaviourEvent>) yield e;
@@ -51,8 +60,11 @@ export async function createDataSourceTrainer(modelConfig: ModelConfig, opts: Da
   const cleaned = await cleanEventStream(events, { maxEvents: opts.maxEventsPerUser });
   const hasher = createHasher({
     key: opts.hashKey, itemVocab: modelConfig.itemVocab, categoryVocab: modelConfig.categoryVocab,
-    textVocab: modelConfig.textVocab, knownCategories: opts.knownCategories,
+    textVocab: modelConfig.textVocab, knownCategories: opts.knownCategories, knownItems: opts.knownItems,
   });
+  const localItems = new Set<string>();
+  for (const events of cleaned.users.values()) for (const e of events) if (e.itemId !== NO_ITEM) localItems.add(e.itemId);
+  const itemIds = itemCollisions(hasher, localItems);
   // Earlier cut points of long histories are extra training examples: many merchants have few users.
   const ex = buildExamples(cleaned.users, hasher, modelConfig, { slidingPrefixes: true, maxPrefixesPerUser: 2 });
   if (ex.train.length === 0) {
@@ -62,5 +74,5 @@ export async function createDataSourceTrainer(modelConfig: ModelConfig, opts: Da
     modelConfig, examples: { train: ex.train, validation: ex.validation, test: ex.test }, backend: opts.backend, seed: opts.seed ?? 0,
   });
   await trainer.ready;
-  return Object.assign(trainer, { dataReport: { read: stream?.report(), clean: cleaned.report, examples: ex.report } });
+  return Object.assign(trainer, { dataReport: { read: stream?.report(), clean: cleaned.report, examples: ex.report, itemIds } });
 }

@@ -15,7 +15,7 @@ import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/training/types.js';
 import type { BackendChoice } from '../shared/tf/backend.js';
 import { createClientAggregator } from './aggregators.js';
-import { createDataSourceTrainer, type DataSource } from './data-source.js';
+import { createDataSourceTrainer, type DataSource, type DataSourceReport } from './data-source.js';
 import { LocalProfiler, type LocalProfilerOptions } from './local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
 import type { UserProfile } from '../shared/model/profile.js';
@@ -45,6 +45,11 @@ export interface FederatedClientOptions {
    * every merchant; others are hashed. Use the same list at every merchant of a federation.
    */
   knownCategories?: readonly string[];
+  /**
+   * The federation's shared item catalogue (same list at every merchant): listed items get collision-free
+   * ids. Without it items are hashed into model.itemVocab and colliding items share an embedding row.
+   */
+  knownItems?: readonly string[];
   backend?: BackendChoice;
   /** Holds the identity key and the model cache. */
   workDir: string;
@@ -277,7 +282,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
   async localProfiler(opts: Omit<LocalProfilerOptions, 'hashKey' | 'backend'> = {}): Promise<LocalProfiler> {
     if (!this.modelConfig || !this.latestModelHash) throw new FedProfileError('CONFLICT', 'no global model yet: start() the client first');
     const model = await this.model(this.latestModelHash);
-    return LocalProfiler.fromWeights(this.modelConfig, model.values, { knownCategories: this.opts.knownCategories, ...opts, hashKey: this.opts.hashKey ?? '', backend: this.opts.backend });
+    return LocalProfiler.fromWeights(this.modelConfig, model.values, { knownCategories: this.opts.knownCategories, knownItems: this.opts.knownItems, ...opts, hashKey: this.opts.hashKey ?? '', backend: this.opts.backend });
   }
 
   /** Profiles of the given users (grouped by userId) with the latest global model, keyed by their raw ids. */
@@ -446,12 +451,20 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     if (this.trainerPromise) return this.trainerPromise;
     const o = this.opts;
     const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, {
-      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, backend: o.backend,
+      dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, knownItems: o.knownItems, backend: o.backend,
     }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
     else if (modelConfig) this.trainerPromise = Promise.resolve().then(() => t(modelConfig));
     else return Promise.reject(new FedProfileError('PROTOCOL', 'no model config received yet to build the trainer'));
-    this.trainerPromise.then((tr) => { this.trainer = tr; }, () => undefined);
+    this.trainerPromise.then((tr) => {
+      this.trainer = tr;
+      const ids = (tr as Partial<{ dataReport: DataSourceReport }>).dataReport?.itemIds;
+      // Colliding items share one embedding row at every merchant: worth an operator's attention above 1 %.
+      if (ids && ids.collisionRate > 0.01) {
+        this.log('warn', { items: ids.items, collidedItems: ids.collidedItems, collisionRate: +ids.collisionRate.toFixed(4) },
+          'item ids collide: pass the federation\'s item catalogue (--items) or use a larger model itemVocab');
+      }
+    }, () => undefined);
     return this.trainerPromise;
   }
 

@@ -8,4 +8,4 @@ export { clientCommand } from './cli.js';
 export type { LocalTrainer, FitConfig, FitResult, EvaluateResult, TrainingProgress } from '../shared/training/types.js';
 export type { BehaviourEvent } from '../shared/data/events.js';
 export type { UserProfile } from '../shared/model/profile.js';
-export { LocalProfiler, type LocalProfilerOptions, type ProfileRequest } from './local-profiler.js';
+export { LocalProfiler, type LocalEvaluateOptions, type LocalEvaluation, type LocalProfilerOptions, type ProfileRequest } from './local-profiler.js';

@@ -1,6 +1,6 @@
 import { cleanEventStream, cleanEvents } from '../shared/data/clean.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
-import { buildExamples } from '../shared/data/examples.js';
+import { buildExamples, type EvaluationProtocol } from '../shared/data/examples.js';
 import { createHasher, type Hasher } from '../shared/data/hashing.js';
 import { readEvents } from '../shared/data/readers/index.js';
 import { ConfigError, FedProfileError } from '../shared/errors.js';
@@ -9,7 +9,7 @@ import { loadFlatWeights } from '../shared/model/init.js';
 import { profileUsers, type ProfileContext, type UserProfile } from '../shared/model/profile.js';
 import { ProfileModel } from '../shared/model/profile-model.js';
 import { initBackend, type BackendChoice } from '../shared/tf/backend.js';
-import { evaluateBaselines } from '../shared/training/baselines.js';
+import { evaluateBaselines, evaluateNamedBaselines, itemPopularity, type NamedBaselines } from '../shared/training/baselines.js';
 import { evaluateModel, type EvaluationMetrics } from '../shared/training/evaluate.js';
 import { evaluateProfiles, heldOutProfileAges, type ProfileEvaluation } from '../shared/training/profile-eval.js';
 import { MODEL_JSON, WEIGHTS_BIN, loadArtifacts } from '../shared/weights/artifacts.js';
@@ -25,6 +25,8 @@ export interface LocalProfilerOptions {
   hashKey: string;
   /** The shared category taxonomy, so category ids never collide (see createHasher). */
   knownCategories?: readonly string[];
+  /** The shared item catalogue, as given to the client that trained (see createHasher). */
+  knownItems?: readonly string[];
   backend?: BackendChoice;
   /** Passed to profileUsers: topK, topInterests, explainTop, segments. */
   profile?: Omit<ProfileContext, 'hasher'>;
@@ -39,10 +41,27 @@ export interface ProfileRequest {
 }
 
 export interface LocalEvaluation {
+  protocol: EvaluationProtocol;
   model: EvaluationMetrics;
+  /** The rules' combined row: popularity for items, most-recent category, purchase rate, majority tier. */
   baseline: EvaluationMetrics;
-  /** Completeness, timeliness (profiles refreshed at the held-out cut-off) and explanation faithfulness. */
+  /** Each rule by name on the same examples (first-order Markov included); null where unmeasurable. */
+  baselines: NamedBaselines;
+  /**
+   * Completeness, timeliness and explanation faithfulness of the held-out users' profiles. Staleness is that
+   * of profiles refreshed at the time-window cut-off (null under leave-one-out).
+   */
   profile: ProfileEvaluation;
+}
+
+export interface LocalEvaluateOptions {
+  seed?: number;
+  interestTruth?: (userId: string) => readonly string[] | undefined;
+  /**
+   * time-window (default): each user's latest events are the test window. leave-one-out: the last item is
+   * the target, ranked over all items with the user's history excluded and against 100 popularity negatives.
+   */
+  protocol?: EvaluationProtocol;
 }
 
 /**
@@ -61,7 +80,7 @@ export class LocalProfiler {
     if (!opts.hashKey || opts.hashKey.length < 8) throw new ConfigError('a hash key of at least 8 characters is required');
     this.hasher = createHasher({
       key: opts.hashKey, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, textVocab: cfg.textVocab,
-      knownCategories: opts.knownCategories,
+      knownCategories: opts.knownCategories, knownItems: opts.knownItems,
     });
   }
 
@@ -155,10 +174,12 @@ export class LocalProfiler {
    * profile evaluation (completeness, timeliness, explanation faithfulness) of the same users.
    * `interestTruth` may give known true interest categories per raw userId (e.g. a survey or synthetic truth).
    */
-  async evaluate(events: readonly BehaviourEvent[], opts: { seed?: number; interestTruth?: (userId: string) => readonly string[] | undefined } = {}): Promise<LocalEvaluation> {
+  async evaluate(events: readonly BehaviourEvent[], opts: LocalEvaluateOptions = {}): Promise<LocalEvaluation> {
     const cfg = this.model.config;
     const { users } = cleanEvents(events);
-    const sets = buildExamples(users, this.hasher, cfg);
+    const protocol = opts.protocol ?? 'time-window';
+    const loo = protocol === 'leave-one-out';
+    const sets = buildExamples(users, this.hasher, cfg, { protocol });
     if (sets.test.length === 0) throw new FedProfileError('BAD_INPUT', 'no user has enough events for a held-out test window (at least 3 are needed)');
     let interestTruth: Map<string, Set<number>> | undefined;
     if (opts.interestTruth) {
@@ -169,12 +190,13 @@ export class LocalProfiler {
       }
     }
     const seed = opts.seed ?? 0;
-    const model = evaluateModel(this.model, sets.test, { k: 10, seed, interestTruth });
-    const baseline = evaluateBaselines(sets.train, sets.test, {
-      k: 10, seed, interestTruth, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers,
-    });
-    const profile = evaluateProfiles(this.model, sets.test.map((e) => e.input), { seed, ages: heldOutProfileAges(users.values()) });
-    return { model, baseline, profile };
+    const ranking = loo ? { excludeHistory: true, negativeWeights: itemPopularity(sets.train, cfg.itemVocab) } : {};
+    const model = evaluateModel(this.model, sets.test, { k: 10, seed, interestTruth, ...ranking });
+    const ruleOptions = { k: 10, seed, interestTruth, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers };
+    const baseline = evaluateBaselines(sets.train, sets.test, ruleOptions);
+    const baselines = evaluateNamedBaselines(sets.train, sets.test, { ...ruleOptions, ...ranking });
+    const profile = evaluateProfiles(this.model, sets.test.map((e) => e.input), { seed, ...(loo ? {} : { ages: heldOutProfileAges(users.values()) }) });
+    return { protocol, model, baseline, baselines, profile };
   }
 
   close(): void { this.model.dispose(); }

@@ -127,6 +127,10 @@ const TrainingSchema = z.strictObject({
   evaluateEvery: int(0, 10_000).default(0),
   /** Clients keep their best local epoch by validation loss (the strategy setting of the same name). */
   selectByValidation: z.boolean().default(false),
+  /** Train next-item prediction (MASK appended to each history) beside the Cloze task. */
+  nextItemObjective: z.boolean().default(false),
+  /** Causal models (model.causal): share of earlier positions that predict their successor per step. */
+  causalTargetShare: z.number().gt(0).max(1).default(1),
 });
 
 const SecureAggregationSchema = z.strictObject({
@@ -173,6 +177,23 @@ const ExamplesSchema = z.strictObject({
   /** Extra training examples from earlier cut points of each user's history (more, shorter examples). */
   slidingPrefixes: z.boolean().default(true),
   maxPrefixesPerUser: int(1, 1_000).default(8),
+  /**
+   * time-window: the last testFraction / validationFraction of each user's events are held out.
+   * leave-one-out: the last item is the test target, the one before it validation (SASRec / BERT4Rec).
+   */
+  protocol: z.enum(['time-window', 'leave-one-out']).default('time-window'),
+  /** Leave each user's history items out of the next-item ranking; default on for leave-one-out. */
+  excludeHistory: z.boolean().optional(),
+  /** Sampled negatives drawn by training popularity instead of uniformly; default on for leave-one-out. */
+  popularityNegatives: z.boolean().optional(),
+  /**
+   * hashed: item ids are keyed hashes into model.itemVocab (collisions counted and reported).
+   * catalogue: the items of the data form the federation's shared catalogue and get collision-free ids
+   * (model.itemVocab must then exceed the number of items + 1).
+   */
+  itemIds: z.enum(['hashed', 'catalogue']).default('hashed'),
+  /** With itemIds "catalogue": size model.itemVocab to the catalogue (items + 2 reserved ids, rounded up to 64). */
+  fitItemVocab: z.boolean().default(false),
 });
 
 export const SimulationConfigSchema = z

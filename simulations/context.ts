@@ -63,16 +63,19 @@ export function seedFor(seed: number, label: string): number {
   return (h >>> 0) & 0x7fffffff;
 }
 
-export type EvalNumbers = Pick<RoundRecord, 'loss' | 'ndcg10' | 'hr10' | 'auc' | 'interestP3' | 'tierAcc'>;
+export type EvalNumbers = Pick<RoundRecord, 'loss' | 'ndcg10' | 'hr10' | 'auc' | 'interestP3' | 'tierAcc' | 'ndcg10Model' | 'ndcg10Statistics'>;
 
 export function evalNumbers(m: EvaluationMetrics | null): EvalNumbers {
   if (!m) return { loss: NaN, ndcg10: NaN, hr10: NaN, auc: NaN, interestP3: NaN, tierAcc: NaN };
-  return { loss: m.loss, ndcg10: m.ndcg10, hr10: m.hr10, auc: m.auc, interestP3: m.interestP3, tierAcc: m.tierAcc };
+  return {
+    loss: m.loss, ndcg10: m.ndcg10, hr10: m.hr10, auc: m.auc, interestP3: m.interestP3, tierAcc: m.tierAcc,
+    ...(m.ndcg10Model !== undefined ? { ndcg10Model: m.ndcg10Model, ndcg10Statistics: m.ndcg10Statistics } : {}),
+  };
 }
 
 /** Example-weighted mean of per-client metrics; a metric undefined for a client (NaN) is left out for it. */
 export function weightedEvalNumbers(parts: readonly { n: number; m: EvaluationMetrics | null }[]): EvalNumbers {
-  const keys = ['loss', 'ndcg10', 'hr10', 'auc', 'interestP3', 'tierAcc'] as const;
+  const keys = ['loss', 'ndcg10', 'hr10', 'auc', 'interestP3', 'tierAcc', 'ndcg10Model', 'ndcg10Statistics'] as const;
   const out = {} as EvalNumbers;
   for (const k of keys) {
     let s = 0;
@@ -83,7 +86,8 @@ export function weightedEvalNumbers(parts: readonly { n: number; m: EvaluationMe
       s += v * p.n;
       w += p.n;
     }
-    out[k] = w > 0 ? s / w : NaN;
+    if (w > 0) out[k] = s / w;
+    else if (k !== 'ndcg10Model' && k !== 'ndcg10Statistics') out[k] = NaN;
   }
   return out;
 }

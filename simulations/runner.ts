@@ -2,12 +2,13 @@ import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initialGlobalWeights } from '../shared/model/init.js';
+import { evaluateNamedBaselines, itemPopularity, type NamedBaselines } from '../shared/training/baselines.js';
 import { encodeMessage } from '../shared/protocol/codec.js';
 import { initBackend } from '../shared/tf/backend.js';
-import { buildClientData } from './client-data.js';
+import { buildClientData, dataItems } from './client-data.js';
 import type { SimulationConfig } from './config.js';
 import { InterruptedError, type RunContext } from './context.js';
-import { loadSimulationData } from './data-source.js';
+import { loadSimulationData, type SimulationData } from './data-source.js';
 import { partitionUnits, summariseUnits } from './partition/index.js';
 import { WorkerPool } from './pool/pool.js';
 import { createProgress } from './progress.js';
@@ -16,6 +17,27 @@ import { runCentralized } from './strategies/centralized.js';
 import { runFederated } from './strategies/federated.js';
 import { runLocal } from './strategies/local.js';
 import { profileQuality } from './profile-quality.js';
+
+/** examples.fitItemVocab: the item vocabulary is the catalogue's size (plus PAD and MASK), rounded up to 64. */
+function withFittedItemVocab(cfg: SimulationConfig, data: SimulationData): SimulationConfig {
+  if (!cfg.examples.fitItemVocab || cfg.examples.itemIds !== 'catalogue') return cfg;
+  const itemVocab = Math.ceil((dataItems(data).length + 2) / 64) * 64;
+  return { ...cfg, model: { ...cfg.model, itemVocab } };
+}
+
+/** Every rule on the pooled test users, trained on the pooled training users: what the strategies are ranked against. */
+function pooledBaselines(cfg: SimulationConfig, data: ReturnType<typeof buildClientData>, excludeHistory: boolean, popularityNegatives: boolean): NamedBaselines {
+  const ids = [...data.clientIds].sort();
+  const train = ids.flatMap((id) => data.clients[id]!.train);
+  const test = ids.flatMap((id) => data.clients[id]!.test);
+  const truth = data.interestTruth ? new Map(Object.entries(data.interestTruth).map(([k, v]) => [k, new Set(v)])) : undefined;
+  const m = cfg.model;
+  return evaluateNamedBaselines(train, test, {
+    k: 10, seed: cfg.seed, itemVocab: m.itemVocab, categoryVocab: m.categoryVocab, numTiers: m.numTiers,
+    ...(truth ? { interestTruth: truth } : {}), excludeHistory,
+    ...(popularityNegatives ? { negativeWeights: itemPopularity(train, m.itemVocab) } : {}),
+  });
+}
 
 export interface RunOptions {
   outDir: string;
@@ -40,15 +62,16 @@ export interface RunResult {
  * Runs one experiment: data -> partition -> client examples -> every listed strategy on a shared worker
  * pool -> metrics.jsonl (live), summary.json, plots and report.md in `outDir`.
  */
-export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Promise<RunResult> {
+export async function runSimulation(requested: SimulationConfig, opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const run = opts.run ?? collectRunMetadata();
   const signal = opts.signal ?? new AbortController().signal;
   mkdirSync(opts.outDir, { recursive: true });
-  writeFileSync(join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  writeFileSync(join(opts.outDir, 'config.json'), `${JSON.stringify(requested, null, 2)}\n`);
   const progress = createProgress(opts.progress ?? false);
 
-  const data = await loadSimulationData(cfg);
+  const data = await loadSimulationData(requested);
+  const cfg = withFittedItemVocab(requested, data);
   const partition = partitionUnits(summariseUnits(data.units), {
     spec: cfg.partition, ...(cfg.clients !== undefined ? { clients: cfg.clients } : {}), seed: cfg.seed, emptyClient: cfg.emptyClient,
   });
@@ -58,19 +81,31 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
     emptyClients: partition.stats.emptyClients.length,
     clientsWithoutTrainingData: clientData.report.clientsWithoutTrainingData.length,
     clientsUsed: clientData.clientIds.length,
+    itemIds: clientData.report.itemIds,
     examples: { train: clientData.report.train, validation: clientData.report.validation, test: clientData.report.test },
   };
   progress.note(`data: ${data.report.users} users, ${data.report.events} events -> ${clientData.clientIds.length} clients `
     + `(${clientData.report.train} train / ${clientData.report.test} test examples), category divergence ${partition.stats.categoryDivergence.toFixed(3)}`);
 
+  const loo = cfg.examples.protocol === 'leave-one-out';
+  const evaluation = {
+    protocol: cfg.examples.protocol,
+    excludeHistory: cfg.examples.excludeHistory ?? loo,
+    negatives: (cfg.examples.popularityNegatives ?? loo) ? 'popularity' as const : 'uniform' as const,
+    testUsers: clientData.report.test,
+  };
+  const baselines = pooledBaselines(cfg, clientData, evaluation.excludeHistory, evaluation.negatives === 'popularity');
+  const tierMeasurable = Object.entries(clientData.report.tierSources).some(([source, n]) => source !== 'default' && n > 0);
+
   const backendInfo = await initBackend();
   const { manifest, values: initial } = await initialGlobalWeights(cfg.model, cfg.seed);
   const workers = Math.max(1, Math.min(cfg.workers ?? availableParallelism(), clientData.clientIds.length + 1));
   const pool = await WorkerPool.create(workers, {
-    modelConfig: cfg.model, manifest, seed: cfg.seed, training: {},
+    modelConfig: cfg.model, manifest, seed: cfg.seed,
+    training: { nextItemObjective: cfg.training.nextItemObjective, causalTargetShare: cfg.training.causalTargetShare, evaluation: { excludeHistory: evaluation.excludeHistory, popularityNegatives: evaluation.negatives === 'popularity' } },
     clients: clientData.clients, ...(clientData.interestTruth ? { interestTruth: clientData.interestTruth } : {}),
   });
-  const log = new MetricsLog(join(opts.outDir, 'metrics.jsonl'));
+  const log = new MetricsLog(join(opts.outDir, 'metrics.jsonl'), tierMeasurable ? [] : ['tierAcc']);
   const ctx: RunContext = {
     cfg, pool, manifest, initial, clientIds: clientData.clientIds,
     trainSizes: new Map(clientData.clientIds.map((id) => [id, clientData.clients[id]!.train.length])),
@@ -95,6 +130,8 @@ export async function runSimulation(cfg: SimulationConfig, opts: RunOptions): Pr
   const profile = profileQuality(cfg, data, ctx.finalModels, testInputs);
   const summary: Summary = {
     strategies: summariseStrategies(log.records, ctx.participation),
+    evaluation,
+    baselines: tierMeasurable ? baselines : { ...baselines, majorityTier: { tierAcc: null } },
     config: cfg,
     backend: pool.backend === backendInfo.name ? backendInfo.name : `${pool.backend} (workers), ${backendInfo.name} (main)`,
     data: data.report,

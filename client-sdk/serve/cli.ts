@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
 import type { BackendChoice } from '../../shared/tf/backend.js';
 import { CLI_BACKENDS, backendArg } from '../cli.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { readItemCatalogue, readTaxonomy } from '../taxonomy.js';
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -12,7 +12,7 @@ const port = (v: string): number => {
 };
 
 interface ServeCliOptions {
-  data: string; hashKey?: string; categories?: string; serviceToken?: string; modelDir?: string; coordinator?: string;
+  data: string; hashKey?: string; categories?: string; items?: string; serviceToken?: string; modelDir?: string; coordinator?: string;
   token?: string; ca?: string; modelPoll: number; port: number; host: string; backend: BackendChoice;
 }
 
@@ -23,6 +23,7 @@ export function serveCommand(): Command {
     .requiredOption('--data <path>', 'this merchant\'s behaviour events (any supported format); new ones arrive by POST /events')
     .addOption(new Option('--hash-key <secret>', 'the federation\'s id hashing secret (the one the client trains with)').env('FEDPROFILE_HASH_KEY'))
     .option('--categories <file>', 'the federation\'s category taxonomy (JSON array), as given to the client')
+    .option('--items <file>', 'the federation\'s item catalogue (JSON array of item ids), as given to the client')
     .addOption(new Option('--service-token <token>', 'bearer token your own systems present to this service (16+ characters)').env('FEDPROFILE_SERVICE_TOKEN'))
     .option('--model-dir <dir>', 'a saved model directory (model.json + weights.bin)')
     .option('--coordinator <url>', 'fetch the latest global model from this coordinator (with --token), and newer ones as rounds complete')
@@ -54,7 +55,7 @@ The service never sends events or profiles anywhere; with --coordinator it only 
       const [{ pino }, { startProfileService }] = await Promise.all([import('pino'), import('./service.js')]);
       const logger = pino({ name: 'fedprofile-serve' }, pino.destination(2));
       const svc = await startProfileService({
-        data: o.data, hashKey: o.hashKey, knownCategories, authToken: o.serviceToken,
+        data: o.data, hashKey: o.hashKey, knownCategories, knownItems: o.items ? readItemCatalogue(o.items) : undefined, authToken: o.serviceToken,
         model: o.modelDir ? { modelDir: o.modelDir } : { url: o.coordinator!, token: o.token!, ...(o.ca ? { ca: readFileSync(o.ca) } : {}) },
         modelPollMs: o.modelPoll * 1000, port: o.port, host: o.host, backend: o.backend, logger,
       });

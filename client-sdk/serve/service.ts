@@ -15,6 +15,7 @@ export interface ProfileServiceOptions {
   data: string;
   hashKey: string;
   knownCategories?: readonly string[];
+  knownItems?: readonly string[];
   /** Bearer token the merchant's own systems present (16+ characters). */
   authToken: string;
   /** The model: a saved directory, or the coordinator (enrolment token), which is then polled for new rounds. */
@@ -43,7 +44,7 @@ export interface RunningProfileService {
  */
 export async function startProfileService(opts: ProfileServiceOptions): Promise<RunningProfileService> {
   if (opts.authToken.length < 16) throw new ConfigError('the service token must be at least 16 characters');
-  const profilerOpts = { hashKey: opts.hashKey, knownCategories: opts.knownCategories, backend: opts.backend };
+  const profilerOpts = { hashKey: opts.hashKey, knownCategories: opts.knownCategories, knownItems: opts.knownItems, backend: opts.backend };
   const profiler = await LocalProfiler.open({ ...profilerOpts, ...opts.model });
   const { users } = await cleanEventStream(readEvents({ path: opts.data }));
   const state = new ProfileState(profiler);

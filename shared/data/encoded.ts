@@ -44,4 +44,9 @@ export interface UserExample {
   userKey: string;
   input: EncodedSequence;
   labels: UserLabels;
+  /**
+   * Hashed item ids of the whole history behind `input` (oldest first, not truncated to maxLen): the items a
+   * ranking excludes as already seen, and the sequence transition statistics are counted on. Local only.
+   */
+  history?: Int32Array;
 }

@@ -25,6 +25,19 @@ export interface HasherOptions {
    * 32 slots almost surely collide.
    */
   knownCategories?: readonly string[];
+  /**
+   * The federation's shared item catalogue, when one exists: listed items get collision-free ids by the same
+   * keyed open addressing, so item embeddings never share a row. Unlisted items are hashed and may collide.
+   */
+  knownItems?: readonly string[];
+}
+
+/** How many distinct items share an id with another item (items - distinct ids), and the share of items that do. */
+export interface CollisionReport {
+  items: number;
+  ids: number;
+  collidedItems: number;
+  collisionRate: number;
 }
 
 export interface Hasher {
@@ -73,11 +86,13 @@ export function createHasher(opts: HasherOptions): Hasher {
     };
   };
 
-  const hashItem = cached('item', 2, itemVocab - 2);
+  const hashedItem = cached('item', 2, itemVocab - 2);
+  const fixedItems = assignKnownIds(opts.knownItems ?? [], 2, itemVocab, hashedItem, 'item catalogue', 'model.itemVocab');
+  const hashItem = fixedItems.size === 0 ? hashedItem : (itemId: string): number => fixedItems.get(itemId) ?? hashedItem(itemId);
   const hashCategory = cached('category', 1, categoryVocab - 1);
   const hashWord = textVocab > 1 ? cached('text', 1, textVocab - 1) : () => 0;
 
-  const fixedCategories = assignKnownCategories(opts.knownCategories ?? [], categoryVocab, (c) => hashCategory(c));
+  const fixedCategories = assignKnownIds(opts.knownCategories ?? [], 1, categoryVocab, hashCategory, 'category taxonomy', 'model.categoryVocab');
   const seen = new Map<number, Set<string>>();
 
   return {
@@ -103,19 +118,37 @@ export function createHasher(opts: HasherOptions): Hasher {
   };
 }
 
-/** Open addressing over [1, categoryVocab) in sorted-name order: deterministic for a given list and key. */
-function assignKnownCategories(list: readonly string[], categoryVocab: number, hashed: (c: string) => number): Map<string, number> {
+/** Items that share an id with some other item under `hasher`, over the distinct ids given. */
+export function itemCollisions(hasher: Pick<Hasher, 'item'>, itemIds: Iterable<string>): CollisionReport {
+  const distinct = new Set(itemIds);
+  const byId = new Map<number, number>();
+  for (const item of distinct) {
+    const id = hasher.item(item);
+    byId.set(id, (byId.get(id) ?? 0) + 1);
+  }
+  const items = distinct.size;
+  const collidedItems = [...byId.values()].reduce((n, c) => n + (c > 1 ? c : 0), 0);
+  return { items, ids: byId.size, collidedItems, collisionRate: items === 0 ? 0 : collidedItems / items };
+}
+
+/**
+ * Open addressing over [first, vocab) in sorted-name order: deterministic for a given list and key, so every
+ * merchant with the same list gets the same ids.
+ */
+function assignKnownIds(
+  list: readonly string[], first: number, vocab: number, hashed: (v: string) => number, what: string, field: string,
+): Map<string, number> {
   const out = new Map<string, number>();
   const taken = new Set<number>();
-  const slots = categoryVocab - 1;
+  const slots = vocab - first;
   const names = [...new Set(list)].sort();
-  // More categories than slots would make some share an embedding row at every merchant, silently.
+  // More names than slots would make some share an embedding row at every merchant, silently.
   if (names.length > slots) {
-    throw new ConfigError(`the category taxonomy lists ${names.length} categories but the model's categoryVocab ${categoryVocab} has only ${slots} category slots; raise model.categoryVocab to at least ${names.length + 1}`, { categories: names.length, categoryVocab });
+    throw new ConfigError(`the ${what} lists ${names.length} entries but ${field} ${vocab} has only ${slots} slots; raise ${field} to at least ${names.length + first}`, { entries: names.length, vocab });
   }
   for (const name of names) {
     let id = hashed(name);
-    while (taken.has(id)) id = id + 1 >= categoryVocab ? 1 : id + 1;
+    while (taken.has(id)) id = id + 1 >= vocab ? first : id + 1;
     taken.add(id);
     out.set(name, id);
   }

@@ -8,4 +8,3 @@ export * from './tiers.js';
 export * from './sequence.js';
 export * from './labels.js';
 export * from './examples.js';
-export * from './leave-one-out.js';

@@ -113,6 +113,39 @@ export function withNextMask(seq: EncodedSequence, cfg: ModelConfig): EncodedSeq
 }
 
 /**
+ * The input whose last position predicts the next item: the sequence itself under causal attention (its
+ * latest event's state looks only backwards), else the sequence with a MASK appended (withNextMask).
+ */
+export function nextItemInput(seq: EncodedSequence, cfg: ModelConfig): EncodedSequence {
+  return cfg.causal ? seq : withNextMask(seq, cfg);
+}
+
+/**
+ * Next-item targets for causal training: every real position predicts the item after it; the latest
+ * position predicts `next` (the example's first label item) when one is given (>= 2). With share < 1 only that
+ * share of the earlier positions is kept, drawn from `rng`. Flat b·L + l positions, increasing.
+ */
+export function causalTargets(
+  seqs: readonly EncodedSequence[], next: ArrayLike<number> | undefined, share = 1, rng: () => number = Math.random,
+): { positions: Int32Array; targets: Int32Array } {
+  const positions: number[] = [];
+  const targets: number[] = [];
+  seqs.forEach((seq, b) => {
+    const L = seq.item.length;
+    for (let l = 0; l < L; l++) {
+      if (seq.item[l]! < 2) continue;
+      const target = l + 1 < L ? seq.item[l + 1]! : (next?.[b] ?? 0);
+      if (target < 2) continue;
+      // A share of the earlier positions keeps the output softmax cheap; the latest one always trains.
+      if (share < 1 && l + 1 < L && !(rng() < share)) continue;
+      positions.push(b * L + l);
+      targets.push(target);
+    }
+  });
+  return { positions: Int32Array.from(positions), targets: Int32Array.from(targets) };
+}
+
+/**
  * BERT4Rec Cloze masking: each real item (id >= 2) is masked with probability maskProb, and at least one per
  * sequence that has any real item. A masked position gets item MASK and all side fields PAD (0), exactly
  * like the next-item query built by withNextMask, so pre-training and inference see the same token.

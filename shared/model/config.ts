@@ -25,6 +25,17 @@ export const ModelConfigSchema = z.strictObject({
   dropout: z.number().min(0).max(0.9),
   /** Spending tiers predicted by the tier head. */
   numTiers: z.number().int().min(2).max(16),
+  /**
+   * Items covered by the federated transition table (the N most popular: N² weights, see
+   * next-item-statistics.ts); 0 or absent turns the statistics and their fusion off.
+   */
+  transitionItems: z.number().int().min(0).max(4096).optional(),
+  /**
+   * Causal attention (SASRec): each event sees only earlier ones, every position learns to predict the next
+   * item with full-softmax cross-entropy, and the latest event's state predicts what comes next. Absent or
+   * false: bidirectional attention with the Cloze task and a MASK appended for prediction (BERT4Rec).
+   */
+  causal: z.boolean().optional(),
 }).refine((c) => c.dModel % c.heads === 0, { message: 'dModel must be divisible by heads', path: ['heads'] });
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;

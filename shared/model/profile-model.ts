@@ -3,6 +3,7 @@ import { ConfigError, FedProfileError } from '../errors.js';
 import { ACTIONS } from '../data/events.js';
 import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
+import { isStatisticWeight, MIX_GRID, STATS_WEIGHTS } from './next-item-statistics.js';
 import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy } from './ops.js';
 import { WIDE_FEATURE_SCALE, userFeatureLayout, wideInit } from './user-features.js';
 
@@ -93,6 +94,16 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
     { name: 'head/aux/kernel', shape: [d, 1 + cfg.categoryVocab + cfg.numTiers], init: 'kernel' },
     { name: 'head/aux/bias', shape: [1 + cfg.categoryVocab + cfg.numTiers], init: 'zeros' },
   );
+  const n = cfg.transitionItems ?? 0;
+  if (n > 0) {
+    // Counts, not trained by gradient: each client writes its own (see next-item-statistics.ts).
+    s.push(
+      { name: STATS_WEIGHTS.popularity, shape: [cfg.itemVocab], init: 'zeros' },
+      { name: STATS_WEIGHTS.indexPopularity, shape: [cfg.itemVocab], init: 'zeros' },
+      { name: STATS_WEIGHTS.transitions, shape: [n, n], init: 'zeros' },
+      { name: STATS_WEIGHTS.mixValidation, shape: [2, MIX_GRID.length], init: 'zeros' },
+    );
+  }
   return s;
 }
 
@@ -170,6 +181,11 @@ export class ProfileModel {
     return new ProfileModel(cfg, weights, opts);
   }
 
+  /** The weight called `name`, if this config has it (e.g. the optional statistics). */
+  maybeWeight(name: string): tf.Variable | undefined {
+    return this.byName.get(name);
+  }
+
   private w(name: string): tf.Variable {
     const v = this.byName.get(name);
     if (v === undefined) throw new FedProfileError('INTERNAL', `Model has no weight "${name}".`);
@@ -244,7 +260,11 @@ export class ProfileModel {
     if (L !== cfg.maxLen) throw new FedProfileError('BAD_INPUT', `Batch length ${L} differs from the model's maxLen ${cfg.maxLen}.`);
     // Additive key-padding mask, [1,B,1,L] (attention runs as [H,B,L,L]): 0 for real events (incl. MASK),
     // -1e9 for PAD.
-    const padBias = tf.reshape(tf.mul(tf.cast(tf.equal(batch.item, 0), 'float32'), -1e9), [1, B, 1, L]);
+    const padOnly = tf.reshape(tf.mul(tf.cast(tf.equal(batch.item, 0), 'float32'), -1e9), [1, B, 1, L]);
+    // Causal: query l may not attend to keys after it ([1,1,L,L] upper triangle at -1e9).
+    const padBias = cfg.causal
+      ? tf.add(padOnly, tf.reshape(tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([L, L]), -1, 0)), -1e9), [1, 1, L, L]))
+      : padOnly;
     const scale = 1 / Math.sqrt(dh);
     let x = this.dropout(this.embed(batch), training, dropoutSeed, 0);
     let lastAttention: tf.Tensor4D | undefined;
@@ -390,7 +410,7 @@ export class ProfileModel {
   /** Number of weights (all, or only the ones a Cloze step trains: everything but the profile heads). */
   paramCount(which: 'all' | 'cloze' = 'all'): number {
     return this.weights
-      .filter((w) => which === 'all' || !w.name.startsWith('head/') || w.name === 'head/item/bias')
+      .filter((w) => which === 'all' || ((!w.name.startsWith('head/') || w.name === 'head/item/bias') && !isStatisticWeight(w.name)))
       .reduce((n, w) => n + w.variable.size, 0);
   }
 

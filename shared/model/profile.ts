@@ -5,9 +5,11 @@ import type { EncodedSequence } from '../data/encoded.js';
 import type { Hasher } from '../data/hashing.js';
 import { NO_ITEM, encodeSequence } from '../data/sequence.js';
 import { FedProfileError } from '../errors.js';
-import { MASK_ID, PAD_ID, disposeBatch, toBatch, withNextMask } from './batch.js';
+import { MASK_ID, PAD_ID, disposeBatch, toBatch, nextItemInput } from './batch.js';
 import { occlusionSaliency } from './occlusion.js';
 import type { ProfileModel } from './profile-model.js';
+import type { NextItemStatistics } from './next-item-statistics.js';
+import { readStatistics, statisticsOf } from './statistics-weights.js';
 
 const DAY_MS = 86_400_000;
 
@@ -164,7 +166,7 @@ export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedS
   const B = seqs.length;
   const L = cfg.maxLen;
   const batch = toBatch(seqs, cfg);
-  const nextBatch = toBatch(seqs.map((s) => withNextMask(s, cfg)), cfg);
+  const nextBatch = toBatch(seqs.map((s) => nextItemInput(s, cfg)), cfg);
   try {
     const outs = tf.tidy(() => {
       const { user: emb, logits: heads } = model.profileHeads(batch, false);
@@ -229,6 +231,9 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
   const d = cfg.dModel;
   const bs = ctx.batchSize ?? 64;
   const profiles: UserProfile[] = [];
+  // Next items come from the same fused scorer evaluation measures, when the model carries statistics.
+  const carried = readStatistics(model);
+  const stats = statisticsOf(carried);
   for (let start = 0; start < users.length; start += bs) {
     const chunk = sorted.slice(start, start + bs);
     const out = profileModelOutputs(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)), ctx.explain);
@@ -237,7 +242,8 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
       const interestRow = out.interests.subarray(b * C, (b + 1) * C);
       const tierProbs = Array.from(out.tier.subarray(b * T, (b + 1) * T));
       const tier = tierProbs.indexOf(Math.max(...tierProbs));
-      const nextRow = out.next.subarray(b * V, (b + 1) * V);
+      const modelNext = out.next.subarray(b * V, (b + 1) * V);
+      const nextRow = stats === null ? modelNext : fusedNext(modelNext, stats, carried!.mix, events.filter((e) => e.itemId !== NO_ITEM).map((e) => ctx.hasher.item(e.itemId)));
       const salRow = out.saliency.subarray(b * L, (b + 1) * L);
       const kept = Math.min(events.length, L);
       const activity = activityStats(events, now, propensity);
@@ -264,6 +270,13 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
     });
   }
   return profiles;
+}
+
+/** (1 − mix)·P_model + mix·P_statistics: the next-item distribution evaluation scores. */
+function fusedNext(modelProbs: Float32Array, stats: NextItemStatistics, mix: number, history: readonly number[]): Float64Array {
+  const p = stats.distribution(history);
+  for (let i = 0; i < p.length; i++) p[i] = (1 - mix) * (i < 2 ? 0 : modelProbs[i]!) + mix * p[i]!;
+  return p;
 }
 
 /** Indices of the n largest values that pass `keep`, best first (lower index first on ties). */

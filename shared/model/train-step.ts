@@ -1,3 +1,4 @@
+import { isStatisticWeight } from './next-item-statistics.js';
 import * as tf from '@tensorflow/tfjs';
 import { FusedAdam } from './adam.js';
 import type { ModelBatch } from './batch.js';
@@ -55,9 +56,9 @@ export function createTrainSteps(model: ProfileModel, opts: StepOptions): TrainS
   // One optimiser per objective: Adam moments belong to one fixed variable list.
   const clozeOpt = createOptimizerStep(opts);
   const finetuneOpt = createOptimizerStep(opts);
-  const clozeVars = model.weights.filter((w) => !w.name.startsWith('head/') || w.name === 'head/item/bias').map((w) => w.variable);
+  const clozeVars = model.weights.filter((w) => (!w.name.startsWith('head/') || w.name === 'head/item/bias') && !isStatisticWeight(w.name)).map((w) => w.variable);
   // The item output bias gets no gradient from the heads' loss; the tied item table does, via the embedding.
-  const finetuneVars = model.weights.filter((w) => w.name !== 'head/item/bias').map((w) => w.variable);
+  const finetuneVars = model.weights.filter((w) => w.name !== 'head/item/bias' && !isStatisticWeight(w.name)).map((w) => w.variable);
   return {
     cloze: (batch, positions, targets, dropoutSeed) => clozeOpt.minimize(() => model.clozeLoss(batch, positions, targets, true, dropoutSeed), clozeVars),
     finetune: (batch, t, dropoutSeed) => finetuneOpt.minimize(() => model.finetuneLoss(batch, t, true, dropoutSeed), finetuneVars),

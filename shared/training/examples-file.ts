@@ -22,6 +22,7 @@ function exampleToJson(e: UserExample): unknown {
     userKey: e.userKey,
     input: seqToJson(e.input),
     labels: { ...e.labels, interests: Array.from(e.labels.interests) },
+    ...(e.history ? { history: Array.from(e.history) } : {}),
   };
 }
 
@@ -39,6 +40,7 @@ interface JsonExample {
   userKey: string;
   input: Record<string, number[] | number>;
   labels: { purchased: 0 | 1; interests: number[]; tier: number; tierKnown?: boolean; nextItems: number[] };
+  history?: number[];
 }
 
 function exampleFromJson(file: string, j: JsonExample, where: string): UserExample {
@@ -63,6 +65,7 @@ function exampleFromJson(file: string, j: JsonExample, where: string): UserExamp
       ...(j.labels.tierKnown === false ? { tierKnown: false } : {}),
       nextItems: Array.isArray(j.labels.nextItems) ? j.labels.nextItems.map(Number) : [],
     },
+    ...(Array.isArray(j.history) ? { history: Int32Array.from(j.history.map(Number)) } : {}),
   };
 }
 

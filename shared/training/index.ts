@@ -3,8 +3,8 @@ export { trainLocal, validationLoss, seededPermutation, derivedSeed } from './tr
 export type { TrainExamples, TrainOptions, TrainResult } from './trainer.js';
 export { evaluateModel } from './evaluate.js';
 export type { EvaluateOptions, EvaluationMetrics } from './evaluate.js';
-export { evaluateBaselines, itemPopularity, majorityTier, purchaseRate, recentCategoryScores } from './baselines.js';
-export type { BaselineOptions } from './baselines.js';
+export { evaluateBaselines, evaluateNamedBaselines, firstOrderTransitions, itemPopularity, majorityTier, purchaseRate, recentCategoryScores } from './baselines.js';
+export type { BaselineName, BaselineOptions, NamedBaselines } from './baselines.js';
 export { MetricAccumulator, multiHotToSet } from './scoring.js';
 export type { ScoringOptions, UserPrediction } from './scoring.js';
 export * from './metrics.js';
@@ -14,3 +14,5 @@ export type { ExampleSplits, LocalTrainingOptions, WorkerInit } from './worker-p
 export { readExamplesFile, writeExamplesFile } from './examples-file.js';
 export { createTrainingSession } from './session.js';
 export type { TrainingSession } from './session.js';
+export { refreshStatistics, userSequences } from './statistics-refresh.js';
+export type { StatisticsRefresh } from './statistics-refresh.js';

@@ -10,7 +10,7 @@ export type Scores = ArrayLike<number>;
  * 0-based rank of `target` among `candidates` (or all indices in [from, scores.length) when none are given).
  * Ties count against the target (pessimistic), so a model that outputs a constant gets no free hits.
  */
-export function rankOf(scores: Scores, target: number, candidates?: ArrayLike<number>, from = 0): number {
+export function rankOf(scores: Scores, target: number, candidates?: ArrayLike<number>, from = 0, exclude?: ReadonlySet<number>): number {
   const t = scores[target];
   if (t === undefined || Number.isNaN(t)) return Number.POSITIVE_INFINITY;
   let rank = 0;
@@ -20,9 +20,46 @@ export function rankOf(scores: Scores, target: number, candidates?: ArrayLike<nu
       if (c !== target && scores[c] >= t) rank++;
     }
   } else {
-    for (let i = from; i < scores.length; i++) if (i !== target && scores[i] >= t) rank++;
+    for (let i = from; i < scores.length; i++) if (i !== target && scores[i] >= t && !exclude?.has(i)) rank++;
   }
   return rank;
+}
+
+/**
+ * `count` distinct negative ids drawn in proportion to `weights` (e.g. training popularity) over [from,
+ * weights.length), never the target nor an id in `exclude` (the user's history). Items of weight 0 are never
+ * drawn; fewer are returned when fewer are available.
+ */
+export function samplePopularNegatives(
+  target: number, weights: ArrayLike<number>, count: number, rand: () => number, from = 2, exclude?: ReadonlySet<number>,
+): Int32Array {
+  const ids: number[] = [];
+  const cumulative: number[] = [];
+  let total = 0;
+  for (let i = from; i < weights.length; i++) {
+    const w = weights[i]!;
+    if (!(w > 0) || i === target || exclude?.has(i)) continue;
+    total += w;
+    ids.push(i);
+    cumulative.push(total);
+  }
+  const n = Math.min(count, ids.length);
+  const chosen = new Set<number>();
+  // Rejection of repeats stays cheap while n is small against the pool; past half, take the rest in order.
+  let attempts = 0;
+  while (chosen.size < n && attempts < 50 * n) {
+    attempts++;
+    const x = rand() * total;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! > x) hi = mid; else lo = mid + 1;
+    }
+    chosen.add(ids[lo]!);
+  }
+  for (let i = 0; chosen.size < n && i < ids.length; i++) chosen.add(ids[i]!);
+  return Int32Array.from(chosen);
 }
 
 /** Hit rate at K for one 0-based rank. */

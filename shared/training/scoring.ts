@@ -1,7 +1,7 @@
 import seedrandom from 'seedrandom';
 import type { UserExample } from '../data/encoded.js';
 import {
-  hitAtK, logSoftmaxAt, nanMean, ndcgAtK, precisionAtK, rankOf, rocAuc, sampleNegatives, topK, type Scores,
+  hitAtK, logSoftmaxAt, nanMean, ndcgAtK, precisionAtK, rankOf, rocAuc, sampleNegatives, samplePopularNegatives, topK, type Scores,
 } from './metrics.js';
 
 /**
@@ -22,6 +22,11 @@ export interface EvaluationMetrics {
   loss: number;
   /** Users scored. */
   n: number;
+  /** The learned part alone and the transition statistics alone, when the scorer fuses the two. */
+  ndcg10Model?: number;
+  hr10Model?: number;
+  ndcg10Statistics?: number;
+  hr10Statistics?: number;
 }
 
 /** What any predictor (the model or a baseline) says about one user, in plain arrays. */
@@ -36,6 +41,8 @@ export interface UserPrediction {
   /** One score per category id (length categoryVocab); id 0 (PAD) is never ranked. */
   interestScores: Scores;
   tier: number;
+  /** The parts of a fused next-item scorer, each ranked the same way as itemScores. */
+  itemScoreParts?: { model: Scores; statistics: Scores };
 }
 
 export interface ScoringOptions {
@@ -45,6 +52,18 @@ export interface ScoringOptions {
   negatives?: number;
   /** Ground-truth interest sets by userKey (e.g. a generator's latent interests); defaults to the labels. */
   interestTruth?: ReadonlyMap<string, ReadonlySet<number>>;
+  /** Leave the user's history items out of the ranking (the target itself is always ranked). */
+  excludeHistory?: boolean;
+  /** Draw the sampled negatives by these weights (training popularity) instead of uniformly. */
+  negativeWeights?: ArrayLike<number>;
+}
+
+/** The item ids a ranking leaves out for one example: its whole history, or the encoded window. */
+export function historySet(example: UserExample): Set<number> {
+  const ids = example.history ?? example.input.item;
+  const out = new Set<number>();
+  for (let i = 0; i < ids.length; i++) if (ids[i]! >= FIRST_ITEM) out.add(ids[i]!);
+  return out;
 }
 
 const FIRST_ITEM = 2; // 0 = PAD, 1 = MASK
@@ -60,6 +79,7 @@ export class MetricAccumulator {
   private readonly ndcgS: number[] = [];
   private readonly hrS: number[] = [];
   private readonly ce: number[] = [];
+  private readonly parts = { ndcgModel: [] as number[], hrModel: [] as number[], ndcgStats: [] as number[], hrStats: [] as number[] };
   private readonly propensity: number[] = [];
   private readonly purchased: number[] = [];
   private readonly p3: number[] = [];
@@ -74,11 +94,24 @@ export class MetricAccumulator {
     this.n++;
     const target = example.labels.nextItems[0];
     if (target !== undefined && target >= FIRST_ITEM && target < itemVocab) {
-      const rank = rankOf(pred.itemScores, target, undefined, FIRST_ITEM);
+      const exclude = this.opts.excludeHistory ? historySet(example) : undefined;
+      exclude?.delete(target);
+      const rank = rankOf(pred.itemScores, target, undefined, FIRST_ITEM, exclude);
       this.ndcg.push(ndcgAtK(rank, k));
       this.hr.push(hitAtK(rank, k));
+      if (pred.itemScoreParts) {
+        const rm = rankOf(pred.itemScoreParts.model, target, undefined, FIRST_ITEM, exclude);
+        const rs = rankOf(pred.itemScoreParts.statistics, target, undefined, FIRST_ITEM, exclude);
+        this.parts.ndcgModel.push(ndcgAtK(rm, k));
+        this.parts.hrModel.push(hitAtK(rm, k));
+        this.parts.ndcgStats.push(ndcgAtK(rs, k));
+        this.parts.hrStats.push(hitAtK(rs, k));
+      }
       const rand = seedrandom(`${seed}/neg/${index}`);
-      const negs = sampleNegatives(target, itemVocab, this.opts.negatives ?? 100, rand, FIRST_ITEM);
+      const negCount = this.opts.negatives ?? 100;
+      const negs = this.opts.negativeWeights
+        ? samplePopularNegatives(target, this.opts.negativeWeights, negCount, rand, FIRST_ITEM, exclude)
+        : sampleNegatives(target, itemVocab, negCount, rand, FIRST_ITEM);
       const rankS = rankOf(pred.itemScores, target, negs);
       this.ndcgS.push(ndcgAtK(rankS, k));
       this.hrS.push(hitAtK(rankS, k));
@@ -108,6 +141,10 @@ export class MetricAccumulator {
       tierAcc: this.tierScored === 0 ? Number.NaN : this.tierHits / this.tierScored,
       loss: nanMean(this.ce),
       n: this.n,
+      ...(this.parts.ndcgModel.length > 0 ? {
+        ndcg10Model: nanMean(this.parts.ndcgModel), hr10Model: nanMean(this.parts.hrModel),
+        ndcg10Statistics: nanMean(this.parts.ndcgStats), hr10Statistics: nanMean(this.parts.hrStats),
+      } : {}),
     };
   }
 }

@@ -7,9 +7,10 @@ import { computeDelta } from '../weights/delta.js';
 import { flattenTensors, unflattenToTensors } from '../weights/flatten.js';
 import { assertVectorMatches, validateManifest } from '../weights/layout.js';
 import type { WeightManifest } from '../weights/manifest.js';
-import { evaluateBaselines } from './baselines.js';
+import { evaluateBaselines, evaluateNamedBaselines, itemPopularity } from './baselines.js';
 import { evaluateModel } from './evaluate.js';
 import { readExamplesFile } from './examples-file.js';
+import { refreshStatistics } from './statistics-refresh.js';
 import { trainLocal } from './trainer.js';
 import type { EvaluateResult, FitConfig, FitResult, TrainingProgress } from './types.js';
 import type { ExampleSplits, WorkerInit } from './worker-protocol.js';
@@ -69,8 +70,10 @@ export function fitFromLoadedWeights(
   const selecting = config.selectByValidation === true;
   // The FedProx anchor defaults to the weights at the start of training, i.e. exactly these global weights.
   const result = trainLocal(model, { train, validation: selecting ? validation : [] }, { ...training, ...config }, onProgress);
+  // Statistics go in after training, divided by the same weight the update is averaged with.
+  const refreshed = refreshStatistics(model, train, validation, result.numExamples);
   const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
-  const metrics = { ...result.metrics };
+  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? { statistics_mix: refreshed.mix } : {}) };
   if (validation.length > 0) {
     const v = evaluateModel(model, validation, { k: training?.k ?? 10, seed: config.seed });
     for (const [key, value] of Object.entries(v)) if (key !== 'n') metrics[`val_${key}`] = value;
@@ -100,13 +103,19 @@ export async function createTrainingSession(init: WorkerInit): Promise<TrainingS
       loadGlobal(model, global, manifest);
       const examples = test.length > 0 ? test : validation;
       if (examples.length === 0) return { numExamples: 0, metrics: {} };
-      const { n, ...model_ } = evaluateModel(model, examples, { k, seed: init.seed });
+      const ev = init.training?.evaluation ?? {};
+      const ranking = {
+        ...(ev.excludeHistory ? { excludeHistory: true } : {}),
+        ...(ev.popularityNegatives ? { negativeWeights: itemPopularity(train, cfg.itemVocab) } : {}),
+      };
+      const { n, ...model_ } = evaluateModel(model, examples, { k, seed: init.seed, ...ranking });
       // Baselines on the same users and negatives go beside every metric, as baseline_<key>.
-      const { n: _n, ...base } = evaluateBaselines(train, examples, {
-        k, seed: init.seed, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers,
-      });
+      const ruleOptions = { k, seed: init.seed, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers, ...ranking };
+      const { n: _n, ...base } = evaluateBaselines(train, examples, ruleOptions);
+      const markov = evaluateNamedBaselines(train, examples, ruleOptions).markov;
       const metrics: Record<string, number> = { ...model_ };
       for (const [key, value] of Object.entries(base)) metrics[`baseline_${key}`] = value;
+      for (const [key, value] of Object.entries(markov)) if (value !== null) metrics[`baseline_markov_${key}`] = value;
       return { numExamples: n, metrics: finite(metrics) };
     },
   };

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { EncodedSequence, UserExample } from '../data/encoded.js';
 import { ConfigError } from '../errors.js';
-import { clozeMask, disposeBatch, toBatch } from '../model/batch.js';
+import { causalTargets, clozeMask, disposeBatch, toBatch, withNextMask } from '../model/batch.js';
+import { isStatisticWeight } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import { createOptimizerStep } from '../model/train-step.js';
 import type { FitConfig, TrainingProgress } from './types.js';
@@ -12,6 +13,13 @@ export interface TrainOptions extends FitConfig {
   earlyStoppingPatience?: number;
   /** Share of real events masked for the Cloze task. Default 0.2 (BERT4Rec's ML-1m value). */
   maskProb?: number;
+  /**
+   * Also train the task the profile serves: each example's history with a MASK appended (as at inference)
+   * must predict its first label item, in the same softmax as the Cloze positions. Default off.
+   */
+  nextItemObjective?: boolean;
+  /** Causal models: share of positions (besides the latest) that predict their successor each step. Default 1. */
+  causalTargetShare?: number;
   /** Weight of the Cloze auxiliary loss during 'finetune', so next-item ranking keeps improving. Default 0.5. */
   clozeWeightInFinetune?: number;
   /**
@@ -70,6 +78,7 @@ function trainableVariables(model: ProfileModel, opts: TrainOptions): tf.Variabl
   return model.weights
     .filter((w) => {
       if (only && !only.has(w.name)) return false;
+      if (isStatisticWeight(w.name)) return false;
       if (w.name === 'head/item/bias') return clozeWeight > 0;
       if (w.name.startsWith('head/')) return opts.phase === 'finetune';
       return true;
@@ -111,12 +120,24 @@ function stepInputs(
   let cloze: ((training: boolean, dropoutSeed: number) => tf.Scalar) | undefined;
   const clozeWeight = opts.phase === 'pretrain' ? 1 : (opts.clozeWeightInFinetune ?? 0.5);
   if (clozeWeight > 0) {
-    const masked = clozeMask(seqs, opts.maskProb ?? 0.2, seedrandom(maskSeed));
-    if (masked.positions.length > 0) {
-      const batch = toBatch(masked.inputs, cfg);
+    const next = opts.nextItemObjective || cfg.causal ? nextItemTargets(examples, cfg.itemVocab) : undefined;
+    let batchInputs: EncodedSequence[];
+    let merged: { positions: Int32Array; targets: Int32Array };
+    if (cfg.causal) {
+      // Every real position predicts its successor; no input is masked.
+      batchInputs = seqs;
+      merged = causalTargets(seqs, next, opts.causalTargetShare ?? 1, seedrandom(maskSeed));
+    } else {
+      const inputs = next ? seqs.map((s, b) => (next[b]! >= 2 ? withNextMask(s, cfg) : s)) : seqs;
+      const masked = clozeMask(inputs, opts.maskProb ?? 0.2, seedrandom(maskSeed));
+      batchInputs = masked.inputs;
+      merged = next ? withNextTargets(masked.positions, masked.targets, next, cfg.maxLen) : masked;
+    }
+    if (merged.positions.length > 0) {
+      const batch = toBatch(batchInputs, cfg);
       batches.push(batch);
-      const positions = tf.tensor1d(masked.positions, 'int32');
-      const targets = tf.tensor1d(masked.targets, 'int32');
+      const positions = tf.tensor1d(merged.positions, 'int32');
+      const targets = tf.tensor1d(merged.targets, 'int32');
       owned.push(positions, targets);
       cloze = (training, seed) => model.clozeLoss(batch, positions, targets, training, seed);
     }
@@ -147,6 +168,23 @@ function stepInputs(
       tf.dispose(owned);
     },
   };
+}
+
+/** Each example's first label item when it is a real item id, else 0 (no next-item target). */
+function nextItemTargets(examples: readonly UserExample[], itemVocab: number): Int32Array {
+  return Int32Array.from(examples.map((e) => {
+    const t = e.labels.nextItems[0];
+    return t !== undefined && t >= 2 && t < itemVocab ? t : 0;
+  }));
+}
+
+/** Adds position b·L + L−1 (the appended MASK) with its next item, keeping positions in increasing order. */
+function withNextTargets(positions: Int32Array, targets: Int32Array, next: Int32Array, L: number): { positions: Int32Array; targets: Int32Array } {
+  const pairs: [number, number][] = [];
+  positions.forEach((p, i) => pairs.push([p, targets[i]!]));
+  next.forEach((t, b) => { if (t >= 2) pairs.push([b * L + L - 1, t]); });
+  pairs.sort((a, b) => a[0] - b[0]);
+  return { positions: Int32Array.from(pairs, (p) => p[0]), targets: Int32Array.from(pairs, (p) => p[1]) };
 }
 
 function concatRows(rows: readonly Float32Array[]): Float32Array {

@@ -17,8 +17,17 @@ export interface LocalTrainingOptions {
   earlyStoppingPatience?: number;
   maskProb?: number;
   clozeWeightInFinetune?: number;
+  /** Train next-item prediction from a MASK appended to each history, beside the Cloze task. */
+  nextItemObjective?: boolean;
+  /** Causal models: share of earlier positions trained per step (the latest always is). Default 1. */
+  causalTargetShare?: number;
   /** K of HR@K / NDCG@K in evaluate(). Default 10. */
   k?: number;
+  /**
+   * How next-item rankings are scored: leave the user's history out of the ranking, and draw the 100 sampled
+   * negatives by training popularity (the leave-one-out protocol does both).
+   */
+  evaluation?: { excludeHistory?: boolean; popularityNegatives?: boolean };
 }
 
 export interface WorkerInit {

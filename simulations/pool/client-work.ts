@@ -2,6 +2,7 @@ import type { UserExample } from '../../shared/data/encoded.js';
 import { FedProfileError } from '../../shared/errors.js';
 import { loadFlatWeights } from '../../shared/model/init.js';
 import { ProfileModel } from '../../shared/model/profile-model.js';
+import { itemPopularity } from '../../shared/training/baselines.js';
 import { evaluateModel } from '../../shared/training/evaluate.js';
 import { fitFromLoadedWeights } from '../../shared/training/session.js';
 import { POOLED, type ClientData, type PoolInit, type PoolResult, type PoolTask } from './protocol.js';
@@ -30,6 +31,10 @@ export function createClientWork(init: PoolInit): (task: PoolTask) => PoolResult
     return c;
   };
 
+  const evaluation = init.training.evaluation ?? {};
+  // One popularity for every client's sampled negatives, so strategies and baselines share the same negatives.
+  const negativeWeights = evaluation.popularityNegatives ? itemPopularity(pooled.train, init.modelConfig.itemVocab) : undefined;
+
   return (task) => {
     const t0 = performance.now();
     const data = dataOf(task.clientId);
@@ -40,7 +45,10 @@ export function createClientWork(init: PoolInit): (task: PoolTask) => PoolResult
       return { kind: 'fit', ...r, seconds: (performance.now() - t0) / 1000 };
     }
     const examples: readonly UserExample[] = data.test;
-    const metrics = examples.length === 0 ? null : evaluateModel(model, examples, { k: init.training.k ?? 10, seed: task.evalSeed, interestTruth: truth });
+    const metrics = examples.length === 0 ? null : evaluateModel(model, examples, {
+      k: init.training.k ?? 10, seed: task.evalSeed, interestTruth: truth,
+      ...(evaluation.excludeHistory ? { excludeHistory: true } : {}), ...(negativeWeights ? { negativeWeights } : {}),
+    });
     return { kind: 'evaluate', metrics, seconds: (performance.now() - t0) / 1000 };
   };
 }

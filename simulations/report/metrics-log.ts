@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { RoundRecord } from './types.js';
+import type { MetricName, RoundRecord } from './types.js';
 
 /**
  * metrics.jsonl is appended one synced line per round, so an interrupted run keeps every finished round
@@ -8,10 +8,13 @@ import type { RoundRecord } from './types.js';
 export class MetricsLog {
   private fd: number | null;
   readonly records: RoundRecord[] = [];
-  constructor(readonly path: string) {
+  /** `unmeasurable`: metrics the data cannot measure (e.g. tier without prices); recorded as null, never a score. */
+  constructor(readonly path: string, private readonly unmeasurable: readonly MetricName[] = []) {
     this.fd = openSync(path, 'w');
   }
-  append(r: RoundRecord): void {
+  append(record: RoundRecord): void {
+    const r = { ...record };
+    for (const m of this.unmeasurable) r[m] = Number.NaN;
     this.records.push(r);
     if (this.fd === null) return;
     writeSync(this.fd, `${JSON.stringify(r)}\n`);

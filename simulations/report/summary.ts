@@ -14,6 +14,7 @@ export function summariseStrategies(
     const s: StrategySummary = {
       ndcg10: last.ndcg10, hr10: last.hr10, auc: last.auc, interestP3: last.interestP3, tierAcc: last.tierAcc,
       rounds: rs.length,
+      ...(last.ndcg10Model !== undefined ? { ndcg10Model: last.ndcg10Model, ndcg10Statistics: last.ndcg10Statistics } : {}),
       seconds: last.totalSeconds,
       bytesUp: last.totalBytesUp,
       bytesDown: last.totalBytesDown,

@@ -13,6 +13,9 @@ export interface RoundRecord {
   auc: number;
   interestP3: number;
   tierAcc: number;
+  /** The learned scorer alone and the transition statistics alone, when the model fuses the two. */
+  ndcg10Model?: number;
+  ndcg10Statistics?: number;
   /** Wall time of this round, and since the strategy started. */
   seconds: number;
   totalSeconds: number;
@@ -40,6 +43,8 @@ export interface StrategySummary {
   interestP3: number;
   tierAcc: number;
   rounds: number;
+  ndcg10Model?: number;
+  ndcg10Statistics?: number;
   seconds: number;
   bytesUp: number;
   bytesDown: number;
@@ -56,6 +61,10 @@ export interface StrategySummary {
 
 export interface Summary {
   strategies: Record<string, StrategySummary>;
+  /** How test examples were held out and ranked. */
+  evaluation?: { protocol: 'time-window' | 'leave-one-out'; excludeHistory: boolean; negatives: 'uniform' | 'popularity'; testUsers: number };
+  /** The one-line rules on the same pooled test examples: {name: {metric: value}}, null where unmeasurable. */
+  baselines?: Record<string, Record<string, number | null>>;
   config: unknown;
   backend: string;
   data?: unknown;

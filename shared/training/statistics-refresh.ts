@@ -1,0 +1,93 @@
+import type { UserExample } from '../data/encoded.js';
+import {
+  bestMix, countStatistics, indexSource, MIX_GRID, NextItemStatistics, rankedItems, type StatisticsWeights,
+} from '../model/next-item-statistics.js';
+import type { ProfileModel } from '../model/profile-model.js';
+import { readStatistics, writeStatistics, type MixValidation } from '../model/statistics-weights.js';
+import { forEachNextItemDistribution, fusedScores } from './evaluate.js';
+import { ndcgAtK, rankOf } from './metrics.js';
+import { historySet } from './scoring.js';
+
+/**
+ * Each user's longest known training sequence (history, then its label items), once per user: sliding
+ * prefixes of one user overlap, so counting every example would count the same transitions again.
+ */
+export function userSequences(examples: readonly UserExample[]): Int32Array[] {
+  const longest = new Map<string, Int32Array>();
+  for (const ex of examples) {
+    const history = ex.history ?? ex.input.item.filter((id) => id >= 2);
+    const seq = new Int32Array(history.length + ex.labels.nextItems.length);
+    seq.set(history, 0);
+    seq.set(ex.labels.nextItems, history.length);
+    const prev = longest.get(ex.userKey);
+    if (!prev || seq.length > prev.length) longest.set(ex.userKey, seq);
+  }
+  return [...longest.values()];
+}
+
+/**
+ * Each candidate mix's validation NDCG@10 and log-likelihood sums, history excluded as in evaluation, divided
+ * by `weight` so that FedAvg turns them into the federation's sums (see STATS_WEIGHTS.mixValidation).
+ */
+function scoreMixes(model: ProfileModel, validation: readonly UserExample[], stats: NextItemStatistics, weight: number): MixValidation {
+  const V = model.config.itemVocab;
+  const ndcg = new Float64Array(MIX_GRID.length);
+  const logLikelihood = new Float64Array(MIX_GRID.length);
+  const scored = validation.filter((ex) => { const t = ex.labels.nextItems[0]; return t !== undefined && t >= 2 && t < V; });
+  forEachNextItemDistribution(model, scored, 64, (ex, _i, probs) => {
+    const target = ex.labels.nextItems[0]!;
+    const exclude = historySet(ex);
+    exclude.delete(target);
+    MIX_GRID.forEach((mix, m) => {
+      const { fused } = fusedScores(probs, ex, stats, mix);
+      ndcg[m]! += ndcgAtK(rankOf(fused, target, undefined, 2, exclude), 10) / weight;
+      logLikelihood[m]! += fused[target]! / weight;
+    });
+  });
+  return { ndcg, logLikelihood };
+}
+
+export interface StatisticsRefresh {
+  /** The mix this client's own validation favours (the model uses the federation's, once averaged). */
+  mix: number;
+  sequences: number;
+  tableItems: number;
+}
+
+/**
+ * Puts this client's own statistics into the model's `stats/*` weights, divided by `weight` (the FedAvg weight
+ * the client reports), so the federation's weighted mean is the pooled count over the total weight. The
+ * transition table is ordered by the received index popularity; a fresh federation has none, so the first
+ * round orders by this client's own popularity and sends it as the index, whose weighted mean across clients is
+ * the pooled popularity. From then on the index goes back unchanged (a zero delta) and stays fixed.
+ */
+const anyTransitions = (t: Float32Array): boolean => t.some((v) => v > 0);
+
+export function refreshStatistics(
+  model: ProfileModel, train: readonly UserExample[], validation: readonly UserExample[], weight: number,
+): StatisticsRefresh | null {
+  const received = readStatistics(model);
+  if (received === null || weight <= 0) return null;
+  const V = model.config.itemVocab;
+  const { n } = received;
+  const sequences = userSequences(train);
+  const own = countStatistics(sequences, V, new Int32Array(0), 0).popularity;
+  const ownShare = own.map((c) => c / weight);
+  const index = indexSource(received.weights) ?? ownShare;
+  const order = rankedItems(index, n);
+  const counted = countStatistics(sequences, V, order, n);
+  const next: StatisticsWeights = {
+    popularity: ownShare,
+    indexPopularity: index === received.weights.indexPopularity ? received.weights.indexPopularity.slice() : Float32Array.from(index),
+    transitions: counted.transitions.map((c) => c / weight),
+  };
+  // Mixes are scored with the federation's statistics when there are any (what evaluation will use), else
+  // with this client's own.
+  const stats = NextItemStatistics.fromWeights(anyTransitions(received.weights.transitions) ? received.weights : next, n);
+  const mixes = stats ? scoreMixes(model, validation, stats, weight) : { ndcg: new Float64Array(MIX_GRID.length), logLikelihood: new Float64Array(MIX_GRID.length) };
+  writeStatistics(model, next, mixes);
+  const grid = new Float32Array(2 * MIX_GRID.length);
+  grid.set(mixes.ndcg, 0);
+  grid.set(mixes.logLikelihood, MIX_GRID.length);
+  return { mix: bestMix(grid), sequences: sequences.length, tableItems: order.length };
+}

@@ -1,0 +1,75 @@
+import { expect } from 'chai';
+import {
+  bestMix, countStatistics, fusedLogScores, MIX_GRID, NextItemStatistics, rankedItems, softmaxItems, TRANSITION_SETTINGS,
+} from '../../shared/model/next-item-statistics.js';
+import { rankOf } from '../../shared/training/metrics.js';
+
+describe('quality/next-item statistics', () => {
+  it('ranks items by popularity, ties by lower id, skipping reserved and unseen ids', () => {
+    const pop = Float32Array.from([9, 9, 3, 0, 5, 3, 1]);
+    expect(Array.from(rankedItems(pop, 10))).to.deep.equal([4, 2, 5, 6]);
+    expect(Array.from(rankedItems(pop, 2))).to.deep.equal([4, 2]);
+  });
+
+  it('counts windowed, decayed pairs over the table items only', () => {
+    const V = 8;
+    const index = Int32Array.from([2, 3, 4]);
+    const { popularity, transitions } = countStatistics([[2, 3, 4], [3, 7, 2]], V, index, 3);
+    expect(Array.from(popularity)).to.deep.equal([0, 0, 2, 2, 1, 0, 0, 1]);
+    const d = TRANSITION_SETTINGS.pairDecay;
+    const at = (a: number, b: number) => transitions[index.indexOf(a) * 3 + index.indexOf(b)]!;
+    expect(at(2, 3)).to.equal(1);
+    expect(at(2, 4)).to.be.closeTo(d, 1e-7);
+    expect(at(3, 4)).to.equal(1);
+    // 3 -> 7 is outside the table; 3 -> 2 at distance 2 still counts.
+    expect(at(3, 2)).to.be.closeTo(d, 1e-7);
+    expect(at(4, 2) + at(4, 3) + at(4, 4)).to.equal(0);
+  });
+
+  it('turns the last items into a proper distribution that favours their successors', () => {
+    const V = 6;
+    const popularity = Float32Array.from([0, 0, 4, 3, 2, 1]);
+    const order = rankedItems(popularity, 4); // [2, 3, 4, 5]
+    const transitions = new Float32Array(16);
+    transitions[order.indexOf(2) * 4 + order.indexOf(5)] = 3; // 2 -> 5 thrice
+    transitions[order.indexOf(2) * 4 + order.indexOf(3)] = 1; // 2 -> 3 once
+    const stats = NextItemStatistics.fromWeights({ popularity, indexPopularity: popularity, transitions }, 4)!;
+    const p = stats.distribution([4, 2]);
+    const sum = p.reduce((a, b) => a + b, 0);
+    expect(sum).to.be.closeTo(1, 1e-9);
+    const share = TRANSITION_SETTINGS.popularityShare;
+    // Item 4 has no row, so only item 2's row counts: 3/4 of the transition mass goes to 5.
+    expect(p[5]).to.be.closeTo((1 - share) * 0.75 + share * 0.1, 1e-9);
+    expect(p[3]).to.be.closeTo((1 - share) * 0.25 + share * 0.3, 1e-9);
+    expect(p[2]).to.be.closeTo(share * 0.4, 1e-9);
+    expect(p[0]).to.equal(0);
+    // Without any counts there are no statistics to fuse.
+    expect(NextItemStatistics.fromWeights({ popularity: new Float32Array(6), indexPopularity: new Float32Array(6), transitions }, 4)).to.equal(null);
+  });
+
+  it('fuses in probability space: mix 0 ranks as the model, mix 1 as the statistics', () => {
+    const logits = Float32Array.from([0, 0, 2, 1, 0, -1]);
+    const probs = softmaxItems(logits);
+    expect(probs[0]).to.equal(0);
+    expect(probs.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-9);
+    const stats = Float64Array.from([0, 0, 0.1, 0.1, 0.1, 0.7]);
+    expect(rankOf(fusedLogScores(probs, stats, 0), 2, undefined, 2)).to.equal(0);
+    expect(rankOf(fusedLogScores(probs, stats, 1), 5, undefined, 2)).to.equal(0);
+    const half = fusedLogScores(probs, stats, 0.5);
+    expect(Math.exp(half[5]!)).to.be.closeTo(0.5 * probs[5]! + 0.35, 1e-6);
+  });
+});
+
+describe('quality/mix chosen on the federation\'s validation', () => {
+  it('takes the best validation NDCG, breaking ties by log-likelihood', () => {
+    const G = MIX_GRID.length;
+    const scores = new Float32Array(2 * G);
+    scores.fill(0.1, 0, G);
+    scores[3] = 0.2;
+    scores[7] = 0.2;
+    scores.fill(-9, G);
+    scores[G + 7] = -8;
+    expect(bestMix(scores)).to.equal(MIX_GRID[7]);
+    expect(bestMix(new Float32Array(2 * G))).to.equal(MIX_GRID[0]);
+  });
+});
