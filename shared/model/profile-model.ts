@@ -117,6 +117,9 @@ function initTensor(spec: Spec, seed: number): tf.Tensor {
   }
 }
 
+/** Strength of the pull of the fused heads toward their rules (see ProfileModel.ruleAnchor). */
+export const HEAD_ANCHOR = 1;
+
 /** Identity whose gradient is zero: the fused heads read the user embedding without training the encoder. */
 const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
   value: tf.clone(x),
@@ -389,7 +392,25 @@ export class ProfileModel {
       this.fields.category ? tf.add(auxInterests, tf.matMul(user, this.w('embed/category'), false, true)) as tf.Tensor2D : auxInterests,
       tf.slice(aux, [0, 1 + C], [B, T]) as tf.Tensor2D,
     );
-    return tf.addN([...headsLoss(fused.propensity, fused.interests, fused.tier), ...auxLoss]) as tf.Scalar;
+    return tf.addN([...headsLoss(fused.propensity, fused.interests, fused.tier), ...auxLoss, this.ruleAnchor()]) as tf.Scalar;
+  }
+
+  /**
+   * (HEAD_ANCHOR/2)·||w − w_rule||² over the fused heads' weights, w_rule being their initial values (the
+   * rules for the wide parts, zero for the deep kernels): the heads leave the rules only as far as the labels
+   * keep pulling them, which stops many fine-tuning epochs from fitting noise in the label windows.
+   */
+  private ruleAnchor(): tf.Scalar {
+    const wide = wideInit(this.config);
+    const anchored: [string, Float32Array | undefined][] = [
+      ['head/interests/wide', wide.interests], ['head/propensity/wide', wide.propensity], ['head/tier/wide', wide.tier],
+      ['head/interests/kernel', undefined], ['head/propensity/kernel', undefined], ['head/tier/kernel', undefined],
+    ];
+    const terms = anchored.map(([name, init]) => {
+      const w = this.w(name);
+      return tf.sum(tf.square(init ? tf.sub(w, tf.tensor(init, w.shape, 'float32')) : w));
+    });
+    return tf.mul(tf.addN(terms), HEAD_ANCHOR / 2) as tf.Scalar;
   }
 
   /**
