@@ -16,7 +16,7 @@ export function backendArg(v: string): BackendChoice {
 const CONNECT_REPORT_MS = 5000;
 
 interface ClientCliOptions {
-  coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; items?: string; name?: string;
+  coordinator: string; token?: string; data: string; hashKey?: string; categories?: string; items?: string; evaluationProtocol?: 'time-window' | 'leave-one-out'; name?: string;
   workDir: string; backend: BackendChoice; ca?: string; trustedIdentities?: string; secaggMinThreshold?: number; quiet?: boolean;
 }
 
@@ -29,6 +29,7 @@ export function clientCommand(): Command {
     .requiredOption('--data <path>', 'behaviour events: JSONL/CSV file, or a MovieLens / RetailRocket / Taobao file or folder')
     .addOption(new Option('--hash-key <secret>', 'federation-wide id hashing secret shared by merchants (8+ characters)').env('FEDPROFILE_HASH_KEY'))
     .option('--categories <file>', 'the federation\'s shared category taxonomy: a JSON array of category ids (same file at every merchant)')
+    .addOption(new Option('--evaluation-protocol <protocol>', 'how held-out examples are made for federated evaluation').choices(['time-window', 'leave-one-out']).default('time-window'))
     .option('--items <file>', 'the federation\'s shared item catalogue: a JSON array of item ids (same file at every merchant); listed items get collision-free model ids')
     .option('--name <name>', 'display name shown to the operator')
     .option('--work-dir <dir>', 'identity key, pinned neighbour keys and model cache', '.fedprofile-client')
@@ -59,7 +60,7 @@ are also reported to the coordinator, which lists them per client.
       const logger = pino({ name: 'fedprofile-client', level: o.quiet ? 'warn' : 'info' }, pino.destination(2));
       const client = new FederatedClient({
         coordinatorUrl: o.coordinator, token: o.token, dataSource: o.data, hashKey: o.hashKey, name: o.name,
-        knownCategories, knownItems: o.items ? readItemCatalogue(o.items) : undefined, workDir: o.workDir, backend: o.backend, logger, ca,
+        knownCategories, knownItems: o.items ? readItemCatalogue(o.items) : undefined, evaluationProtocol: o.evaluationProtocol, workDir: o.workDir, backend: o.backend, logger, ca,
         trustedIdentitiesFile: o.trustedIdentities, secaggMinThreshold: o.secaggMinThreshold,
       });
       const say = (line: string): void => { process.stderr.write(`fedprofile client: ${line}\n`); };

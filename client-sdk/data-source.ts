@@ -1,6 +1,6 @@
 import type { BehaviourEvent } from '../shared/data/events.js';
 import { cleanEventStream, type CleanReport } from '../shared/data/clean.js';
-import { buildExamples, type BuildExamplesReport } from '../shared/data/examples.js';
+import { buildExamples, type BuildExamplesReport, type EvaluationProtocol } from '../shared/data/examples.js';
 import { createHasher, itemCollisions, type CollisionReport } from '../shared/data/hashing.js';
 import { NO_ITEM } from '../shared/data/sequence.js';
 import { readEvents, type EventSource, type ReadReport } from '../shared/data/readers/index.js';
@@ -31,6 +31,11 @@ export interface DataSourceTrainerOptions {
   seed?: number;
   /** Keep at most this many of each user's most recent events. */
   maxEventsPerUser?: number;
+  /**
+   * How held-out examples are made for federated evaluation: time-window (default) or leave-one-out (the
+   * last item is the target, ranked with the user's history excluded and against popularity negatives).
+   */
+  evaluationProtocol?: EvaluationProtocol;
 }
 
 export interface DataSourceReport {
@@ -66,12 +71,16 @@ export async function createDataSourceTrainer(modelConfig: ModelConfig, opts: Da
   for (const events of cleaned.users.values()) for (const e of events) if (e.itemId !== NO_ITEM) localItems.add(e.itemId);
   const itemIds = itemCollisions(hasher, localItems);
   // Earlier cut points of long histories are extra training examples: many merchants have few users.
-  const ex = buildExamples(cleaned.users, hasher, modelConfig, { slidingPrefixes: true, maxPrefixesPerUser: 2 });
+  const loo = opts.evaluationProtocol === 'leave-one-out';
+  const ex = buildExamples(cleaned.users, hasher, modelConfig, {
+    slidingPrefixes: true, maxPrefixesPerUser: 2, ...(loo ? { protocol: 'leave-one-out' as const, prefixStride: modelConfig.maxLen } : {}),
+  });
   if (ex.train.length === 0) {
     throw new ConfigError(`the data source gave no training examples (${cleaned.report.outputUsers} users, ${cleaned.report.outputEvents} events); users need at least 3 events`);
   }
   const trainer = createWorkerTrainer({
     modelConfig, examples: { train: ex.train, validation: ex.validation, test: ex.test }, backend: opts.backend, seed: opts.seed ?? 0,
+    ...(loo ? { training: { evaluation: { excludeHistory: true, popularityNegatives: true } } } : {}),
   });
   await trainer.ready;
   return Object.assign(trainer, { dataReport: { read: stream?.report(), clean: cleaned.report, examples: ex.report, itemIds } });

@@ -15,6 +15,7 @@ import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import type { FitConfig, LocalTrainer, TrainingProgress } from '../shared/training/types.js';
 import type { BackendChoice } from '../shared/tf/backend.js';
 import { createClientAggregator } from './aggregators.js';
+import type { EvaluationProtocol } from '../shared/data/examples.js';
 import { createDataSourceTrainer, type DataSource, type DataSourceReport } from './data-source.js';
 import { LocalProfiler, type LocalProfilerOptions } from './local-profiler.js';
 import type { BehaviourEvent } from '../shared/data/events.js';
@@ -50,6 +51,8 @@ export interface FederatedClientOptions {
    * ids. Without it items are hashed into model.itemVocab and colliding items share an embedding row.
    */
   knownItems?: readonly string[];
+  /** How this client holds out examples for federated evaluation (see DataSourceTrainerOptions). */
+  evaluationProtocol?: EvaluationProtocol;
   backend?: BackendChoice;
   /** Holds the identity key and the model cache. */
   workDir: string;
@@ -452,6 +455,7 @@ export class FederatedClient extends EventEmitter<FederatedClientEvents> {
     const o = this.opts;
     const t = o.trainer ?? ((cfg: ModelConfig) => createDataSourceTrainer(cfg, {
       dataSource: this.preflightEvents ?? o.dataSource!, hashKey: o.hashKey ?? '', knownCategories: o.knownCategories, knownItems: o.knownItems, backend: o.backend,
+      ...(o.evaluationProtocol ? { evaluationProtocol: o.evaluationProtocol } : {}),
     }));
     if (typeof t !== 'function') this.trainerPromise = Promise.resolve(t);
     else if (modelConfig) this.trainerPromise = Promise.resolve().then(() => t(modelConfig));

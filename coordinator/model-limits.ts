@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
+import { SCORERS } from '../shared/model/next-item-statistics.js';
 import { userFeatureLayout } from '../shared/model/user-features.js';
 
 /**
@@ -37,6 +38,9 @@ export function parameterCount(cfg: ModelConfig): number {
   const wide = userFeatureLayout(cfg);
   n += wide.categoryBlocks + wide.global * (1 + cfg.numTiers);
   n += (d + 1) * (1 + cfg.categoryVocab + cfg.numTiers);
+  const table = cfg.transitionItems ?? 0;
+  // Transition statistics: two popularity vectors, the N×N table and the mixes' validation scores.
+  if (table > 0) n += 2 * cfg.itemVocab + table * table + 2 * SCORERS.length;
   return n;
 }
 

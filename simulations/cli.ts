@@ -37,6 +37,7 @@ it (updates are clipped and rounded to fixed point). FEDPROFILE_BACKEND selects 
 Examples:
   fedprofile simulate --config simulations/experiments/demo-sim.json --out runs/demo-sim
   fedprofile simulate --config simulations/experiments/movielens-example.json --data-path ~/data/ml-latest-small --out runs/ml
+  fedprofile simulate --config simulations/experiments/movielens-loo.json --data-path ~/data/ml-latest-small --out runs/ml-loo
 `;
 
 export function simulateCommand(): Command {

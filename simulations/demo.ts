@@ -105,7 +105,8 @@ async function main(): Promise<void> {
   const url = await startCoordinator();
   say(`coordinator listening on ${url} (dashboard: ${url}/dashboard/)`);
 
-  const model: ModelConfig = { ...PROFILE_SMALL, categoryVocab: categories.length + 1 };
+  // Transition statistics over the 512 most popular items federate beside the weights (docs/profile-quality.md).
+  const model: ModelConfig = { ...PROFILE_SMALL, categoryVocab: categories.length + 1, transitionItems: 512 };
   const fed = await api(url, 'POST', '/federations', {
     name: 'demo: three merchants', model, seed: 7, rounds: ROUNDS,
     strategy: {

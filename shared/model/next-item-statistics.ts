@@ -19,11 +19,11 @@ export const STATS_WEIGHTS = {
   indexPopularity: 'stats/index-popularity',
   transitions: 'stats/transitions',
   /**
-   * Validation NDCG@10 sums (row 0) and log-likelihood sums (row 1) of each MIX_GRID mix, divided by the
+   * Validation NDCG@10 sums (row 0) and log-likelihood sums (row 1) of each SCORERS entry, divided by the
    * client's weight: averaged like the counts, they become the whole federation's validation scores, and the
-   * scorer takes the best mix of those rather than an average of each client's noisy choice.
+   * model scores with the best of those rather than an average of each client's noisy choice.
    */
-  mixValidation: 'stats/mix-validation',
+  scorerValidation: 'stats/scorer-validation',
 } as const;
 
 /** Counting and scoring constants, tuned on MovieLens-layout development data (see docs/profile-quality.md). */
@@ -31,29 +31,46 @@ export const TRANSITION_SETTINGS = {
   /** A pair (a, b) is counted when b follows a within this many item events... */
   window: 5,
   /** ...with weight pairDecay^(distance - 1). */
-  pairDecay: 0.7,
-  /** The scorer looks at this many most recent history items... */
+  pairDecay: 0.5,
+  /** The scorer looks at this many most recent history items, the j-th weighted historyDecay^j (a SCORERS choice). */
   historyItems: 5,
-  /** ...the j-th most recent weighted historyDecay^j. */
-  historyDecay: 0.6,
   /** Share of popularity mixed into the statistics distribution, so every item keeps some mass. */
   popularityShare: 0.05,
 } as const;
 
+/**
+ * Counts go into the weights as count / (weight · COUNT_UNITS): any constant keeps the federated mean equal to
+ * the pooled counts up to scale (rows and popularity are normalised), and this one keeps a popular item's
+ * share far inside a SecAgg+ clip of 0.5 even when a client has many events per example.
+ */
+export const COUNT_UNITS = 64;
+
 /** Candidate mixes of the statistics into the model's distribution, tried on validation. */
 export const MIX_GRID: readonly number[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+/**
+ * Candidate history decays: 0 reads only the latest item's row (first-order, right when the next event
+ * follows the last one, as with view -> cart -> purchase), larger values pool the recent items' rows (right
+ * for ratings, where the order within a session is loose).
+ */
+export const HISTORY_DECAYS: readonly number[] = [0, 0.3, 0.6];
 
-/** The mix with the best validation NDCG@10; ties (common on few users) go to the better log-likelihood. */
-export function bestMix(mixValidation: ArrayLike<number>): number {
-  const G = MIX_GRID.length;
+/** One way to score the next item: how recent items are pooled, and how much of the statistics is mixed in. */
+export interface Scorer { historyDecay: number; mix: number }
+
+/** Every candidate, tried on validation; the validation scores in the weights follow this order. */
+export const SCORERS: readonly Scorer[] = HISTORY_DECAYS.flatMap((historyDecay) => MIX_GRID.map((mix) => ({ historyDecay, mix })));
+
+/** The scorer with the best validation NDCG@10; ties (common on few users) go to the better log-likelihood. */
+export function bestScorer(validation: ArrayLike<number>): Scorer {
+  const G = SCORERS.length;
   let best = -1;
   for (let m = 0; m < G; m++) {
-    const ndcg = mixValidation[m]!;
-    const ll = mixValidation[G + m]!;
+    const ndcg = validation[m]!;
+    const ll = validation[G + m]!;
     if (!Number.isFinite(ndcg) || !Number.isFinite(ll)) continue;
-    if (best < 0 || ndcg > mixValidation[best]! + 1e-12 || (Math.abs(ndcg - mixValidation[best]!) <= 1e-12 && ll > mixValidation[G + best]!)) best = m;
+    if (best < 0 || ndcg > validation[best]! + 1e-12 || (Math.abs(ndcg - validation[best]!) <= 1e-12 && ll > validation[G + best]!)) best = m;
   }
-  return best < 0 ? 0 : MIX_GRID[best]!;
+  return SCORERS[Math.max(0, best)]!;
 }
 
 export const isStatisticWeight = (name: string): boolean => name.startsWith(STATISTICS_PREFIX);
@@ -162,9 +179,9 @@ export class NextItemStatistics {
    * items, recency-weighted and row-normalised, mixed with a little popularity; popularity alone when no
    * recent item has a row.
    */
-  distribution(history: ArrayLike<number>): Float64Array {
+  distribution(history: ArrayLike<number>, historyDecay: number): Float64Array {
     const V = this.popularity.length;
-    const { historyItems, historyDecay, popularityShare } = TRANSITION_SETTINGS;
+    const { historyItems, popularityShare } = TRANSITION_SETTINGS;
     const trans = new Float64Array(V);
     let used = 0;
     let weight = 1;

@@ -3,7 +3,7 @@ import { ConfigError, FedProfileError } from '../errors.js';
 import { ACTIONS } from '../data/events.js';
 import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
-import { isStatisticWeight, MIX_GRID, STATS_WEIGHTS } from './next-item-statistics.js';
+import { isStatisticWeight, SCORERS, STATS_WEIGHTS } from './next-item-statistics.js';
 import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy } from './ops.js';
 import { WIDE_FEATURE_SCALE, userFeatureLayout, wideInit } from './user-features.js';
 
@@ -101,7 +101,7 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
       { name: STATS_WEIGHTS.popularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.indexPopularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.transitions, shape: [n, n], init: 'zeros' },
-      { name: STATS_WEIGHTS.mixValidation, shape: [2, MIX_GRID.length], init: 'zeros' },
+      { name: STATS_WEIGHTS.scorerValidation, shape: [2, SCORERS.length], init: 'zeros' },
     );
   }
   return s;

@@ -8,7 +8,7 @@ import { FedProfileError } from '../errors.js';
 import { MASK_ID, PAD_ID, disposeBatch, toBatch, nextItemInput } from './batch.js';
 import { occlusionSaliency } from './occlusion.js';
 import type { ProfileModel } from './profile-model.js';
-import type { NextItemStatistics } from './next-item-statistics.js';
+import type { NextItemStatistics, Scorer } from './next-item-statistics.js';
 import { readStatistics, statisticsOf } from './statistics-weights.js';
 
 const DAY_MS = 86_400_000;
@@ -243,7 +243,7 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
       const tierProbs = Array.from(out.tier.subarray(b * T, (b + 1) * T));
       const tier = tierProbs.indexOf(Math.max(...tierProbs));
       const modelNext = out.next.subarray(b * V, (b + 1) * V);
-      const nextRow = stats === null ? modelNext : fusedNext(modelNext, stats, carried!.mix, events.filter((e) => e.itemId !== NO_ITEM).map((e) => ctx.hasher.item(e.itemId)));
+      const nextRow = stats === null ? modelNext : fusedNext(modelNext, stats, carried!.scorer, events.filter((e) => e.itemId !== NO_ITEM).map((e) => ctx.hasher.item(e.itemId)));
       const salRow = out.saliency.subarray(b * L, (b + 1) * L);
       const kept = Math.min(events.length, L);
       const activity = activityStats(events, now, propensity);
@@ -273,8 +273,8 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
 }
 
 /** (1 − mix)·P_model + mix·P_statistics: the next-item distribution evaluation scores. */
-function fusedNext(modelProbs: Float32Array, stats: NextItemStatistics, mix: number, history: readonly number[]): Float64Array {
-  const p = stats.distribution(history);
+function fusedNext(modelProbs: Float32Array, stats: NextItemStatistics, { mix, historyDecay }: Scorer, history: readonly number[]): Float64Array {
+  const p = stats.distribution(history, historyDecay);
   for (let i = 0; i < p.length; i++) p[i] = (1 - mix) * (i < 2 ? 0 : modelProbs[i]!) + mix * p[i]!;
   return p;
 }

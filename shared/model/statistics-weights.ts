@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { bestMix, MIX_GRID, NextItemStatistics, STATS_WEIGHTS, type StatisticsWeights } from './next-item-statistics.js';
+import { bestScorer, NextItemStatistics, SCORERS, STATS_WEIGHTS, type Scorer, type StatisticsWeights } from './next-item-statistics.js';
 import type { ProfileModel } from './profile-model.js';
 
 /** The statistics a model carries, read out of its weights; null when its config has none. */
@@ -7,12 +7,12 @@ export interface ModelStatistics {
   /** Items covered by the transition table. */
   n: number;
   weights: StatisticsWeights;
-  /** Share of the statistics in the fused next-item distribution, chosen on validation. */
-  mix: number;
+  /** How recent items are pooled and how much of the statistics is mixed in, chosen on validation. */
+  scorer: Scorer;
 }
 
-export interface MixValidation {
-  /** Per MIX_GRID entry: validation NDCG@10 sum and log-likelihood sum, each already divided by the weight. */
+export interface ScorerValidation {
+  /** Per SCORERS entry: validation NDCG@10 sum and log-likelihood sum, each already divided by the weight. */
   ndcg: Float64Array;
   logLikelihood: Float64Array;
 }
@@ -22,8 +22,8 @@ export function readStatistics(model: ProfileModel): ModelStatistics | null {
   const pop = model.maybeWeight(STATS_WEIGHTS.popularity);
   const idx = model.maybeWeight(STATS_WEIGHTS.indexPopularity);
   const table = model.maybeWeight(STATS_WEIGHTS.transitions);
-  const mix = model.maybeWeight(STATS_WEIGHTS.mixValidation);
-  if (n === 0 || !pop || !idx || !table || !mix) return null;
+  const scores = model.maybeWeight(STATS_WEIGHTS.scorerValidation);
+  if (n === 0 || !pop || !idx || !table || !scores) return null;
   return {
     n,
     weights: {
@@ -31,11 +31,19 @@ export function readStatistics(model: ProfileModel): ModelStatistics | null {
       indexPopularity: idx.dataSync() as Float32Array,
       transitions: table.dataSync() as Float32Array,
     },
-    mix: bestMix(mix.dataSync() as Float32Array),
+    scorer: bestScorer(scores.dataSync() as Float32Array),
   };
 }
 
-export function writeStatistics(model: ProfileModel, w: StatisticsWeights, mix: MixValidation): void {
+/** Flat [ndcg..., logLikelihood...], the layout of the validation weight. */
+export function flatValidation(v: ScorerValidation): Float32Array {
+  const grid = new Float32Array(2 * SCORERS.length);
+  grid.set(v.ndcg, 0);
+  grid.set(v.logLikelihood, SCORERS.length);
+  return grid;
+}
+
+export function writeStatistics(model: ProfileModel, w: StatisticsWeights, validation: ScorerValidation): void {
   const set = (name: string, values: Float32Array) => {
     const v = model.maybeWeight(name);
     if (!v) return;
@@ -46,10 +54,7 @@ export function writeStatistics(model: ProfileModel, w: StatisticsWeights, mix: 
   set(STATS_WEIGHTS.popularity, w.popularity);
   set(STATS_WEIGHTS.indexPopularity, w.indexPopularity);
   set(STATS_WEIGHTS.transitions, w.transitions);
-  const grid = new Float32Array(2 * MIX_GRID.length);
-  grid.set(mix.ndcg, 0);
-  grid.set(mix.logLikelihood, MIX_GRID.length);
-  set(STATS_WEIGHTS.mixValidation, grid);
+  set(STATS_WEIGHTS.scorerValidation, flatValidation(validation));
 }
 
 export function statisticsOf(s: ModelStatistics | null): NextItemStatistics | null {

@@ -3,7 +3,7 @@ import type { UserExample } from '../data/encoded.js';
 import { FedProfileError } from '../errors.js';
 import { disposeBatch, toBatch, nextItemInput } from '../model/batch.js';
 import type { ProfileModel } from '../model/profile-model.js';
-import { fusedLogScores, softmaxItems, type NextItemStatistics } from '../model/next-item-statistics.js';
+import { fusedLogScores, softmaxItems, type NextItemStatistics, type Scorer } from '../model/next-item-statistics.js';
 import { readStatistics, statisticsOf } from '../model/statistics-weights.js';
 import { argmax } from './metrics.js';
 import { MetricAccumulator, type EvaluationMetrics } from './scoring.js';
@@ -60,11 +60,11 @@ export function forEachNextItemDistribution(
 }
 
 /** The fused next-item log-scores of one example, or the model's own when the model carries no statistics. */
-export function fusedScores(probs: Float64Array, example: UserExample, stats: NextItemStatistics | null, mix: number): {
+export function fusedScores(probs: Float64Array, example: UserExample, stats: NextItemStatistics | null, scorer: Scorer): {
   fused: Float32Array; statistics: Float64Array | null;
 } {
-  const statistics = stats?.distribution(historyIds(example)) ?? null;
-  return { fused: fusedLogScores(probs, statistics, mix), statistics };
+  const statistics = stats?.distribution(historyIds(example), scorer.historyDecay) ?? null;
+  return { fused: fusedLogScores(probs, statistics, scorer.mix), statistics };
 }
 
 interface BatchOutputs {
@@ -136,7 +136,7 @@ export function evaluateModel(model: ProfileModel, examples: readonly UserExampl
         return;
       }
       const probs = softmaxItems(logits);
-      const { fused, statistics } = fusedScores(probs, ex, stats, carried!.mix);
+      const { fused, statistics } = fusedScores(probs, ex, stats, carried!.scorer);
       const target = ex.labels.nextItems[0];
       acc.add(start + b, ex, {
         ...common,

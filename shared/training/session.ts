@@ -73,7 +73,7 @@ export function fitFromLoadedWeights(
   // Statistics go in after training, divided by the same weight the update is averaged with.
   const refreshed = refreshStatistics(model, train, validation, result.numExamples);
   const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
-  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? { statistics_mix: refreshed.mix } : {}) };
+  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? { statistics_mix: refreshed.scorer.mix, statistics_historyDecay: refreshed.scorer.historyDecay } : {}) };
   if (validation.length > 0) {
     const v = evaluateModel(model, validation, { k: training?.k ?? 10, seed: config.seed });
     for (const [key, value] of Object.entries(v)) if (key !== 'n') metrics[`val_${key}`] = value;

@@ -1,10 +1,12 @@
 import type { UserExample } from '../data/encoded.js';
 import {
-  bestMix, countStatistics, indexSource, MIX_GRID, NextItemStatistics, rankedItems, type StatisticsWeights,
+  bestScorer, COUNT_UNITS, countStatistics, HISTORY_DECAYS, indexSource, MIX_GRID, NextItemStatistics, rankedItems, SCORERS,
+  type Scorer, type StatisticsWeights,
 } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
-import { readStatistics, writeStatistics, type MixValidation } from '../model/statistics-weights.js';
-import { forEachNextItemDistribution, fusedScores } from './evaluate.js';
+import { flatValidation, readStatistics, writeStatistics, type ScorerValidation } from '../model/statistics-weights.js';
+import { fusedLogScores } from '../model/next-item-statistics.js';
+import { forEachNextItemDistribution, historyIds } from './evaluate.js';
 import { ndcgAtK, rankOf } from './metrics.js';
 import { historySet } from './scoring.js';
 
@@ -29,27 +31,31 @@ export function userSequences(examples: readonly UserExample[]): Int32Array[] {
  * Each candidate mix's validation NDCG@10 and log-likelihood sums, history excluded as in evaluation, divided
  * by `weight` so that FedAvg turns them into the federation's sums (see STATS_WEIGHTS.mixValidation).
  */
-function scoreMixes(model: ProfileModel, validation: readonly UserExample[], stats: NextItemStatistics, weight: number): MixValidation {
+function scoreScorers(model: ProfileModel, validation: readonly UserExample[], stats: NextItemStatistics, weight: number): ScorerValidation {
   const V = model.config.itemVocab;
-  const ndcg = new Float64Array(MIX_GRID.length);
-  const logLikelihood = new Float64Array(MIX_GRID.length);
+  const ndcg = new Float64Array(SCORERS.length);
+  const logLikelihood = new Float64Array(SCORERS.length);
   const scored = validation.filter((ex) => { const t = ex.labels.nextItems[0]; return t !== undefined && t >= 2 && t < V; });
   forEachNextItemDistribution(model, scored, 64, (ex, _i, probs) => {
     const target = ex.labels.nextItems[0]!;
     const exclude = historySet(ex);
     exclude.delete(target);
-    MIX_GRID.forEach((mix, m) => {
-      const { fused } = fusedScores(probs, ex, stats, mix);
-      ndcg[m]! += ndcgAtK(rankOf(fused, target, undefined, 2, exclude), 10) / weight;
-      logLikelihood[m]! += fused[target]! / weight;
+    HISTORY_DECAYS.forEach((historyDecay, h) => {
+      const statistics = stats.distribution(historyIds(ex), historyDecay);
+      MIX_GRID.forEach((mix, m) => {
+        const fused = fusedLogScores(probs, statistics, mix);
+        const k = h * MIX_GRID.length + m;
+        ndcg[k]! += ndcgAtK(rankOf(fused, target, undefined, 2, exclude), 10) / weight;
+        logLikelihood[k]! += fused[target]! / weight;
+      });
     });
   });
   return { ndcg, logLikelihood };
 }
 
 export interface StatisticsRefresh {
-  /** The mix this client's own validation favours (the model uses the federation's, once averaged). */
-  mix: number;
+  /** The scorer this client's own validation favours (the model uses the federation's, once averaged). */
+  scorer: Scorer;
   sequences: number;
   tableItems: number;
 }
@@ -72,22 +78,20 @@ export function refreshStatistics(
   const { n } = received;
   const sequences = userSequences(train);
   const own = countStatistics(sequences, V, new Int32Array(0), 0).popularity;
-  const ownShare = own.map((c) => c / weight);
+  const unit = weight * COUNT_UNITS;
+  const ownShare = own.map((c) => c / unit);
   const index = indexSource(received.weights) ?? ownShare;
   const order = rankedItems(index, n);
   const counted = countStatistics(sequences, V, order, n);
   const next: StatisticsWeights = {
     popularity: ownShare,
     indexPopularity: index === received.weights.indexPopularity ? received.weights.indexPopularity.slice() : Float32Array.from(index),
-    transitions: counted.transitions.map((c) => c / weight),
+    transitions: counted.transitions.map((c) => c / unit),
   };
   // Mixes are scored with the federation's statistics when there are any (what evaluation will use), else
   // with this client's own.
   const stats = NextItemStatistics.fromWeights(anyTransitions(received.weights.transitions) ? received.weights : next, n);
-  const mixes = stats ? scoreMixes(model, validation, stats, weight) : { ndcg: new Float64Array(MIX_GRID.length), logLikelihood: new Float64Array(MIX_GRID.length) };
-  writeStatistics(model, next, mixes);
-  const grid = new Float32Array(2 * MIX_GRID.length);
-  grid.set(mixes.ndcg, 0);
-  grid.set(mixes.logLikelihood, MIX_GRID.length);
-  return { mix: bestMix(grid), sequences: sequences.length, tableItems: order.length };
+  const scores = stats ? scoreScorers(model, validation, stats, unit) : { ndcg: new Float64Array(SCORERS.length), logLikelihood: new Float64Array(SCORERS.length) };
+  writeStatistics(model, next, scores);
+  return { scorer: bestScorer(flatValidation(scores)), sequences: sequences.length, tableItems: order.length };
 }

@@ -77,7 +77,7 @@ describe('model size limits', function () {
   this.timeout(30_000);
 
   it('parameterCount (arithmetic, no allocation) equals the model\'s real weight specs', () => {
-    for (const cfg of [TINY_MODEL, PROFILE_SMALL, BERT4REC_64, { ...PROFILE_SMALL, textTokens: 0, useActions: false, categoryVocab: 2 }]) {
+    for (const cfg of [TINY_MODEL, PROFILE_SMALL, BERT4REC_64, { ...PROFILE_SMALL, textTokens: 0, useActions: false, categoryVocab: 2 }, { ...PROFILE_SMALL, transitionItems: 100 }]) {
       const real = weightSpecs(cfg).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
       expect(parameterCount(cfg)).to.equal(real);
     }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  bestMix, countStatistics, fusedLogScores, MIX_GRID, NextItemStatistics, rankedItems, softmaxItems, TRANSITION_SETTINGS,
+  bestScorer, countStatistics, fusedLogScores, NextItemStatistics, SCORERS, rankedItems, softmaxItems, TRANSITION_SETTINGS,
 } from '../../shared/model/next-item-statistics.js';
 import { rankOf } from '../../shared/training/metrics.js';
 
@@ -34,11 +34,15 @@ describe('quality/next-item statistics', () => {
     transitions[order.indexOf(2) * 4 + order.indexOf(5)] = 3; // 2 -> 5 thrice
     transitions[order.indexOf(2) * 4 + order.indexOf(3)] = 1; // 2 -> 3 once
     const stats = NextItemStatistics.fromWeights({ popularity, indexPopularity: popularity, transitions }, 4)!;
-    const p = stats.distribution([4, 2]);
+    const p = stats.distribution([4, 2], 0.6);
     const sum = p.reduce((a, b) => a + b, 0);
     expect(sum).to.be.closeTo(1, 1e-9);
     const share = TRANSITION_SETTINGS.popularityShare;
     // Item 4 has no row, so only item 2's row counts: 3/4 of the transition mass goes to 5.
+    // (With history decay 0 only the latest item, 2, is read: the same here.)
+    expect(Array.from(stats.distribution([4, 2], 0))).to.deep.equal(Array.from(p));
+    // Reading only item 4 (latest, no row) falls back to popularity.
+    expect(stats.distribution([2, 4], 0)[2]).to.be.closeTo(0.4, 1e-9);
     expect(p[5]).to.be.closeTo((1 - share) * 0.75 + share * 0.1, 1e-9);
     expect(p[3]).to.be.closeTo((1 - share) * 0.25 + share * 0.3, 1e-9);
     expect(p[2]).to.be.closeTo(share * 0.4, 1e-9);
@@ -60,16 +64,16 @@ describe('quality/next-item statistics', () => {
   });
 });
 
-describe('quality/mix chosen on the federation\'s validation', () => {
+describe('quality/scorer chosen on the federation\'s validation', () => {
   it('takes the best validation NDCG, breaking ties by log-likelihood', () => {
-    const G = MIX_GRID.length;
+    const G = SCORERS.length;
     const scores = new Float32Array(2 * G);
     scores.fill(0.1, 0, G);
     scores[3] = 0.2;
     scores[7] = 0.2;
     scores.fill(-9, G);
     scores[G + 7] = -8;
-    expect(bestMix(scores)).to.equal(MIX_GRID[7]);
-    expect(bestMix(new Float32Array(2 * G))).to.equal(MIX_GRID[0]);
+    expect(bestScorer(scores)).to.deep.equal(SCORERS[7]);
+    expect(bestScorer(new Float32Array(2 * G))).to.deep.equal(SCORERS[0]);
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import type { UserExample } from '../../shared/data/encoded.js';
 import type { ModelConfig } from '../../shared/model/config.js';
-import { rankedItems, STATS_WEIGHTS } from '../../shared/model/next-item-statistics.js';
+import { COUNT_UNITS, rankedItems, STATS_WEIGHTS } from '../../shared/model/next-item-statistics.js';
 import { ProfileModel } from '../../shared/model/profile-model.js';
 import { refreshStatistics, userSequences } from '../../shared/training/statistics-refresh.js';
 import { initBackend } from '../../shared/tf/backend.js';
@@ -75,6 +75,6 @@ describe('quality/transition statistics under FedAvg', () => {
     // And the pooled table holds the hand count: 3 -> 4 follows directly in a1, a2 and b2, over 5 examples.
     const order = Array.from(rankedItems(round1[STATS_WEIGHTS.indexPopularity]!, 6));
     expect(order.slice(0, 2)).to.deep.equal([3, 4]); // the two most popular items
-    expect(table[order.indexOf(3) * 6 + order.indexOf(4)]).to.be.closeTo(3 / 5, 1e-6);
+    expect(table[order.indexOf(3) * 6 + order.indexOf(4)]).to.be.closeTo(3 / (5 * COUNT_UNITS), 1e-7);
   });
 });
