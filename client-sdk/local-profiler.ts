@@ -11,6 +11,7 @@ import { ProfileModel } from '../shared/model/profile-model.js';
 import { initBackend, type BackendChoice } from '../shared/tf/backend.js';
 import { evaluateBaselines, evaluateNamedBaselines, itemPopularity, type NamedBaselines } from '../shared/training/baselines.js';
 import { evaluateModel, type EvaluationMetrics } from '../shared/training/evaluate.js';
+import { evaluateProfiles, heldOutProfileAges, type ProfileEvaluation } from '../shared/training/profile-eval.js';
 import { MODEL_JSON, WEIGHTS_BIN, loadArtifacts } from '../shared/weights/artifacts.js';
 import { keyCheckValue } from '../shared/data/key-check.js';
 import { NO_ITEM } from '../shared/data/sequence.js';
@@ -46,6 +47,11 @@ export interface LocalEvaluation {
   baseline: EvaluationMetrics;
   /** Each rule by name on the same examples (first-order Markov included); null where unmeasurable. */
   baselines: NamedBaselines;
+  /**
+   * Completeness, timeliness and explanation faithfulness of the held-out users' profiles. Staleness is that
+   * of profiles refreshed at the time-window cut-off (null under leave-one-out).
+   */
+  profile: ProfileEvaluation;
 }
 
 export interface LocalEvaluateOptions {
@@ -164,7 +170,8 @@ export class LocalProfiler {
 
   /**
    * Held-out evaluation on local events (each user's latest events are the test window) next to the
-   * popularity / most-recent-category / majority-tier baselines on the same examples.
+   * popularity / most-recent-category / purchase-rate / majority-tier baselines on the same examples, and the
+   * profile evaluation (completeness, timeliness, explanation faithfulness) of the same users.
    * `interestTruth` may give known true interest categories per raw userId (e.g. a survey or synthetic truth).
    */
   async evaluate(events: readonly BehaviourEvent[], opts: LocalEvaluateOptions = {}): Promise<LocalEvaluation> {
@@ -188,7 +195,8 @@ export class LocalProfiler {
     const ruleOptions = { k: 10, seed, interestTruth, itemVocab: cfg.itemVocab, categoryVocab: cfg.categoryVocab, numTiers: cfg.numTiers };
     const baseline = evaluateBaselines(sets.train, sets.test, ruleOptions);
     const baselines = evaluateNamedBaselines(sets.train, sets.test, { ...ruleOptions, ...ranking });
-    return { protocol, model, baseline, baselines };
+    const profile = evaluateProfiles(this.model, sets.test.map((e) => e.input), { seed, ...(loo ? {} : { ages: heldOutProfileAges(users.values()) }) });
+    return { protocol, model, baseline, baselines, profile };
   }
 
   close(): void { this.model.dispose(); }

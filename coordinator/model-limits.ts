@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
 import { SCORERS } from '../shared/model/next-item-statistics.js';
+import { userFeatureLayout } from '../shared/model/user-features.js';
 
 /**
  * How big a federation's model may be. Checked from the config alone, before round 0's weights are
@@ -34,6 +35,9 @@ export function parameterCount(cfg: ModelConfig): number {
   n += cfg.maxLen * d + 2 * d;
   n += cfg.layers * (3 * d * d + 3 * d + d * d + d + 2 * d + d * cfg.ffDim + cfg.ffDim + cfg.ffDim * d + d + 2 * d);
   n += cfg.itemVocab + d + 1 + d * cfg.categoryVocab + cfg.categoryVocab + d * cfg.numTiers + cfg.numTiers;
+  const wide = userFeatureLayout(cfg);
+  n += wide.categoryBlocks + wide.global * (1 + cfg.numTiers);
+  n += (d + 1) * (1 + cfg.categoryVocab + cfg.numTiers);
   const table = cfg.transitionItems ?? 0;
   // Transition statistics: two popularity vectors, the N×N table and the mixes' validation scores.
   if (table > 0) n += 2 * cfg.itemVocab + table * table + 2 * SCORERS.length;

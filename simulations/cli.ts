@@ -16,7 +16,8 @@ function seedArg(v: string): number {
 const HELP = `
 Runs every strategy listed in the experiment file on the same data, partition and seed, and writes into DIR:
   metrics.jsonl   one line per strategy and round (written as rounds finish)
-  summary.json    final metrics per strategy, the resolved config and the backend
+  summary.json    final metrics per strategy, the resolved config and the backend, and the profile quality
+                  (completeness, staleness and refresh latency, explanation faithfulness) of each final model
   plots/          metric vs round, metric vs bytes and client participation (SVG + PNG)
   report.md       the strategy table with the plots embedded, and the run's fedprofile version, git commit,
                   Node.js version, date and command

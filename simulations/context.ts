@@ -22,6 +22,8 @@ export interface RunContext {
   modelBytes: number;
   /** Rounds each client completed, per strategy. */
   participation: Record<string, Record<string, number>>;
+  /** The latest global model of each strategy that has one (centralized and the federated ones). */
+  finalModels: Record<string, Float32Array>;
 }
 
 export class InterruptedError extends FedProfileError {

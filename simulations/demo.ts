@@ -180,6 +180,15 @@ async function main(): Promise<void> {
     for (const [k, rule, value] of rules) {
       say(`${String(k).padEnd(20)}${fmt(evaluation.model[k] as number).padStart(12)}   ${rule.padEnd(22)}${fmt(value ?? Number.NaN).padStart(12)}`);
     }
+    const pq = evaluation.profile;
+    const c = pq.completeness;
+    say(`\nprofile quality on the same users`);
+    say(`  completeness  ${fmt(c.usersComplete, 3)} of users with every field set (interests ${fmt(c.fields.interests, 2)}, propensity ${fmt(c.fields.propensity, 2)}, tier ${fmt(c.fields.spendingTier, 2)}, next items ${fmt(c.fields.nextItems, 2)})`);
+    const st = pq.timeliness.staleness;
+    if (st) say(`  timeliness    profiles refreshed at the held-out cut-off are ${fmt(st.medianSeconds / 86_400, 2)} days (${fmt(st.meanEventsBehind, 1)} events) behind; refresh ${fmt(pq.timeliness.refresh.singleUserMsP50, 1)} ms for one user, ${fmt(pq.timeliness.refresh.batchedMsPerUser, 2)} ms/user batched`);
+    for (const fa of pq.faithfulness) {
+      say(`  faithfulness  ${fa.method.padEnd(9)} removing the top ${fa.k} events moves the profile ${fmt(fa.topRemoved.combined)} vs ${fmt(fa.randomRemoved.combined)} for random ones (gap ${fmt(fa.gap)})`);
+    }
     const users = [...new Set(local.map((e) => e.userId))].slice(0, 3);
     const profiles = await profiler.profile(users.map((u) => ({ userId: u, events: local.filter((e) => e.userId === u) })));
     for (const [i, p] of profiles.entries()) {

@@ -16,6 +16,7 @@ import { collectRunMetadata, MetricsLog, summariseStrategies, writeReport, type 
 import { runCentralized } from './strategies/centralized.js';
 import { runFederated } from './strategies/federated.js';
 import { runLocal } from './strategies/local.js';
+import { profileQuality } from './profile-quality.js';
 
 /** examples.fitItemVocab: the item vocabulary is the catalogue's size (plus PAD and MASK), rounded up to 64. */
 function withFittedItemVocab(cfg: SimulationConfig, data: SimulationData): SimulationConfig {
@@ -108,7 +109,7 @@ export async function runSimulation(requested: SimulationConfig, opts: RunOption
   const ctx: RunContext = {
     cfg, pool, manifest, initial, clientIds: clientData.clientIds,
     trainSizes: new Map(clientData.clientIds.map((id) => [id, clientData.clients[id]!.train.length])),
-    log, progress, signal, modelBytes: encodeMessage({ type: 'global', payload: initial }).byteLength, participation: {},
+    log, progress, signal, modelBytes: encodeMessage({ type: 'global', payload: initial }).byteLength, participation: {}, finalModels: {},
   };
   let interrupted = false;
   try {
@@ -125,6 +126,8 @@ export async function runSimulation(requested: SimulationConfig, opts: RunOption
     log.close();
     await pool.close();
   }
+  const testInputs = clientData.clientIds.flatMap((id) => clientData.clients[id]!.test.map((e) => e.input));
+  const profile = profileQuality(cfg, data, ctx.finalModels, testInputs);
   const summary: Summary = {
     strategies: summariseStrategies(log.records, ctx.participation),
     evaluation,
@@ -134,6 +137,7 @@ export async function runSimulation(requested: SimulationConfig, opts: RunOption
     data: data.report,
     partition: partitionReport,
     ...(interrupted ? { interrupted } : {}),
+    ...(Object.keys(profile).length > 0 ? { profile } : {}),
     wallSeconds: (performance.now() - started) / 1000,
     run,
   };

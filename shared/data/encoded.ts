@@ -30,6 +30,11 @@ export interface UserLabels {
   interests: Float32Array;
   /** Spending tier index in [0, numTiers). */
   tier: number;
+  /**
+   * false when no price was seen in the label window or the history, so `tier` is only the default middle
+   * tier and carries no information (tier accuracy is then not measurable). Absent = known.
+   */
+  tierKnown?: boolean;
   /** Hashed item ids of the label window, in time order (first = the next item). */
   nextItems: number[];
 }

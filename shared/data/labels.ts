@@ -58,6 +58,6 @@ export function deriveLabels(
     interests[hasher.category(e.categoryId)] = 1;
     if (e.itemId !== NO_ITEM && e.action !== 'search') nextItems.push(hasher.item(e.itemId));
   }
-  const { tier } = spendingTier(window, cfg.numTiers, tierThresholds, history);
-  return { purchased, interests, tier, nextItems };
+  const { tier, source } = spendingTier(window, cfg.numTiers, tierThresholds, history);
+  return { purchased, interests, tier, tierKnown: source !== 'default', nextItems };
 }

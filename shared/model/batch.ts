@@ -3,6 +3,7 @@ import type { EncodedSequence } from '../data/encoded.js';
 import { FedProfileError } from '../errors.js';
 import { ACTIONS } from '../data/events.js';
 import type { ModelConfig } from './config.js';
+import { userFeatureLayout, userFeatures } from './user-features.js';
 
 export const PAD_ID = 0;
 export const MASK_ID = 1;
@@ -15,6 +16,8 @@ export interface ModelBatch {
   price: tf.Tensor2D;
   gap: tf.Tensor2D;
   text: tf.Tensor3D;
+  /** Explicit per-user features for the wide half of the heads, float32 [B, F] (see user-features.ts). */
+  features: tf.Tensor2D;
   size: number;
 }
 
@@ -71,12 +74,13 @@ export function toBatch(seqs: readonly EncodedSequence[], cfg: ModelConfig): Mod
     price: tf.tensor2d(price, [B, L], 'int32'),
     gap: tf.tensor2d(gap, [B, L], 'int32'),
     text: tf.tensor3d(text, [B, L, T], 'int32'),
+    features: tf.tensor2d(userFeatures(seqs, cfg), [B, userFeatureLayout(cfg).size], 'float32'),
     size: B,
   };
 }
 
 export function disposeBatch(b: ModelBatch): void {
-  tf.dispose([b.item, b.category, b.action, b.price, b.gap, b.text]);
+  tf.dispose([b.item, b.category, b.action, b.price, b.gap, b.text, b.features]);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ModelBatch } from './batch.js';
 import { ModelConfigSchema, type ModelConfig } from './config.js';
 import { isStatisticWeight, SCORERS, STATS_WEIGHTS } from './next-item-statistics.js';
 import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy, sampledTiedSoftmaxCrossEntropy, type SampledNegatives } from './ops.js';
+import { WIDE_FEATURE_SCALE, userFeatureLayout, wideInit } from './user-features.js';
 
 export interface NamedWeight { name: string; variable: tf.Variable }
 
@@ -37,7 +38,8 @@ export function enabledFields(cfg: ModelConfig): { category: boolean; action: bo
   };
 }
 
-type Init = 'embedding' | 'kernel' | 'zeros' | 'ones' | 'lora';
+/** A named random/constant initialiser, or exact starting values (the wide heads start at their rules). */
+type Init = 'embedding' | 'kernel' | 'zeros' | 'ones' | 'lora' | Float32Array;
 interface Spec { name: string; shape: number[]; init: Init }
 
 /** The fixed weight order and names of a config (the flat-vector layout every client shares). */
@@ -71,12 +73,26 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
   }
   s.push(
     { name: 'head/item/bias', shape: [cfg.itemVocab], init: 'zeros' },
-    { name: 'head/propensity/kernel', shape: [d, 1], init: 'kernel' },
+    // The fused heads' deep kernels start at zero, so every head starts exactly at its rule (the wide part
+    // below) whatever the pre-trained encoder says; the encoder is not trained through them (see finetuneLoss).
+    { name: 'head/propensity/kernel', shape: [d, 1], init: 'zeros' },
     { name: 'head/propensity/bias', shape: [1], init: 'zeros' },
-    { name: 'head/interests/kernel', shape: [d, cfg.categoryVocab], init: 'kernel' },
+    { name: 'head/interests/kernel', shape: [d, cfg.categoryVocab], init: 'zeros' },
     { name: 'head/interests/bias', shape: [cfg.categoryVocab], init: 'zeros' },
-    { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'kernel' },
+    { name: 'head/tier/kernel', shape: [d, cfg.numTiers], init: 'zeros' },
     { name: 'head/tier/bias', shape: [cfg.numTiers], init: 'zeros' },
+  );
+  // The wide halves of the heads (see user-features.ts): one weight per per-category feature map, shared by
+  // every category, and a linear layer on the global features for propensity and tier.
+  const layout = userFeatureLayout(cfg);
+  const wide = wideInit(cfg);
+  s.push(
+    { name: 'head/interests/wide', shape: [layout.categoryBlocks], init: wide.interests },
+    { name: 'head/propensity/wide', shape: [layout.global, 1], init: wide.propensity },
+    { name: 'head/tier/wide', shape: [layout.global, cfg.numTiers], init: wide.tier },
+    // Deep-only auxiliary heads (propensity, interests, tier in one layer), used by the fine-tuning loss only.
+    { name: 'head/aux/kernel', shape: [d, 1 + cfg.categoryVocab + cfg.numTiers], init: 'kernel' },
+    { name: 'head/aux/bias', shape: [1 + cfg.categoryVocab + cfg.numTiers], init: 'zeros' },
   );
   const n = cfg.transitionItems ?? 0;
   if (n > 0) {
@@ -115,6 +131,7 @@ function loraSpecs(cfg: ModelConfig): Spec[] {
 }
 
 function initTensor(spec: Spec, seed: number): tf.Tensor {
+  if (spec.init instanceof Float32Array) return tf.tensor(spec.init, spec.shape, 'float32');
   switch (spec.init) {
     case 'embedding': return tf.randomNormal(spec.shape, 0, 0.02, 'float32', seed);
     case 'kernel': return tf.truncatedNormal(spec.shape, 0, 0.02, 'float32', seed);
@@ -124,6 +141,15 @@ function initTensor(spec: Spec, seed: number): tf.Tensor {
     case 'lora': return tf.randomNormal(spec.shape, 0, 1 / Math.sqrt(spec.shape[0]!), 'float32', seed);
   }
 }
+
+/** Strength of the pull of the fused heads toward their rules (see ProfileModel.ruleAnchor). */
+export const HEAD_ANCHOR = 1;
+
+/** Identity whose gradient is zero: the fused heads read the user embedding without training the encoder. */
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D) => tf.Tensor2D;
 
 /** Distinct, reproducible seed per weight / dropout site (randomNormal seeds are plain numbers). */
 function subSeed(seed: number, k: number): number {
@@ -330,19 +356,37 @@ export class ProfileModel {
     return tf.fused.matMul({ a: h, b: tf.transpose(this.w('embed/item')) as tf.Tensor2D, bias: this.w('head/item/bias') }) as tf.Tensor2D;
   }
 
-  headLogits(userEmb: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
+  /**
+   * The profile heads, wide & deep: a linear deep part on the encoder's user embedding plus a wide part linear
+   * in the explicit user features (batch.features, see user-features.ts), initialised at the rule each head
+   * has to beat, so training starts from the rule and the deep part adds what the rule cannot see.
+   */
+  headLogits(userEmb: tf.Tensor2D, features: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D; tier: tf.Tensor2D } {
     const lin = (name: string) => tf.fused.matMul({ a: userEmb, b: this.w(`head/${name}/kernel`) as tf.Tensor2D, bias: this.w(`head/${name}/bias`) }) as tf.Tensor2D;
-    // Interests also score the user against the category input embeddings (tied, like the item output):
-    // a user whose recent events carry a category starts close to that category's embedding, which the
-    // untied head alone learns slowly from per-user labels.
-    const interests = this.fields.category
-      ? tf.add(lin('interests'), tf.matMul(userEmb, this.w('embed/category'), false, true))
-      : lin('interests');
+    const layout = userFeatureLayout(this.config);
+    const [B] = userEmb.shape;
+    if (features.shape[0] !== B || features.shape[1] !== layout.size) {
+      throw new FedProfileError('BAD_INPUT', `headLogits: features are [${features.shape}], expected [${B}, ${layout.size}].`);
+    }
+    const K = layout.categoryBlocks;
+    const C = layout.categories;
+    const scaled = tf.mul(features, WIDE_FEATURE_SCALE) as tf.Tensor2D;
+    const perCategory = tf.reshape(tf.slice(scaled, [0, 0], [B, K * C]), [B, K, C]);
+    const wideInterests = tf.sum(tf.mul(perCategory, tf.reshape(this.w('head/interests/wide'), [1, K, 1])), 1);
+    const global = tf.slice(scaled, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
     return {
-      propensity: tf.reshape(lin('propensity'), [-1]) as tf.Tensor1D,
-      interests: interests as tf.Tensor2D,
-      tier: lin('tier'),
+      propensity: tf.reshape(tf.add(lin('propensity'), tf.matMul(global, this.w('head/propensity/wide') as tf.Tensor2D)), [-1]) as tf.Tensor1D,
+      interests: tf.add(lin('interests'), wideInterests) as tf.Tensor2D,
+      tier: tf.add(lin('tier'), tf.matMul(global, this.w('head/tier/wide') as tf.Tensor2D)) as tf.Tensor2D,
     };
+  }
+
+  /** The user embedding and head logits of a batch: the one path training, evaluation and profiling share. */
+  profileHeads(batch: ModelBatch, training: boolean, dropoutSeed?: number): {
+    user: tf.Tensor2D; logits: ReturnType<ProfileModel['headLogits']>;
+  } {
+    const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
+    return { user, logits: this.headLogits(user, batch.features) };
   }
 
   /**
@@ -365,11 +409,48 @@ export class ProfileModel {
   /** BCE(propensity) + BCE(interests, mean over categories) + CE(tier), each averaged over the batch. */
   finetuneLoss(batch: ModelBatch, t: FinetuneTargets, training: boolean, dropoutSeed?: number): tf.Scalar {
     const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
-    const logits = this.headLogits(user);
-    const prop = tf.losses.sigmoidCrossEntropy(t.purchased, logits.propensity);
-    const interests = tf.losses.sigmoidCrossEntropy(t.interests, logits.interests);
-    const tier = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, this.config.numTiers), logits.tier);
-    return tf.addN([prop, interests, tier]) as tf.Scalar;
+    const C = this.config.categoryVocab;
+    const T = this.config.numTiers;
+    const tierOneHot = tf.oneHot(tf.cast(t.tier, 'int32') as tf.Tensor1D, T);
+    const headsLoss = (p: tf.Tensor1D, i: tf.Tensor2D, tr: tf.Tensor2D) => [
+      tf.losses.sigmoidCrossEntropy(t.purchased, p),
+      tf.losses.sigmoidCrossEntropy(t.interests, i),
+      tf.losses.softmaxCrossEntropy(tierOneHot, tr),
+    ];
+    // The encoder learns the profile from the sequence alone, through deep-only heads that inference never
+    // reads: with the wide part in the loss, it would only see the residual the rules leave, and learning the
+    // whole profile is what teaches it categories and prices (next-item ranking depends on that). The fused
+    // heads then learn on top of the embedding, without pulling the encoder toward that residual.
+    const fused = this.headLogits(stopGradient(user), batch.features);
+    const aux = tf.fused.matMul({ a: user, b: this.w('head/aux/kernel') as tf.Tensor2D, bias: this.w('head/aux/bias') }) as tf.Tensor2D;
+    const B = user.shape[0];
+    // Auxiliary interests also score the user against the category input embeddings (tied, like the item
+    // output): a user whose recent events carry a category starts close to that category's embedding.
+    const auxInterests = tf.slice(aux, [0, 1], [B, C]) as tf.Tensor2D;
+    const auxLoss = headsLoss(
+      tf.reshape(tf.slice(aux, [0, 0], [B, 1]), [-1]) as tf.Tensor1D,
+      this.fields.category ? tf.add(auxInterests, tf.matMul(user, this.w('embed/category'), false, true)) as tf.Tensor2D : auxInterests,
+      tf.slice(aux, [0, 1 + C], [B, T]) as tf.Tensor2D,
+    );
+    return tf.addN([...headsLoss(fused.propensity, fused.interests, fused.tier), ...auxLoss, this.ruleAnchor()]) as tf.Scalar;
+  }
+
+  /**
+   * (HEAD_ANCHOR/2)·||w − w_rule||² over the fused heads' weights, w_rule being their initial values (the
+   * rules for the wide parts, zero for the deep kernels): the heads leave the rules only as far as the labels
+   * keep pulling them, which stops many fine-tuning epochs from fitting noise in the label windows.
+   */
+  private ruleAnchor(): tf.Scalar {
+    const wide = wideInit(this.config);
+    const anchored: [string, Float32Array | undefined][] = [
+      ['head/interests/wide', wide.interests], ['head/propensity/wide', wide.propensity], ['head/tier/wide', wide.tier],
+      ['head/interests/kernel', undefined], ['head/propensity/kernel', undefined], ['head/tier/kernel', undefined],
+    ];
+    const terms = anchored.map(([name, init]) => {
+      const w = this.w(name);
+      return tf.sum(tf.square(init ? tf.sub(w, tf.tensor(init, w.shape, 'float32')) : w));
+    });
+    return tf.mul(tf.addN(terms), HEAD_ANCHOR / 2) as tf.Scalar;
   }
 
   /**

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ACTIONS, type Action, type BehaviourEvent } from '../data/events.js';
+import type { EncodedSequence } from '../data/encoded.js';
 import type { Hasher } from '../data/hashing.js';
 import { NO_ITEM, encodeSequence } from '../data/sequence.js';
 import { FedProfileError } from '../errors.js';
 import { MASK_ID, PAD_ID, disposeBatch, toBatch, nextItemInput } from './batch.js';
+import { occlusionSaliency } from './occlusion.js';
 import type { ProfileModel } from './profile-model.js';
 import type { NextItemStatistics, Scorer } from './next-item-statistics.js';
 import { readStatistics, statisticsOf } from './statistics-weights.js';
@@ -128,6 +130,8 @@ export interface ProfileContext {
   topInterests?: number;
   /** Events in the explanation. Default 5. */
   explainTop?: number;
+  /** How the explanation weighs events (see ExplanationMethod). Default 'occlusion'. */
+  explain?: ExplanationMethod;
   segments?: Partial<SegmentRule>;
   /** Reference time for recency (ms). Default: the latest event among the given users, so output is reproducible. */
   now?: number;
@@ -139,7 +143,8 @@ export interface ProfileInput {
   events: readonly BehaviourEvent[];
 }
 
-interface ModelOutputs {
+/** Everything a profile reads from the model for B users, as flat row-major arrays. */
+export interface ModelOutputs {
   embedding: Float32Array; // [B,d]
   propensity: Float32Array; // [B]
   interests: Float32Array; // [B,C] sigmoid
@@ -148,7 +153,15 @@ interface ModelOutputs {
   saliency: Float32Array; // [B,L]
 }
 
-function runModel(model: ProfileModel, seqs: ReturnType<typeof encodeSequence>[]): ModelOutputs {
+/**
+ * How the explanation weighs events: 'occlusion' (default) = how much removing the event alone moves the
+ * profile heads (faithful to the heads, wide part included; one extra heads-only pass per event);
+ * 'attention' = last-layer attention the sequence pays to the event (one pass, but blind to the wide part).
+ */
+export type ExplanationMethod = 'occlusion' | 'attention';
+
+/** One pass of the model over B encoded sequences: the heads, the next-item distribution and the saliency. */
+export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedSequence[], explain: ExplanationMethod = 'occlusion'): ModelOutputs {
   const cfg = model.config;
   const B = seqs.length;
   const L = cfg.maxLen;
@@ -156,16 +169,16 @@ function runModel(model: ProfileModel, seqs: ReturnType<typeof encodeSequence>[]
   const nextBatch = toBatch(seqs.map((s) => nextItemInput(s, cfg)), cfg);
   try {
     const outs = tf.tidy(() => {
-      const emb = model.userEmbedding(model.encode(batch, false), batch);
-      const heads = model.headLogits(emb);
+      const { user: emb, logits: heads } = model.profileHeads(batch, false);
       const hNext = model.encode(nextBatch, false);
       const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
       return [emb, tf.sigmoid(heads.propensity), tf.sigmoid(heads.interests), tf.softmax(heads.tier),
-        tf.softmax(model.itemLogits(last)), model.eventSaliency(batch)];
+        tf.softmax(model.itemLogits(last)), ...(explain === 'attention' ? [model.eventSaliency(batch)] : [])];
     });
-    const [embedding, propensity, interests, tier, next, saliency] = outs.map((t) => t.dataSync() as Float32Array);
+    const [embedding, propensity, interests, tier, next, attention] = outs.map((t) => t.dataSync() as Float32Array);
     tf.dispose(outs);
-    return { embedding, propensity, interests, tier, next, saliency };
+    const saliency = explain === 'attention' ? attention! : occlusionSaliency(model, seqs);
+    return { embedding: embedding!, propensity: propensity!, interests: interests!, tier: tier!, next: next!, saliency };
   } finally {
     disposeBatch(batch);
     disposeBatch(nextBatch);
@@ -175,7 +188,7 @@ function runModel(model: ProfileModel, seqs: ReturnType<typeof encodeSequence>[]
 /**
  * Profiles of users from their raw events, on the merchant's side: the model's heads (interests, propensity,
  * spending tier), its next-item ranking and user embedding, behaviour statistics fused with the propensity,
- * a segment (see segmentOf) and an explanation (the events with the most last-layer attention).
+ * a segment (see segmentOf) and an explanation (the events that move the profile heads most when removed; see ExplanationMethod).
  * Raw ids appear in the output only through the local name maps; nothing here leaves the client.
  */
 export function profileUsers(model: ProfileModel, users: readonly ProfileInput[], ctx: ProfileContext): UserProfile[] {
@@ -223,7 +236,7 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
   const stats = statisticsOf(carried);
   for (let start = 0; start < users.length; start += bs) {
     const chunk = sorted.slice(start, start + bs);
-    const out = runModel(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)));
+    const out = profileModelOutputs(model, chunk.map((evs) => encodeSequence(evs, ctx.hasher, cfg)), ctx.explain);
     chunk.forEach((events, b) => {
       const propensity = out.propensity[b];
       const interestRow = out.interests.subarray(b * C, (b + 1) * C);

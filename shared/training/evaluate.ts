@@ -85,7 +85,7 @@ function predictBatch(model: ProfileModel, examples: readonly UserExample[]): Ba
     const [next, prop, interests, tier] = tf.tidy(() => {
       const hNext = model.encode(nextBatch, false);
       const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
-      const heads = model.headLogits(model.userEmbedding(model.encode(batch, false), batch));
+      const heads = model.profileHeads(batch, false).logits;
       return [model.itemLogits(last), tf.sigmoid(heads.propensity), heads.interests, heads.tier];
     });
     const out = {

@@ -39,7 +39,7 @@ export async function writeExamplesFile(file: string, splits: ExampleSplits): Pr
 interface JsonExample {
   userKey: string;
   input: Record<string, number[] | number>;
-  labels: { purchased: 0 | 1; interests: number[]; tier: number; nextItems: number[] };
+  labels: { purchased: 0 | 1; interests: number[]; tier: number; tierKnown?: boolean; nextItems: number[] };
   history?: number[];
 }
 
@@ -62,6 +62,7 @@ function exampleFromJson(file: string, j: JsonExample, where: string): UserExamp
       purchased: j.labels.purchased === 1 ? 1 : 0,
       interests: Float32Array.from(j.labels.interests ?? []),
       tier: Number(j.labels.tier),
+      ...(j.labels.tierKnown === false ? { tierKnown: false } : {}),
       nextItems: Array.isArray(j.labels.nextItems) ? j.labels.nextItems.map(Number) : [],
     },
     ...(Array.isArray(j.history) ? { history: Int32Array.from(j.history.map(Number)) } : {}),

@@ -4,7 +4,12 @@ import {
   hitAtK, logSoftmaxAt, nanMean, ndcgAtK, precisionAtK, rankOf, rocAuc, sampleNegatives, samplePopularNegatives, topK, type Scores,
 } from './metrics.js';
 
-/** The metric keys every evaluation (model or baseline) reports, so they can be printed side by side. */
+/**
+ * The metric keys every evaluation (model or baseline) reports, so they can be printed side by side.
+ * A metric the examples cannot measure is NaN (written as null in JSON, shown as n/a), never a perfect
+ * score: AUC when every label has one class (e.g. no purchases), interest precision without interest
+ * labels, tier accuracy when no example has a price-derived tier.
+ */
 export interface EvaluationMetrics {
   ndcg10: number;
   hr10: number;
@@ -79,6 +84,7 @@ export class MetricAccumulator {
   private readonly purchased: number[] = [];
   private readonly p3: number[] = [];
   private tierHits = 0;
+  private tierScored = 0;
   private n = 0;
 
   constructor(private readonly opts: ScoringOptions) {}
@@ -117,7 +123,11 @@ export class MetricAccumulator {
     const truth = this.opts.interestTruth?.get(example.userKey) ?? multiHotToSet(example.labels.interests);
     const ranked = topK(pred.interestScores, 3, FIRST_CATEGORY);
     this.p3.push(precisionAtK(ranked, truth, 3));
-    if (pred.tier === example.labels.tier) this.tierHits++;
+    // A default tier (no prices anywhere) is not a label: scoring it would reward predicting the default.
+    if (example.labels.tierKnown !== false) {
+      this.tierScored++;
+      if (pred.tier === example.labels.tier) this.tierHits++;
+    }
   }
 
   result(): EvaluationMetrics {
@@ -128,7 +138,7 @@ export class MetricAccumulator {
       hr10Sampled: nanMean(this.hrS),
       auc: rocAuc(this.propensity, this.purchased),
       interestP3: nanMean(this.p3),
-      tierAcc: this.n === 0 ? Number.NaN : this.tierHits / this.n,
+      tierAcc: this.tierScored === 0 ? Number.NaN : this.tierHits / this.tierScored,
       loss: nanMean(this.ce),
       n: this.n,
       ...(this.parts.ndcgModel.length > 0 ? {

@@ -1,5 +1,6 @@
 import type { Chart } from './plots.js';
 import { runMetadataMarkdown } from './run-metadata.js';
+import { profileQualityMarkdown } from './profile-section.js';
 import type { Summary } from './types.js';
 
 const f = (x: number | null | undefined, d = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -74,6 +75,7 @@ export function reportMarkdown(summary: Summary, charts: readonly Chart[], title
     }
     lines.push('');
   }
+  if (summary.profile) lines.push(...profileQualityMarkdown(summary.profile));
   if (summary.partition) {
     lines.push('## Partition', '', '```json', JSON.stringify(summary.partition, null, 2), '```', '');
   }

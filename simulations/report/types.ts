@@ -1,3 +1,4 @@
+import type { ProfileEvaluation } from '../../shared/training/profile-eval.js';
 import type { RunMetadata } from './run-metadata.js';
 
 /** One line of metrics.jsonl: one strategy after one round (local and centralized too, round = epoch block). */
@@ -72,4 +73,6 @@ export interface Summary {
   wallSeconds?: number;
   /** fedprofile version, git commit, Node.js, date and command of the run. */
   run?: RunMetadata;
+  /** Completeness, timeliness and faithfulness of each strategy's final profiles (strategies with one global model). */
+  profile?: Record<string, ProfileEvaluation>;
 }

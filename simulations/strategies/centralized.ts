@@ -29,6 +29,7 @@ export async function runCentralized(ctx: RunContext, opts: { epochsPerRound?: n
     if (fit.kind !== 'fit') throw new Error('unexpected pool result');
     global = applyDelta(global, fit.delta);
     ctx.progress.clientDone();
+    ctx.finalModels.centralized = global;
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new Error('unexpected pool result');
     const seconds = (performance.now() - t0) / 1000;

@@ -121,6 +121,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
     Object.assign(aggregation, hooks.endRound({ participants: instructions.length, contributors: completed, released: agg.outcome.status === 'done', dimension }));
     peft.endRound(peftRound, agg.outcome.status === 'done');
     if (peftRound) aggregation.peftParameters = dimension;
+    ctx.finalModels[spec.name] = global;
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
     // Every invited client downloads the global model; the aggregation protocol's own traffic is added.

@@ -86,6 +86,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       aggregation.aborted = 1;
       ctx.progress.note(`[${spec.name}] round ${r.round}: aggregation aborted (${r.reason}); the global model is unchanged`);
     }
+    ctx.finalModels[spec.name] = r.global;
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global: r.global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
     // Every invited client downloads the global model; the aggregation protocol's own traffic is added.

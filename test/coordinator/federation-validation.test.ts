@@ -89,10 +89,10 @@ describe('model size limits', function () {
     try {
       const r = await api(small.url, 'POST', '/federations', { name: 'x', model: TINY_MODEL, rounds: 1 });
       expect(r.status).to.equal(400);
-      expect(r.json.error.message).to.match(/242 parameters exceed this coordinator's limit of 200/);
+      expect(r.json.error.message).to.match(/341 parameters exceed this coordinator's limit of 200/);
       const bytes = await startCoordinator({ port: 0, dataDir: tempDir('limits2'), adminToken: ADMIN, logger: silent, limits: { maxBytes: 900 } });
       const b = await api(bytes.url, 'POST', '/federations', { name: 'x', model: TINY_MODEL, rounds: 1 });
-      expect(b.json.error.message).to.match(/968 bytes of weights exceed this coordinator's limit of 900 bytes/);
+      expect(b.json.error.message).to.match(/1364 bytes of weights exceed this coordinator's limit of 900 bytes/);
       await bytes.close();
     } finally {
       await small.close();

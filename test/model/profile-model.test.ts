@@ -45,7 +45,7 @@ describe('ProfileModel', () => {
       const u = m.userEmbedding(h, b);
       expect(u.shape).to.deep.equal([5, 16]);
       expect(m.itemLogits(u).shape).to.deep.equal([5, 40]);
-      const heads = m.headLogits(u);
+      const heads = m.headLogits(u, b.features);
       expect(heads.propensity.shape).to.deep.equal([5]);
       expect(heads.interests.shape).to.deep.equal([5, 6]);
       expect(heads.tier.shape).to.deep.equal([5, 3]);

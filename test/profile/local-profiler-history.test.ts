@@ -46,4 +46,22 @@ describe('LocalProfiler: profiles tell the truth (issue item 9)', function () {
   it('errors name the caller\'s user id, not its hashed key', () => {
     expect(() => profiler.profile([{ userId: 'dora@example.com', events: [] }])).to.throw(/first: dora@example\.com\)/);
   });
+
+  it('evaluate() reports the profile evaluation beside the metrics: completeness, staleness, faithfulness', async () => {
+    // 12 users x 20 events, one per hour; the default split holds out each user's last 2 events.
+    const events: BehaviourEvent[] = [];
+    for (let u = 0; u < 12; u++) {
+      for (let i = 0; i < 20; i++) {
+        events.push({ userId: `u${u}`, timestamp: i * 3_600_000, itemId: `sku-${(u * 3 + i) % 40}`, categoryId: `c${(u + i) % 4}`, action: i % 5 === 4 ? 'purchase' : 'view' });
+      }
+    }
+    const r = await profiler.evaluate(events, { seed: 3 });
+    expect(r.profile.completeness.users).to.equal(r.model.n);
+    expect(r.profile.timeliness.staleness!.users).to.equal(12);
+    expect(r.profile.timeliness.staleness!.meanEventsBehind).to.equal(2);
+    expect(r.profile.timeliness.staleness!.medianSeconds).to.equal(2 * 3600);
+    expect(r.profile.faithfulness.map((f) => f.method)).to.deep.equal(['occlusion', 'attention']);
+    expect(r.profile.faithfulness[0]!.users).to.equal(r.model.n);
+    expect(r.model.tierAcc).to.be.NaN; // no prices anywhere: not measurable
+  });
 });

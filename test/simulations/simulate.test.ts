@@ -51,6 +51,17 @@ describe('fedprofile simulate (end to end)', function () {
     }
     expect(statSync(join(out, 'plots/metrics-by-round.png')).size).to.be.above(10_000);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).to.include('| fedavg |');
+    // Profile quality of every strategy with one global model (local has none).
+    expect(Object.keys(summary.profile)).to.deep.equal(['centralized', 'fedavg']);
+    const p = summary.profile.fedavg;
+    expect(p.completeness.users).to.equal(summary.partition.examples.test);
+    expect(p.completeness.fieldShare).to.be.within(0, 1);
+    expect(p.timeliness.staleness.users).to.be.greaterThan(0);
+    expect(p.timeliness.staleness.meanEventsBehind).to.be.greaterThan(0);
+    expect(p.timeliness.refresh.singleUserMsP50).to.be.greaterThan(0);
+    expect(p.faithfulness.map((x: { method: string }) => x.method)).to.deep.equal(['occlusion', 'attention']);
+    expect(p.faithfulness[0].gap).to.equal(p.faithfulness[0].topRemoved.combined - p.faithfulness[0].randomRemoved.combined);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).to.include('## Profile quality');
   });
 
   it('gives bit-identical metrics for the same config and seed, and different ones for another seed', async () => {

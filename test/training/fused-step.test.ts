@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { ProfileModel } from '../../shared/model/profile-model.js';
+import { ProfileModel, weightSpecs } from '../../shared/model/profile-model.js';
 import { initBackend } from '../../shared/tf/index.js';
 import { trainLocal, type TrainOptions } from '../../shared/training/trainer.js';
 import { flattenTensors } from '../../shared/weights/flatten.js';
@@ -13,6 +13,17 @@ const STEPS = 23;
 const base: TrainOptions = {
   round: 0, phase: 'pretrain', localEpochs: 1, batchSize: 4, learningRate: 0.01, optimizer: 'adam', seed: 7,
 };
+
+/** Flat indices of the attention key biases (the middle third of each block's qkv bias). */
+const KEY_BIAS: ReadonlySet<number> = (() => {
+  const out = new Set<number>();
+  let off = 0;
+  for (const s of weightSpecs(TINY)) {
+    if (s.name.endsWith('/attn/qkv/bias')) for (let j = TINY.dModel; j < 2 * TINY.dModel; j++) out.add(off + j);
+    off += s.shape.reduce((a, b) => a * b, 1);
+  }
+  return out;
+})();
 
 interface Run { losses: number[]; trainLoss: number; weights: Float32Array; leaked: number }
 
@@ -34,7 +45,9 @@ function expectSameTrajectory(fused: Run, reference: Run): void {
   fused.losses.forEach((l, i) => expect(l, `step ${i + 1}`).to.be.closeTo(reference.losses[i]!, 2e-4 * Math.max(1, Math.abs(l))));
   expect(fused.trainLoss).to.be.closeTo(reference.trainLoss, 2e-4);
   let maxDiff = 0;
-  fused.weights.forEach((w, i) => { maxDiff = Math.max(maxDiff, Math.abs(w - reference.weights[i]!)); });
+  // The attention key bias adds the same q·b to every score of a query, so softmax makes its gradient zero up
+  // to rounding; on such noise the two Adams' eps conventions take arbitrary steps. It is left out.
+  fused.weights.forEach((w, i) => { if (!KEY_BIAS.has(i)) maxDiff = Math.max(maxDiff, Math.abs(w - reference.weights[i]!)); });
   expect(maxDiff).to.be.lessThan(1e-3);
 }
 
