@@ -17,13 +17,14 @@ import { frameSocket, type FramedPeer } from '../../shared/protocol/transport.js
 import { CHUNK_EVENT, MESSAGE_EVENT, PROTOCOL_VERSION } from '../../shared/protocol/version.js';
 import { generateIdentity, identitySigner } from '../../shared/secagg/keys.js';
 import type { LocalTrainer } from '../../shared/training/types.js';
+import { parameterCount } from '../../coordinator/model-limits.js';
 
 /** The federation's model: small, so the fuzz measures the coordinator's handling of input, not training. */
 export const FUZZ_MODEL = {
   itemVocab: 8, categoryVocab: 3, priceBuckets: 0, gapBuckets: 0, textVocab: 0, textTokens: 0, useActions: false,
   maxLen: 4, dModel: 4, layers: 1, heads: 1, ffDim: 4, dropout: 0, numTiers: 2,
 };
-const DIM = 242;
+const DIM = parameterCount(FUZZ_MODEL);
 
 export const SOCKET_CLASSES = [
   'random-bytes', 'not-binary', 'bad-magic', 'truncated', 'json-garbage', 'amplification', 'overlapping-refs', 'deep-nesting',

@@ -4,12 +4,12 @@ import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import { decodeVector, encodeVector } from '../../shared/weights/codec.js';
 import { decodeTopK, encodeTopK } from '../../shared/compression/topk.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 const FIT = { localEpochs: 2, learningRate: 0.05 };
 
 describe('upload compression in a real federation (loopback sockets)', function () {

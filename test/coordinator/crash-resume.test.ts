@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { FederatedClient } from '../../client-sdk/federated-client.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import { ADMIN, api, createFederation, issueToken, newClient, removeDir, tempDir, waitFor, weightsOf } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -6,10 +6,10 @@ import type { FederatedClient } from '../../client-sdk/federated-client.js';
 import { apiRouter, type ApiDeps } from '../../coordinator/api.js';
 import { openApiDocument } from '../../coordinator/openapi.js';
 import type { RunningCoordinator } from '../../coordinator/server.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import { ADMIN, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
 interface Doc { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>> }

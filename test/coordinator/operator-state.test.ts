@@ -6,12 +6,12 @@ import { LastSeen } from '../../coordinator/last-seen.js';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { FitConfig, FitResult, LocalTrainer } from '../../shared/training/types.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242; // parameters of TINY_MODEL
+const DIM = TINY_DIM;
 
 /** A client whose data cannot be read: every fit fails the way a missing --data file does. */
 class MissingDataTrainer implements LocalTrainer {

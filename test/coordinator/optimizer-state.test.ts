@@ -6,12 +6,12 @@ import { CheckpointStore, OPTIMIZER_BIN } from '../../coordinator/checkpoints.js
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 
 describe('server optimiser state: a binary file beside the checkpoint, hashed with it', function () {
   this.timeout(60_000);

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import type { FederatedClient } from '../../client-sdk/federated-client.js';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 
 describe('a poisoned update never reaches the global model', function () {
   this.timeout(60_000);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { RunningCoordinator } from '../../coordinator/server.js';
-import { TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import { api, removeDir, startTestCoordinator, tempDir } from '../runtime/fixtures/harness.js';
 
 describe('operator REST API', function () {
@@ -39,7 +39,7 @@ describe('operator REST API', function () {
   it('creates, lists, controls a federation; 404 and 409 where due; health, metrics and OpenAPI are served', async () => {
     const c = await api(coord.url, 'POST', '/federations', { name: 'ok', model: TINY_MODEL, rounds: 2 });
     expect(c.status).to.equal(201);
-    expect(c.json).to.include({ status: 'created', completedRounds: 0, parameters: 242 });
+    expect(c.json).to.include({ status: 'created', completedRounds: 0, parameters: TINY_DIM });
     expect(c.json.modelHash).to.match(/^[0-9a-f]{64}$/);
     const id = c.json.id as string;
     expect((await api(coord.url, 'GET', '/federations')).json.federations.map((f: { id: string }) => f.id)).to.include(id);
@@ -51,7 +51,7 @@ describe('operator REST API', function () {
     expect((await api(coord.url, 'GET', `/federations/${id}/rounds/7`)).status).to.equal(404);
     expect((await api(coord.url, 'GET', `/federations/${id}/rounds/x/weights.bin`)).status).to.equal(400);
     const w0 = await api(coord.url, 'GET', `/federations/${id}/rounds/0/weights.bin`);
-    expect(w0.bytes.byteLength).to.equal(242 * 4);
+    expect(w0.bytes.byteLength).to.equal(TINY_DIM * 4);
     expect((await fetch(`${coord.url}/healthz`)).status).to.equal(200);
     expect(await (await fetch(`${coord.url}/metrics`)).text()).to.include('fedprofile_round_duration_seconds');
     const doc = await (await fetch(`${coord.url}/api/v1/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown>; components: { schemas: { FederationConfig: { properties: Record<string, unknown> } } } };

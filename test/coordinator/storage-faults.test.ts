@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type { FederatedClient } from '../../client-sdk/federated-client.js';
 import { fileSystemWriter, type CheckpointWriter } from '../../coordinator/checkpoints.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   ADMIN, api, createFederation, issueToken, newClient, removeDir, silent, startTestCoordinator, tempDir, waitFor,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 const roundDir = (dir: string, fed: string, round: number): string => join(dir, 'checkpoints', fed, `round-${String(round).padStart(6, '0')}`);
 
 /**

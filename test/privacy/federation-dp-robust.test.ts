@@ -5,12 +5,12 @@ import { coordinateMedian } from '../../shared/aggregation/robust/rules.js';
 import { clipL2, computeEpsilon } from '../../shared/privacy/index.js';
 import type { FitConfig, FitResult } from '../../shared/training/types.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 const FIT = { localEpochs: 2, learningRate: 0.05 };
 
 /** A poisoning client: trains honestly, then sends its update sign-flipped and scaled. */
@@ -119,7 +119,7 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
       const r = await api(coord.url, 'GET', `/federations/${fed}/rounds/1`);
       return r.json?.status === 'completed' ? r.json : undefined;
     });
-    // Rounding of 242 coordinates to the grid 2^-f (f from n = 3, clip 1) widens the sensitivity a little.
+    // Rounding of the TINY_DIM coordinates to the grid 2^-f (f from n = 3, clip 1) widens the sensitivity a little.
     const f = Math.floor(Math.log2(((2 ** 31 - 1) / 3 - 1) / 1));
     const sigma = (z * C) / (C + Math.sqrt(DIM) * 2 ** -f);
     expect(round.metrics['agg.dpNoiseMultiplier']).to.be.closeTo(sigma, 1e-12);

@@ -6,12 +6,12 @@ import { createStrategy, type StrategyConfigInput } from '../../shared/aggregati
 import type { FitConfig, FitResult } from '../../shared/training/types.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import { VirtualFederation, type VirtualRound } from '../../simulations/federated/virtual-federation.js';
-import { LeastSquaresTrainer, TINY_MODEL } from '../runtime/fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
 } from '../runtime/fixtures/harness.js';
 
-const DIM = 242; // parameters of TINY_MODEL
+const DIM = TINY_DIM;
 const SAMPLES = [5, 11, 23, 8];
 const SEED = 11;
 const ROUNDS = 3;

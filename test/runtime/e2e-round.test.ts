@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { FederatedClient } from '../../client-sdk/federated-client.js';
 import { CHUNK_EVENT, MESSAGE_EVENT } from '../../shared/protocol/version.js';
-import { LeastSquaresTrainer, TINY_MODEL } from './fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from './fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, rawSocket, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
 } from './fixtures/harness.js';
 
-const DIM = 242; // parameters of TINY_MODEL
+const DIM = TINY_DIM;
 
 describe('runtime end to end: coordinator + 3 clients over loopback sockets', function () {
   this.timeout(60_000);

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { FederatedClient } from '../../client-sdk/federated-client.js';
-import { LeastSquaresTrainer, TINY_MODEL } from './fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from './fixtures/least-squares-trainer.js';
 import { api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf } from './fixtures/harness.js';
 
-const DIM = 242;
+const DIM = TINY_DIM;
 
 describe('runtime end to end with SecAgg+ behind the aggregation seam', function () {
   this.timeout(60_000);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { LeastSquaresTrainer, TINY_MODEL } from './fixtures/least-squares-trainer.js';
+import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from './fixtures/least-squares-trainer.js';
 import { ADMIN, newClient, removeDir, silent, tempDir } from './fixtures/harness.js';
 
 describe('TLS: HTTPS API and WSS client socket', function () {
@@ -41,7 +41,7 @@ describe('TLS: HTTPS API and WSS client socket', function () {
     const fed = await call('POST', '/federations', { name: 'tls', model: TINY_MODEL, rounds: 1 });
     expect(fed.status).to.equal(201);
     const tok = await call('POST', `/federations/${fed.json.id}/tokens`, {});
-    const client = newClient(coord.url, tok.json.token, new LeastSquaresTrainer(242, 3, 't'), join(dir, 'c'), { ca });
+    const client = newClient(coord.url, tok.json.token, new LeastSquaresTrainer(TINY_DIM, 3, 't'), join(dir, 'c'), { ca });
     try {
       const who = await client.start();
       expect(who.federationId).to.equal(fed.json.id);
@@ -51,7 +51,7 @@ describe('TLS: HTTPS API and WSS client socket', function () {
   });
 
   it('a client without the CA says the certificate is not trusted, instead of waiting silently', async () => {
-    const client = newClient(coord.url, 'fpt_whatever-token', new LeastSquaresTrainer(242, 3, 't'), join(dir, 'untrusted'));
+    const client = newClient(coord.url, 'fpt_whatever-token', new LeastSquaresTrainer(TINY_DIM, 3, 't'), join(dir, 'untrusted'));
     const reasons: string[] = [];
     client.on('connect-failed', (f) => reasons.push(`${f.url} ${f.reason}`));
     void client.start().catch(() => undefined);
