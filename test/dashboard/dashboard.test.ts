@@ -389,7 +389,8 @@ describe('operator dashboard in a real browser', function () {
     }) as { id: string };
     await page.goto(`${served!.base}#fed=${encodeURIComponent(id)}`);
     const item = (label: string) => page.locator('#federation-summary div', { has: page.locator('dt', { hasText: label }) }).locator('dd');
-    await item('Privacy').waitFor();
+    // The summary may still show the previously viewed federation (a hash change re-renders it): wait for this one's.
+    await item('Privacy').filter({ hasText: 'ε' }).waitFor();
     expect(await item('Privacy').innerText()).to.equal('ε 0.000 of 8 (δ 0.00001, central, z 1.1, C 0.5)');
     expect(await item('Robust rule').innerText()).to.equal('norm-bound');
   });

@@ -134,6 +134,7 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
   it('PEFT with q8 error feedback: the compressor follows the switch from the whole model to the slice', async () => {
     const lines = await run(fedOnly({ peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8' } }));
     expect(lines).to.have.length(3);
-    expect((lines[2]!.bytesUp as number) / (lines[0]!.bytesUp as number)).to.be.below(0.2);
+    // The slice is every bias plus the heads (wide & deep, with their auxiliary layer): about a quarter of this tiny model.
+    expect((lines[2]!.bytesUp as number) / (lines[0]!.bytesUp as number)).to.be.below(0.35);
   });
 });
