@@ -351,6 +351,17 @@ export class ProfileModel {
     return tf.mul(tf.add(mean, latest), 0.5) as tf.Tensor2D;
   }
 
+  /**
+   * Next-item scores [B,V] for a batch built by nextItemInput: the latest position's state (a MASK appended,
+   * or under causal attention the latest event) through the item output.
+   */
+  nextItemLogits(nextBatch: ModelBatch): tf.Tensor2D {
+    const [B, L] = nextBatch.item.shape;
+    const d = this.config.dModel;
+    const h = this.encode(nextBatch, false);
+    return this.itemLogits(tf.reshape(tf.slice(h, [0, L - 1, 0], [B, 1, d]), [B, d]) as tf.Tensor2D);
+  }
+
   /** Scores over the item vocabulary for hidden states h [N,d]: tied item embedding + output bias. */
   itemLogits(h: tf.Tensor2D): tf.Tensor2D {
     return tf.fused.matMul({ a: h, b: tf.transpose(this.w('embed/item')) as tf.Tensor2D, bias: this.w('head/item/bias') }) as tf.Tensor2D;

@@ -163,17 +163,13 @@ export type ExplanationMethod = 'occlusion' | 'attention';
 /** One pass of the model over B encoded sequences: the heads, the next-item distribution and the saliency. */
 export function profileModelOutputs(model: ProfileModel, seqs: readonly EncodedSequence[], explain: ExplanationMethod = 'occlusion'): ModelOutputs {
   const cfg = model.config;
-  const B = seqs.length;
-  const L = cfg.maxLen;
   const batch = toBatch(seqs, cfg);
   const nextBatch = toBatch(seqs.map((s) => nextItemInput(s, cfg)), cfg);
   try {
     const outs = tf.tidy(() => {
       const { user: emb, logits: heads } = model.profileHeads(batch, false);
-      const hNext = model.encode(nextBatch, false);
-      const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
       return [emb, tf.sigmoid(heads.propensity), tf.sigmoid(heads.interests), tf.softmax(heads.tier),
-        tf.softmax(model.itemLogits(last)), ...(explain === 'attention' ? [model.eventSaliency(batch)] : [])];
+        tf.softmax(model.nextItemLogits(nextBatch)), ...(explain === 'attention' ? [model.eventSaliency(batch)] : [])];
     });
     const [embedding, propensity, interests, tier, next, attention] = outs.map((t) => t.dataSync() as Float32Array);
     tf.dispose(outs);

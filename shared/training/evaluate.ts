@@ -40,16 +40,11 @@ export function forEachNextItemDistribution(
 ): void {
   const cfg = model.config;
   const V = cfg.itemVocab;
-  const L = cfg.maxLen;
   for (let start = 0; start < examples.length; start += batchSize) {
     const chunk = examples.slice(start, start + batchSize);
     const nextBatch = toBatch(chunk.map((e) => nextItemInput(e.input, cfg)), cfg);
     try {
-      const logits = tf.tidy(() => {
-        const h = model.encode(nextBatch, false);
-        const last = tf.reshape(tf.slice(h, [0, L - 1, 0], [chunk.length, 1, cfg.dModel]), [chunk.length, cfg.dModel]) as tf.Tensor2D;
-        return model.itemLogits(last);
-      });
+      const logits = tf.tidy(() => model.nextItemLogits(nextBatch));
       const values = logits.dataSync() as Float32Array;
       logits.dispose();
       chunk.forEach((ex, b) => fn(ex, start + b, softmaxItems(values.subarray(b * V, (b + 1) * V))));
@@ -77,16 +72,12 @@ interface BatchOutputs {
 /** Runs the model on one batch of examples, outside any training graph. */
 function predictBatch(model: ProfileModel, examples: readonly UserExample[]): BatchOutputs {
   const cfg = model.config;
-  const L = cfg.maxLen;
-  const B = examples.length;
   const nextBatch = toBatch(examples.map((e) => nextItemInput(e.input, cfg)), cfg);
   const batch = toBatch(examples.map((e) => e.input), cfg);
   try {
     const [next, prop, interests, tier] = tf.tidy(() => {
-      const hNext = model.encode(nextBatch, false);
-      const last = tf.reshape(tf.slice(hNext, [0, L - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]) as tf.Tensor2D;
       const heads = model.profileHeads(batch, false).logits;
-      return [model.itemLogits(last), tf.sigmoid(heads.propensity), heads.interests, heads.tier];
+      return [model.nextItemLogits(nextBatch), tf.sigmoid(heads.propensity), heads.interests, heads.tier];
     });
     const out = {
       nextLogits: next.dataSync() as Float32Array,
