@@ -44,6 +44,9 @@ export function parameterCount(cfg: ModelConfig): number {
   // LoRA: A [in, r] and B [r, out] for the qkv, out, ffn-in and ffn-out kernels of every block.
   const r = cfg.loraRank ?? 0;
   n += cfg.layers * r * ((d + 3 * d) + (d + d) + (d + cfg.ffDim) + (cfg.ffDim + d));
+  // Bottleneck adapters: down [d, a] + bias [a] and up [a, d] + bias [d], after attention and after the FFN.
+  const a = cfg.adapterSize ?? 0;
+  n += cfg.layers * 2 * (d * a + a + a * d + d);
   return n;
 }
 

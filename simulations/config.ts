@@ -238,7 +238,21 @@ export const SimulationConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['secureAggregation', 'threshold'], message: `must be > neighbors / 2 (${sa.neighbors / 2}), got ${sa.threshold}` });
     }
     checkPrivacyAndRobustness(c, ctx);
+    checkPeftModel(c, ctx);
   });
+
+/**
+ * A PEFT method must find its weights in the model: LoRA needs model.loraRank, adapters model.adapterSize.
+ * Caught here, by field, rather than when the first fine-tuning round cuts an empty slice.
+ */
+function checkPeftModel(c: { peft?: { method: string } | undefined; model: { loraRank?: number | undefined; adapterSize?: number | undefined } }, ctx: z.RefinementCtx): void {
+  const method = c.peft?.method;
+  if (method === undefined) return;
+  const needs = method.startsWith('lora') ? 'loraRank' : method.startsWith('adapter') ? 'adapterSize' : undefined;
+  if (needs !== undefined && !((c.model[needs] ?? 0) > 0)) {
+    ctx.addIssue({ code: 'custom', path: ['peft', 'method'], message: `"${method}" trains ${needs === 'loraRank' ? 'LoRA factors' : 'bottleneck adapters'}, which this model does not have: set model.${needs} to an integer >= 1 (e.g. 4)` });
+  }
+}
 
 type RefineInput = {
   secureAggregation: { enabled: boolean; clip: number };

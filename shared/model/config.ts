@@ -41,6 +41,12 @@ export const ModelConfigSchema = z.strictObject({
    * W + A·B (B starts at 0, so the model starts as without them). 0 or absent = no LoRA weights.
    */
   loraRank: z.number().int().min(0).max(256).optional(),
+  /**
+   * Bottleneck adapter size r (Houlsby et al. 2019): after the attention and the FFN sublayer of every block,
+   * h + up(gelu(down(h))) with down [d, r] and up [r, d] (up starts at 0, so the model starts as without
+   * them). 0 or absent = no adapter weights.
+   */
+  adapterSize: z.number().int().min(0).max(4096).optional(),
 }).refine((c) => c.dModel % c.heads === 0, { message: 'dModel must be divisible by heads', path: ['heads'] });
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;

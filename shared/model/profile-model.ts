@@ -104,9 +104,32 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
       { name: STATS_WEIGHTS.scorerValidation, shape: [2, SCORERS.length], init: 'zeros' },
     );
   }
-  // Appended after everything else, so a model without LoRA keeps its layout and initial values.
-  s.push(...loraSpecs(cfg));
+  // Appended after everything else, so a model without LoRA or adapters keeps its layout and initial values
+  // (and a LoRA model keeps its own when adapters are added).
+  s.push(...loraSpecs(cfg), ...adapterSpecs(cfg));
   return s;
+}
+
+/** The sublayers a bottleneck adapter follows in every block. */
+export const ADAPTER_SITES = ['attn', 'ffn'] as const;
+
+function adapterSpecs(cfg: ModelConfig): Spec[] {
+  const r = cfg.adapterSize ?? 0;
+  if (r === 0) return [];
+  const d = cfg.dModel;
+  const out: Spec[] = [];
+  for (let i = 0; i < cfg.layers; i++) {
+    for (const site of ADAPTER_SITES) {
+      const p = `block${i}/adapter/${site}`;
+      // Down at fan-in scale (like LoRA's A) so the up projection gets a usable gradient from the start; up at
+      // zero so the adapter adds exactly nothing until trained.
+      out.push(
+        { name: `${p}/down/kernel`, shape: [d, r], init: 'lora' }, { name: `${p}/down/bias`, shape: [r], init: 'zeros' },
+        { name: `${p}/up/kernel`, shape: [r, d], init: 'zeros' }, { name: `${p}/up/bias`, shape: [d], init: 'zeros' },
+      );
+    }
+  }
+  return out;
 }
 
 /** The kernels LoRA adapts in every block, with their [in, out] shapes. */
@@ -161,7 +184,11 @@ interface Block {
   ffInK: tf.Variable; ffInB: tf.Variable; ffOutK: tf.Variable; ffOutB: tf.Variable; ln2G: tf.Variable; ln2B: tf.Variable;
   /** LoRA factors [A, B] per adapted kernel, when the config has a LoRA rank. */
   lora?: Record<'qkv' | 'out' | 'ffIn' | 'ffOut', [tf.Variable, tf.Variable]>;
+  /** Bottleneck adapters after the attention and the FFN sublayer, when the config has an adapter size. */
+  adapters?: Record<(typeof ADAPTER_SITES)[number], Adapter>;
 }
+
+interface Adapter { downK: tf.Variable; downB: tf.Variable; upK: tf.Variable; upB: tf.Variable }
 
 /** The kernel a block uses: W, or W + A·B with LoRA (computed per forward pass, so A and B get gradients). */
 function adapted(k: tf.Variable, lora: [tf.Variable, tf.Variable] | undefined): tf.Tensor2D {
@@ -201,6 +228,12 @@ export class ProfileModel {
             qkv: [w('attn/qkv/lora_a'), w('attn/qkv/lora_b')], out: [w('attn/out/lora_a'), w('attn/out/lora_b')],
             ffIn: [w('ffn/in/lora_a'), w('ffn/in/lora_b')], ffOut: [w('ffn/out/lora_a'), w('ffn/out/lora_b')],
           } satisfies Block['lora'],
+        } : {}),
+        ...((cfg.adapterSize ?? 0) > 0 ? {
+          adapters: Object.fromEntries(ADAPTER_SITES.map((site) => [site, {
+            downK: w(`adapter/${site}/down/kernel`), downB: w(`adapter/${site}/down/bias`),
+            upK: w(`adapter/${site}/up/kernel`), upB: w(`adapter/${site}/up/bias`),
+          }])) as Record<(typeof ADAPTER_SITES)[number], Adapter>,
         } : {}),
       };
     });
@@ -323,14 +356,25 @@ export class ProfileModel {
         ctx = tf.gather(ctx, rows);
         x = tf.gather(x, rows);
       }
-      const attnOut = this.dropout(tf.fused.matMul({ a: ctx, b: adapted(blk.outK, blk.lora?.out), bias: blk.outB }), training, dropoutSeed, 1 + 2 * i);
+      const attnOut = this.dropout(this.adapter(tf.fused.matMul({ a: ctx, b: adapted(blk.outK, blk.lora?.out), bias: blk.outB }) as tf.Tensor2D, blk.adapters?.attn), training, dropoutSeed, 1 + 2 * i);
       x = this.ln(tf.add(x, attnOut), blk.ln1G, blk.ln1B);
       const inner = tf.fused.matMul({ a: x, b: adapted(blk.ffInK, blk.lora?.ffIn), bias: blk.ffInB });
       const act = (this.fused ? gelu(inner) : plainGelu(inner)) as tf.Tensor2D;
-      const ffOut = this.dropout(tf.fused.matMul({ a: act, b: adapted(blk.ffOutK, blk.lora?.ffOut), bias: blk.ffOutB }), training, dropoutSeed, 2 + 2 * i);
+      const ffOut = this.dropout(this.adapter(tf.fused.matMul({ a: act, b: adapted(blk.ffOutK, blk.lora?.ffOut), bias: blk.ffOutB }) as tf.Tensor2D, blk.adapters?.ffn), training, dropoutSeed, 2 + 2 * i);
       x = this.ln(tf.add(x, ffOut), blk.ln2G, blk.ln2B);
     });
     return { hidden: x, lastAttention };
+  }
+
+  /**
+   * A sublayer's output h through its bottleneck adapter (Houlsby et al. 2019): h + up(gelu(down(h))), before
+   * the block's residual and LayerNorm; h itself without one.
+   */
+  private adapter(h: tf.Tensor2D, a: Adapter | undefined): tf.Tensor2D {
+    if (!a) return h;
+    const down = tf.fused.matMul({ a: h, b: a.downK as tf.Tensor2D, bias: a.downB });
+    const act = (this.fused ? gelu(down) : plainGelu(down)) as tf.Tensor2D;
+    return tf.add(h, tf.fused.matMul({ a: act, b: a.upK as tf.Tensor2D, bias: a.upB })) as tf.Tensor2D;
   }
 
   /** Contextual hidden states [B,L,d]. */

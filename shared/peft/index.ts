@@ -1,1 +1,1 @@
-export { PeftSlice, isPeftTrainable, PEFT_METHODS, type PeftMethod } from './bitfit.js';
+export { PeftSlice, isPeftFederated, isPeftTrainable, PEFT_METHODS, type PeftMethod, type PeftSliceOptions } from './bitfit.js';

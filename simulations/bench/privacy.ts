@@ -5,15 +5,18 @@
  *
  *   npm run bench:privacy -- [--config FILE] [--suite dp,attack,compression,peft] [--out FILE]
  *                            [--clip-norm C|auto] [--attack-fraction F] [--max-norm N|auto] [--rounds N] [--plain]
- *                            [--pretrain-rounds N] [--lora-rank R]
+ *                            [--pretrain-rounds N] [--lora-rank R] [--adapter-size R] [--schedules P+F,...]
+ *                            [--variants full,bitfit,lora,lora-q8,adapter,adapter-q8]
  *
  * dp:          ε at noise multiplier 1.0 (accountant only), then NDCG@10 at ε = ∞, 8 and 3 (noise calibrated to
  *              each target over the run's rounds; DP-FedAvg distributed under SecAgg, central otherwise).
  * attack:      plain mode (robust rules need it); no attack, then sign-flip (×−4) and scaled-update (×10) attackers
  *              against the mean, median, trimmed mean, multi-Krum and norm bounding.
  * compression: plain mode; float32 both ways, f16 down + q8 (error feedback) up, f16 down + top-k 1 % up.
- * peft:        plain mode; full fine-tuning, BitFit + heads, LoRA + heads, LoRA + heads with q8 both ways; NDCG@10
- *              and fine-tuning bytes per round relative to full fine-tuning.
+ * peft:        plain mode; per pre-training + fine-tuning schedule (--schedules, default the experiment's own):
+ *              full fine-tuning, BitFit + heads, LoRA + heads, LoRA + heads with q8 both ways, bottleneck adapters
+ *              + heads (--variants); NDCG@10 against full fine-tuning's best schedule, steady-state bytes per client
+ *              and fine-tuning round, and the one-off bytes (encoder download after pre-training, statistics).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +45,17 @@ interface VariantResult {
   /** Fine-tuning rounds only (pre-training always ships the whole model). */
   finetuneBytesUpPerRound: number;
   finetuneBytesDownPerRound: number;
+  /**
+   * Per client (up: per contributor, down: per invited client), median over fine-tuning rounds: what a
+   * fine-tuning round costs each client once the one-off transfers are done.
+   */
+  steadyBytesPerClient: { up: number; down: number };
+  /** Fine-tuning bytes of the whole run beyond steady state (encoder download after pre-training, statistics). */
+  oneOffBytes: { up: number; down: number };
+  /** Per client and pre-training round (whole model both ways). */
+  pretrainBytesPerClient: { up: number; down: number } | null;
+  /** Per-client bytes of each fine-tuning round, in order. */
+  finetuneRoundsPerClient: Array<{ up: number; down: number }>;
 }
 
 function median(xs: readonly number[]): number | null {
@@ -58,15 +72,26 @@ async function runVariant(variant: string, cfg: SimulationConfig, extra: { noise
     const name = cfg.strategies[0]!.name;
     const s = r.summary.strategies[name]!;
     const lines = readFileSync(r.metricsPath, 'utf8').trim().split('\n')
-      .map((l) => JSON.parse(l) as { phase: string; bytesUp: number; bytesDown: number; aggregation?: Record<string, number> });
+      .map((l) => JSON.parse(l) as { phase: string; bytesUp: number; bytesDown: number; clientsSelected: number; clientsCompleted: number; aggregation?: Record<string, number> });
     const norms = lines.map((l) => l.aggregation?.honestUpdateNormMedian).filter((x): x is number => x !== undefined);
     const fine = lines.filter((l) => l.phase === 'finetune');
+    const pre = lines.filter((l) => l.phase !== 'finetune');
     const perRound = (k: 'bytesUp' | 'bytesDown') => (fine.length ? fine.reduce((a, l) => a + l[k], 0) / fine.length : NaN);
+    type Line = (typeof lines)[number];
+    const client = (l: Line) => ({ up: l.bytesUp / Math.max(1, l.clientsCompleted), down: l.bytesDown / Math.max(1, l.clientsSelected) });
+    const steady = { up: median(fine.map((l) => client(l).up)) ?? NaN, down: median(fine.map((l) => client(l).down)) ?? NaN };
+    const oneOff = {
+      up: fine.reduce((a, l) => a + l.bytesUp - steady.up * l.clientsCompleted, 0),
+      down: fine.reduce((a, l) => a + l.bytesDown - steady.down * l.clientsSelected, 0),
+    };
     const res: VariantResult = {
       variant, ndcg10: s.ndcg10, hr10: s.hr10, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
       bytesUpPerRound: s.bytesPerRound?.up ?? NaN, bytesDownPerRound: s.bytesPerRound?.down ?? NaN,
       seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, honestNormMedian: median(norms),
-      finetuneBytesUpPerRound: perRound('bytesUp'), finetuneBytesDownPerRound: perRound('bytesDown'), ...extra,
+      finetuneBytesUpPerRound: perRound('bytesUp'), finetuneBytesDownPerRound: perRound('bytesDown'),
+      steadyBytesPerClient: steady, oneOffBytes: oneOff,
+      pretrainBytesPerClient: pre.length ? client(pre[0]!) : null,
+      finetuneRoundsPerClient: fine.map(client), ...extra,
     };
     process.stderr.write(`${JSON.stringify(res)}\n`);
     return res;
@@ -105,11 +130,14 @@ async function main(): Promise<void> {
     .option('--rounds <n>', 'override training.rounds')
     .option('--pretrain-rounds <n>', 'override training.pretrainRounds (PEFT fine-tunes a pre-trained encoder)')
     .option('--lora-rank <r>', 'LoRA rank for the peft suite', '4')
+    .option('--adapter-size <r>', 'bottleneck adapter size for the peft suite', '4')
+    .option('--schedules <list>', 'peft suite: comma-separated PRETRAIN+FINETUNE round schedules (default: the experiment\'s own)')
+    .option('--variants <list>', 'peft suite: full, bitfit, lora, lora-q8, adapter, adapter-q8', 'full,bitfit,lora,lora-q8,adapter')
     .option('--plain', 'turn secure aggregation off (DP then runs in central mode)')
     .option('--out <file>', 'also write the JSON here');
   program.parse();
   const o = program.opts<{
-    config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; pretrainRounds?: string; loraRank: string;
+    config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; pretrainRounds?: string; loraRank: string; adapterSize: string; schedules?: string; variants: string;
     plain?: boolean; out?: string;
   }>();
   const fromFile = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
@@ -183,24 +211,50 @@ async function main(): Promise<void> {
   if (suites.has('peft')) {
     const plain: SimulationConfig = { ...base, secureAggregation: { ...base.secureAggregation, enabled: false } };
     const rank = Number(o.loraRank);
-    const lora: SimulationConfig = { ...plain, model: { ...plain.model, loraRank: rank }, peft: { method: 'lora' } };
-    const full = await runVariant('full fine-tuning, f32', plain);
-    const bitfit = await runVariant('PEFT (BitFit + heads), f32', { ...plain, peft: { method: 'bitfit' } });
-    const loraF32 = await runVariant(`PEFT (LoRA r = ${rank} + heads), f32`, lora);
-    const loraQ8 = await runVariant(`PEFT (LoRA r = ${rank} + heads), q8 both ways (error feedback up)`, {
-      ...lora, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 },
+    const adapterSize = Number(o.adapterSize);
+    const total = base.training.pretrainRounds + base.training.rounds;
+    const schedules = (o.schedules ?? `${base.training.pretrainRounds}+${base.training.rounds}`).split(',').map((sch) => {
+      const [p, f] = sch.split('+').map(Number);
+      if (!Number.isInteger(p) || !Number.isInteger(f) || p! < 0 || f! < 1) throw new Error(`--schedules: "${sch}" is not PRETRAIN+FINETUNE rounds`);
+      return { pretrainRounds: p!, rounds: f!, label: `${p} + ${f}` };
     });
-    // Byte ratios over fine-tuning rounds: pre-training ships the whole model in every variant.
-    const ratio = (a: VariantResult, k: 'finetuneBytesUpPerRound' | 'finetuneBytesDownPerRound') => full[k] / a[k];
-    const versus = (a: VariantResult) => ({
-      ndcgVsFull: a.ndcg10 / full.ndcg10,
-      finetuneShrink: { up: ratio(a, 'finetuneBytesUpPerRound'), down: ratio(a, 'finetuneBytesDownPerRound') },
-    });
-    result.peft = {
-      pretrainRounds: base.training.pretrainRounds, loraRank: rank,
-      runs: [full, bitfit, loraF32, loraQ8],
-      bitfit: versus(bitfit), lora: versus(loraF32), loraQ8: versus(loraQ8),
-    };
+    const wanted = new Set(o.variants.split(',').map((v) => v.trim()));
+    const known = ['full', 'bitfit', 'lora', 'lora-q8', 'adapter', 'adapter-q8'];
+    for (const v of wanted) if (!known.includes(v)) throw new Error(`--variants: unknown "${v}" (known: ${known.join(', ')})`);
+    const variants: Array<{ key: string; label: string; cfg: (c: SimulationConfig) => SimulationConfig }> = [
+      // Explicit f32 compression keeps full fine-tuning on the same round loop and byte accounting as PEFT.
+      { key: 'full', label: 'full fine-tuning, f32', cfg: (c) => ({ ...c, compression: F32_WIRE }) },
+      { key: 'bitfit', label: 'PEFT (BitFit + heads), f32', cfg: (c) => ({ ...c, peft: { method: 'bitfit' } }) },
+      { key: 'lora', label: `PEFT (LoRA r = ${rank} + heads), f32`, cfg: (c) => ({ ...c, model: { ...c.model, loraRank: rank }, peft: { method: 'lora' } }) },
+      {
+        key: 'lora-q8', label: `PEFT (LoRA r = ${rank} + heads), q8 both ways (error feedback up)`,
+        cfg: (c) => ({ ...c, model: { ...c.model, loraRank: rank }, peft: { method: 'lora' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 } }),
+      },
+      { key: 'adapter', label: `PEFT (adapters r = ${adapterSize} + heads), f32`, cfg: (c) => ({ ...c, model: { ...c.model, adapterSize }, peft: { method: 'adapter' } }) },
+      {
+        key: 'adapter-q8', label: `PEFT (adapters r = ${adapterSize} + heads), q8 both ways (error feedback up)`,
+        cfg: (c) => ({ ...c, model: { ...c.model, adapterSize }, peft: { method: 'adapter' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 } }),
+      },
+    ];
+    const runs: Array<VariantResult & { key: string; schedule: string }> = [];
+    for (const sch of schedules) {
+      const cfg: SimulationConfig = { ...plain, training: { ...plain.training, pretrainRounds: sch.pretrainRounds, rounds: sch.rounds } };
+      for (const v of variants) {
+        if (!wanted.has(v.key)) continue;
+        const r = await runVariant(`${v.label}, ${sch.label}`, v.cfg(cfg));
+        runs.push({ ...r, key: v.key, schedule: sch.label });
+      }
+    }
+    // Against full fine-tuning's best schedule (by NDCG@10): quality ratio, and byte shrink per steady-state
+    // fine-tuning round (the one-off rounds are reported beside, in each run's peftOneOff).
+    const fulls = runs.filter((r) => r.key === 'full');
+    const best = fulls.length ? fulls.reduce((a, b) => (b.ndcg10 > a.ndcg10 ? b : a)) : undefined;
+    const versus = best ? runs.filter((r) => r.key !== 'full').map((r) => ({
+      variant: r.variant, ndcgVsBestFull: r.ndcg10 / best.ndcg10,
+      steadyShrink: { up: best.steadyBytesPerClient.up / r.steadyBytesPerClient.up, down: best.steadyBytesPerClient.down / r.steadyBytesPerClient.down },
+      finetuneShrink: { up: best.finetuneBytesUpPerRound / r.finetuneBytesUpPerRound, down: best.finetuneBytesDownPerRound / r.finetuneBytesDownPerRound },
+    })) : [];
+    result.peft = { loraRank: rank, adapterSize, bestFull: best?.variant ?? null, runs, versusBestFull: versus };
   }
 
   const json = JSON.stringify(result, null, 2);

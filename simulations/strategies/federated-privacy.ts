@@ -73,10 +73,11 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
     const instructions = hooks.sample(round, strategy.configureFit(round, available, sampleRng));
     const download = hooks.download(global);
     const phase = phaseOf(cfg, round);
-    const peftRound = peft.active(phase);
-    const dimension = peftRound ? peft.slice!.size : ctx.manifest.totalSize;
-    const trainOnly = peftRound ? { trainOnly: peft.slice!.names } : {};
-    const downloaded = peft.downloads(instructions.map((i) => i.clientId), global, cfg.compression?.download ?? 'f32', peftRound);
+    const slice = peft.roundSlice(phase);
+    const globalAtStart = global;
+    const dimension = slice ? slice.size : ctx.manifest.totalSize;
+    const trainOnly = slice ? { trainOnly: slice.names } : {};
+    const downloaded = peft.downloads(instructions.map((i) => i.clientId), global, cfg.compression?.download ?? 'f32', slice);
     const dropped = new Set<string>();
     const stragglers = new Set<string>();
     for (const ins of instructions) {
@@ -96,7 +97,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
     })), signal);
     const trainSeconds = (performance.now() - tTrain) / 1000;
     const clientTrainSeconds = fits.reduce((s, [, r]) => s + r.seconds, 0);
-    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, peftRound ? peft.slice!.extract(r.delta) : r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)))]));
+    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, slice ? slice.extract(r.delta) : r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)))]));
     const updates = new Map([...uploads].map(([id, u]) => [id, { update: u.update, weight: u.weight }]));
     const agg = aggregateRound({
       cfg, strategy: spec.name, round, participants: instructions.map((i) => i.clientId), updates, dropped, stragglers,
@@ -108,7 +109,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
       const contributors = agg.outcome.contributors;
       completed = contributors.length;
       const mean = hooks.serverMean(round, agg.outcome.mean, completed);
-      const step = await strategy.aggregateFit(round, global, peftRound ? peft.slice!.scatter(mean) : mean, {
+      const step = await strategy.aggregateFit(round, global, slice ? slice.scatter(mean) : mean, {
         contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
       });
       global = step.weights;
@@ -119,8 +120,11 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
       ctx.progress.note(`[${spec.name}] round ${round}: aggregation aborted (${agg.outcome.reason}); the global model is unchanged`);
     }
     Object.assign(aggregation, hooks.endRound({ participants: instructions.length, contributors: completed, released: agg.outcome.status === 'done', dimension }));
-    peft.endRound(peftRound, agg.outcome.status === 'done');
-    if (peftRound) aggregation.peftParameters = dimension;
+    peft.endRound(slice, agg.outcome.status === 'done', globalAtStart);
+    if (slice) {
+      aggregation.peftParameters = dimension;
+      if (slice.statistics) aggregation.peftStatistics = 1;
+    }
     ctx.finalModels[spec.name] = global;
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');

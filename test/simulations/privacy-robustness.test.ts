@@ -131,6 +131,32 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     expect(peft[2]!.ndcg10).to.be.within(0, 1);
   });
 
+  it('PEFT with transition statistics: they travel in fine-tuning rounds only until averaged under a fixed index', async () => {
+    const model = { ...tinyExperiment.model, transitionItems: 12, loraRank: 2 };
+    const training = { ...tinyExperiment.training, rounds: 3 };
+    const [one, two] = await Promise.all([
+      run(fedOnly({ model, training, peft: { method: 'lora' } })),
+      run(fedOnly({ model, training: { ...training, pretrainRounds: 2, rounds: 2 }, peft: { method: 'lora' } })),
+    ]);
+    const counts = 2 * 128 + 12 * 12;
+    // One pre-training round fixes the index; the first fine-tuning round counts transitions in that order.
+    expect(one.map((l) => agg(l).peftStatistics ?? 0)).to.deep.equal([0, 1, 0, 0]);
+    const [withStats, steady] = [agg(one[1]!).peftParameters!, agg(one[2]!).peftParameters!];
+    expect(withStats - steady).to.equal(counts);
+    expect(agg(one[3]!).peftParameters).to.equal(steady);
+    // Upload: the statistics round carries the counts, later rounds only the slice. Download: the encoder
+    // after pre-training (round 2), the slice and the new statistics (round 3), then the slice (round 4).
+    const perClient = (l: MetricLine, k: 'bytesUp' | 'bytesDown') => (l[k] as number) / (l[k === 'bytesUp' ? 'clientsCompleted' : 'clientsSelected'] as number);
+    expect(perClient(one[2]!, 'bytesUp')).to.equal(perClient(one[3]!, 'bytesUp'));
+    expect(perClient(one[1]!, 'bytesUp') - perClient(one[2]!, 'bytesUp')).to.be.within(4 * counts, 4 * counts + 64);
+    expect(perClient(one[1]!, 'bytesDown')).to.be.closeTo(perClient(one[0]!, 'bytesDown'), 64);
+    expect(perClient(one[2]!, 'bytesDown') - perClient(one[3]!, 'bytesDown')).to.be.within(4 * counts, 4 * counts + 64);
+    // Two pre-training rounds already settle them: fine-tuning ships the slice from its first round on.
+    expect(two.map((l) => agg(l).peftStatistics ?? 0)).to.deep.equal([0, 0, 0, 0]);
+    expect(agg(two[2]!).peftParameters).to.equal(steady);
+    expect(perClient(two[3]!, 'bytesDown')).to.equal(perClient(one[3]!, 'bytesDown'));
+  });
+
   it('PEFT with q8 error feedback: the compressor follows the switch from the whole model to the slice', async () => {
     const lines = await run(fedOnly({ peft: { method: 'bitfit' }, compression: { download: 'q8', upload: 'q8' } }));
     expect(lines).to.have.length(3);
