@@ -46,7 +46,7 @@ export function parameterCount(cfg: ModelConfig): number {
   n += cfg.layers * r * ((d + 3 * d) + (d + d) + (d + cfg.ffDim) + (cfg.ffDim + d));
   // Bottleneck adapters: down [d, a] + bias [a] and up [a, d] + bias [d], after attention and after the FFN.
   const a = cfg.adapterSize ?? 0;
-  n += cfg.layers * 2 * (d * a + a + a * d + d);
+  if (a > 0) n += cfg.layers * 2 * (d * a + a + a * d + d);
   return n;
 }
 

@@ -132,12 +132,13 @@ async function main(): Promise<void> {
     .option('--lora-rank <r>', 'LoRA rank for the peft suite', '4')
     .option('--adapter-size <r>', 'bottleneck adapter size for the peft suite', '4')
     .option('--schedules <list>', 'peft suite: comma-separated PRETRAIN+FINETUNE round schedules (default: the experiment\'s own)')
+    .option('--seeds <list>', 'peft suite: comma-separated seeds (default: the experiment\'s own); every variant runs on each')
     .option('--variants <list>', 'peft suite: full, bitfit, lora, lora-q8, adapter, adapter-q8', 'full,bitfit,lora,lora-q8,adapter')
     .option('--plain', 'turn secure aggregation off (DP then runs in central mode)')
     .option('--out <file>', 'also write the JSON here');
   program.parse();
   const o = program.opts<{
-    config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; pretrainRounds?: string; loraRank: string; adapterSize: string; schedules?: string; variants: string;
+    config: string; suite: string; clipNorm: string; attackFraction: string; maxNorm: string; rounds?: string; pretrainRounds?: string; loraRank: string; adapterSize: string; schedules?: string; variants: string; seeds?: string;
     plain?: boolean; out?: string;
   }>();
   const fromFile = federatedOnly(loadSimulationConfig(o.config), o.rounds !== undefined ? Number(o.rounds) : undefined);
@@ -236,25 +237,36 @@ async function main(): Promise<void> {
         cfg: (c) => ({ ...c, model: { ...c.model, adapterSize }, peft: { method: 'adapter' }, compression: { download: 'q8', upload: 'q8', topkFraction: 0.01 } }),
       },
     ];
-    const runs: Array<VariantResult & { key: string; schedule: string }> = [];
-    for (const sch of schedules) {
-      const cfg: SimulationConfig = { ...plain, training: { ...plain.training, pretrainRounds: sch.pretrainRounds, rounds: sch.rounds } };
-      for (const v of variants) {
-        if (!wanted.has(v.key)) continue;
-        const r = await runVariant(`${v.label}, ${sch.label}`, v.cfg(cfg));
-        runs.push({ ...r, key: v.key, schedule: sch.label });
+    const seeds = o.seeds === undefined ? [plain.seed] : o.seeds.split(',').map(Number);
+    if (seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds: "${o.seeds}" is not a list of integers`);
+    const runs: Array<VariantResult & { key: string; schedule: string; seed: number }> = [];
+    for (const seed of seeds) {
+      for (const sch of schedules) {
+        const cfg: SimulationConfig = { ...plain, seed, training: { ...plain.training, pretrainRounds: sch.pretrainRounds, rounds: sch.rounds } };
+        for (const v of variants) {
+          if (!wanted.has(v.key)) continue;
+          const r = await runVariant(`${v.label}, ${sch.label}, seed ${seed}`, v.cfg(cfg));
+          runs.push({ ...r, key: v.key, schedule: sch.label, seed });
+        }
       }
     }
-    // Against full fine-tuning's best schedule (by NDCG@10): quality ratio, and byte shrink per steady-state
-    // fine-tuning round (the one-off rounds are reported beside, in each run's peftOneOff).
-    const fulls = runs.filter((r) => r.key === 'full');
+    // Mean NDCG@10 over the seeds per (variant, schedule); each PEFT row against full fine-tuning's best
+    // schedule: quality ratio, and the byte shrink per client and steady-state fine-tuning round (the one-off
+    // transfers are in each run's oneOffBytes).
+    const groups = new Map<string, typeof runs>();
+    for (const r of runs) groups.set(`${r.key}|${r.schedule}`, [...(groups.get(`${r.key}|${r.schedule}`) ?? []), r]);
+    const means = [...groups.values()].map((g) => ({
+      key: g[0]!.key, schedule: g[0]!.schedule, variant: g[0]!.variant.replace(/, seed \d+$/, ''),
+      ndcg10: g.reduce((a, r) => a + r.ndcg10, 0) / g.length, ndcg10BySeed: g.map((r) => r.ndcg10),
+      steadyBytesPerClient: g[0]!.steadyBytesPerClient, oneOffBytes: g[0]!.oneOffBytes,
+    }));
+    const fulls = means.filter((r) => r.key === 'full');
     const best = fulls.length ? fulls.reduce((a, b) => (b.ndcg10 > a.ndcg10 ? b : a)) : undefined;
-    const versus = best ? runs.filter((r) => r.key !== 'full').map((r) => ({
-      variant: r.variant, ndcgVsBestFull: r.ndcg10 / best.ndcg10,
+    const versus = best ? means.filter((r) => r.key !== 'full').map((r) => ({
+      variant: r.variant, ndcg10: r.ndcg10, ndcgVsBestFull: r.ndcg10 / best.ndcg10,
       steadyShrink: { up: best.steadyBytesPerClient.up / r.steadyBytesPerClient.up, down: best.steadyBytesPerClient.down / r.steadyBytesPerClient.down },
-      finetuneShrink: { up: best.finetuneBytesUpPerRound / r.finetuneBytesUpPerRound, down: best.finetuneBytesDownPerRound / r.finetuneBytesDownPerRound },
     })) : [];
-    result.peft = { loraRank: rank, adapterSize, bestFull: best?.variant ?? null, runs, versusBestFull: versus };
+    result.peft = { loraRank: rank, adapterSize, seeds, bestFull: best ? { variant: best.variant, ndcg10: best.ndcg10 } : null, means, versusBestFull: versus, runs };
   }
 
   const json = JSON.stringify(result, null, 2);
