@@ -134,9 +134,10 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
   it('PEFT with transition statistics: they travel in fine-tuning rounds only until averaged under a fixed index', async () => {
     const model = { ...tinyExperiment.model, transitionItems: 12, loraRank: 2 };
     const training = { ...tinyExperiment.training, rounds: 3 };
-    const [one, two] = await Promise.all([
+    const [one, two, adapters] = await Promise.all([
       run(fedOnly({ model, training, peft: { method: 'lora' } })),
       run(fedOnly({ model, training: { ...training, pretrainRounds: 2, rounds: 2 }, peft: { method: 'lora' } })),
+      run(fedOnly({ model: { ...tinyExperiment.model, transitionItems: 12, adapterSize: 2 }, training, peft: { method: 'adapter' } })),
     ]);
     const counts = 2 * 128 + 12 * 12;
     // One pre-training round fixes the index; the first fine-tuning round counts transitions in that order.
@@ -155,6 +156,11 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
     expect(two.map((l) => agg(l).peftStatistics ?? 0)).to.deep.equal([0, 0, 0, 0]);
     expect(agg(two[2]!).peftParameters).to.equal(steady);
     expect(perClient(two[3]!, 'bytesDown')).to.equal(perClient(one[3]!, 'bytesDown'));
+    // Adapters (d = 8, r = 2, one block, after attention and FFN): 2 × (8·2 + 2 + 2·8 + 8) = 84 weights
+    // instead of LoRA's 1 × 2 × ((8 + 24) + (8 + 8) + (8 + 16) + (16 + 8)) = 192; the heads and scorer validation are shared.
+    expect(adapters.map((l) => agg(l).peftStatistics ?? 0)).to.deep.equal([0, 1, 0, 0]);
+    expect(steady - agg(adapters[3]!).peftParameters!).to.equal(192 - 84);
+    expect(adapters[3]!.ndcg10).to.be.within(0, 1);
   });
 
   it('PEFT with q8 error feedback: the compressor follows the switch from the whole model to the slice', async () => {
