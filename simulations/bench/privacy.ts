@@ -32,7 +32,13 @@ import { isFedProfileError } from '../../shared/errors.js';
 interface VariantResult {
   variant: string;
   ndcg10: number;
+  /** The learned model's own NDCG@10 and the statistics' alone (null without transition statistics). */
+  ndcg10Model: number | null;
+  ndcg10Statistics: number | null;
   hr10: number;
+  auc: number;
+  interestP3: number;
+  tierAcc: number;
   rounds: number;
   epsilon: number | null;
   noiseMultiplier?: number;
@@ -85,7 +91,8 @@ async function runVariant(variant: string, cfg: SimulationConfig, extra: { noise
       down: fine.reduce((a, l) => a + l.bytesDown - steady.down * l.clientsSelected, 0),
     };
     const res: VariantResult = {
-      variant, ndcg10: s.ndcg10, hr10: s.hr10, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
+      variant, ndcg10: s.ndcg10, ndcg10Model: s.ndcg10Model ?? null, ndcg10Statistics: s.ndcg10Statistics ?? null,
+      hr10: s.hr10, auc: s.auc, interestP3: s.interestP3, tierAcc: s.tierAcc, rounds: s.rounds, epsilon: s.privacy?.epsilon ?? null,
       bytesUpPerRound: s.bytesPerRound?.up ?? NaN, bytesDownPerRound: s.bytesPerRound?.down ?? NaN,
       seconds: (performance.now() - t0) / 1000, clientsUsed: (r.summary.partition as { clientsUsed: number }).clientsUsed, honestNormMedian: median(norms),
       finetuneBytesUpPerRound: perRound('bytesUp'), finetuneBytesDownPerRound: perRound('bytesDown'),
@@ -258,6 +265,8 @@ async function main(): Promise<void> {
     const means = [...groups.values()].map((g) => ({
       key: g[0]!.key, schedule: g[0]!.schedule, variant: g[0]!.variant.replace(/, seed \d+$/, ''),
       ndcg10: g.reduce((a, r) => a + r.ndcg10, 0) / g.length, ndcg10BySeed: g.map((r) => r.ndcg10),
+      ndcg10ModelBySeed: g.map((r) => r.ndcg10Model), aucBySeed: g.map((r) => r.auc),
+      interestP3BySeed: g.map((r) => r.interestP3), tierAccBySeed: g.map((r) => r.tierAcc),
       steadyBytesPerClient: g[0]!.steadyBytesPerClient, oneOffBytes: g[0]!.oneOffBytes,
     }));
     const fulls = means.filter((r) => r.key === 'full');
