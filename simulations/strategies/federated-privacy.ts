@@ -71,9 +71,9 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
     }
     const t0 = performance.now();
     const instructions = hooks.sample(round, strategy.configureFit(round, available, sampleRng));
-    const download = hooks.download(global);
     const phase = phaseOf(cfg, round);
     const slice = peft.roundSlice(phase);
+    const download = hooks.download(global, peft.exactPart(undefined));
     const globalAtStart = global;
     const dimension = slice ? slice.size : ctx.manifest.totalSize;
     const trainOnly = slice ? { trainOnly: slice.names } : {};
@@ -97,7 +97,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
     })), signal);
     const trainSeconds = (performance.now() - tTrain) / 1000;
     const clientTrainSeconds = fits.reduce((s, [, r]) => s + r.seconds, 0);
-    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, slice ? slice.extract(r.delta) : r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)))]));
+    const uploads = new Map(fits.map(([id, r]) => [id, hooks.clientUpdate(id, round, slice ? slice.extract(r.delta) : r.delta, Math.max(1, Math.min(r.numExamples, maxWeight)), peft.exactPart(slice))]));
     const updates = new Map([...uploads].map(([id, u]) => [id, { update: u.update, weight: u.weight }]));
     const agg = aggregateRound({
       cfg, strategy: spec.name, round, participants: instructions.map((i) => i.clientId), updates, dropped, stragglers,

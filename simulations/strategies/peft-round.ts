@@ -1,3 +1,4 @@
+import { ExactPart } from '../../shared/compression/exact-part.js';
 import { STATS_WEIGHTS } from '../../shared/model/next-item-statistics.js';
 import { PeftSlice } from '../../shared/peft/bitfit.js';
 import { encodeMessage } from '../../shared/protocol/codec.js';
@@ -5,9 +6,14 @@ import { encodeVector, type VectorCodec } from '../../shared/weights/codec.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import type { SimulationConfig } from '../config.js';
 
-/** Bytes of a vector in the 'global' message envelope, in the configured download encoding. */
-export function downloadBytes(values: Float32Array, codec: VectorCodec): number {
-  return encodeMessage({ type: 'global', payload: codec === 'f32' ? values : encodeVector(values, codec) }).byteLength;
+/**
+ * Bytes of a vector in the 'global' message envelope, in the configured download encoding; `exact` (the
+ * statistics) goes as float32 beside a lossy encoding.
+ */
+export function downloadBytes(values: Float32Array, codec: VectorCodec, exact: ExactPart | null = null): number {
+  if (codec === 'f32') return encodeMessage({ type: 'global', payload: values }).byteLength;
+  if (!exact) return encodeMessage({ type: 'global', payload: encodeVector(values, codec) }).byteLength;
+  return encodeMessage({ type: 'global', payload: encodeVector(exact.lossy(values), codec) }).byteLength + exact.exactBytes;
 }
 
 /** [start, end) of a named weight in the flat vector, or null when the model has no such weight. */
@@ -44,8 +50,9 @@ export class PeftRounds {
   private encoderVersion = 0;
   private statisticsVersion = 0;
   private readonly cached = new Map<string, { encoder: number; statistics: number }>();
+  private readonly exact = new Map<PeftSlice | undefined, ExactPart | null>();
 
-  constructor(cfg: SimulationConfig, manifest: WeightManifest) {
+  constructor(cfg: SimulationConfig, private readonly manifest: WeightManifest) {
     this.slice = cfg.peft ? new PeftSlice(manifest, cfg.peft.method) : undefined;
     this.statisticsSlice = cfg.peft ? new PeftSlice(manifest, cfg.peft.method, { statistics: true }) : undefined;
     this.indexRange = rangeOf(manifest, STATS_WEIGHTS.indexPopularity);
@@ -58,20 +65,30 @@ export class PeftRounds {
     return this.statisticsSettled ? this.slice : this.statisticsSlice;
   }
 
+  /** The statistics' positions in the whole model (no slice) or in a slice's vector; null when none. */
+  exactPart(slice: PeftSlice | undefined): ExactPart | null {
+    if (!this.exact.has(slice)) {
+      const names = slice ? new Set(slice.names) : undefined;
+      this.exact.set(slice, ExactPart.statistics(this.manifest.specs.filter((s) => !names || names.has(s.name))));
+    }
+    return this.exact.get(slice)!;
+  }
+
   /** Download bytes for these clients this round. */
   downloads(ids: readonly string[], global: Float32Array, codec: VectorCodec, slice: PeftSlice | undefined): number {
     const sizes = new Map<string, number>();
-    const bytesOf = (key: string, values: () => Float32Array) => {
+    const bytesOf = (key: string, values: () => Float32Array, exact: ExactPart | null) => {
       let b = sizes.get(key);
-      if (b === undefined) sizes.set(key, b = downloadBytes(values(), codec));
+      if (b === undefined) sizes.set(key, b = downloadBytes(values(), codec, exact));
       return b;
     };
     let total = 0;
     for (const id of ids) {
       const had = this.cached.get(id);
-      if (slice === undefined || had?.encoder !== this.encoderVersion) total += bytesOf('full', () => global);
-      else if (!slice.statistics && had.statistics !== this.statisticsVersion) total += bytesOf('statistics', () => this.statisticsSlice!.extract(global));
-      else total += bytesOf('slice', () => slice.extract(global));
+      if (slice === undefined || had?.encoder !== this.encoderVersion) total += bytesOf('full', () => global, this.exactPart(undefined));
+      else if (!slice.statistics && had.statistics !== this.statisticsVersion) {
+        total += bytesOf('statistics', () => this.statisticsSlice!.extract(global), this.exactPart(this.statisticsSlice));
+      } else total += bytesOf('slice', () => slice.extract(global), this.exactPart(slice));
       this.cached.set(id, { encoder: this.encoderVersion, statistics: this.statisticsVersion });
     }
     return total;

@@ -1,6 +1,7 @@
 import { seededUniform, shuffleInPlace } from '../../shared/random.js';
 import type { FitInstruction } from '../../shared/aggregation/strategy.js';
 import { UpdateCompressor } from '../../shared/compression/index.js';
+import type { ExactPart } from '../../shared/compression/exact-part.js';
 import { RdpAccountant } from '../../shared/privacy/accountant.js';
 import { clipL2 } from '../../shared/privacy/clip.js';
 import {
@@ -33,9 +34,10 @@ export interface PrivacyHooks {
   /** Reason to stop before the next round (its ε would exceed the budget), or null. */
   budgetStop(): string | null;
   sample(round: number, instructions: readonly FitInstruction[]): FitInstruction[];
-  /** The global model as clients decode it from the configured download encoding. */
-  download(global: Float32Array): { global: Float32Array };
-  clientUpdate(clientId: string, round: number, delta: Float32Array, weight: number): ClientUpload;
+  /** The global model as clients decode it from the configured download encoding (`exact`: kept float32). */
+  download(global: Float32Array, exact: ExactPart | null): { global: Float32Array };
+  /** `exact`: positions of `delta` a lossy upload codec leaves alone (the statistics). */
+  clientUpdate(clientId: string, round: number, delta: Float32Array, weight: number, exact: ExactPart | null): ClientUpload;
   /** Cap on the aggregation weight (1 under DP: every client counts equally). */
   maxWeight(dataMax: number): number;
   /** Central DP noise on the aggregated mean. */
@@ -101,12 +103,14 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
       return instructions.filter(() => rng() < q);
     },
 
-    download(global) {
+    download(global, exact) {
       const codec = compression?.download ?? 'f32';
-      return { global: codec === 'f32' ? global : decodeVector(encodeVector(global, codec)) };
+      if (codec === 'f32') return { global };
+      if (!exact) return { global: decodeVector(encodeVector(global, codec)) };
+      return { global: exact.join(decodeVector(encodeVector(exact.lossy(global), codec)), global) };
     },
 
-    clientUpdate(clientId, round, delta, weight) {
+    clientUpdate(clientId, round, delta, weight, exact) {
       let update = delta;
       if (attackers.has(clientId)) {
         // A malicious client skips every client-side safeguard (clipping, noise) and sends what it likes.
@@ -136,8 +140,12 @@ export function createPrivacyHooks(cfg: SimulationConfig, strategy: string, clie
         });
         compressors.set(key, c);
       }
-      const out = c.compress(update);
-      return { update: out.decoded, weight: dp ? 1 : weight, encodedBytes: out.bytes.byteLength };
+      if (!exact) {
+        const out = c.compress(update);
+        return { update: out.decoded, weight: dp ? 1 : weight, encodedBytes: out.bytes.byteLength };
+      }
+      const out = c.compress(exact.lossy(update));
+      return { update: exact.join(out.decoded, update), weight: dp ? 1 : weight, encodedBytes: out.bytes.byteLength + exact.exactBytes };
     },
 
     maxWeight(dataMax) {
