@@ -38,6 +38,18 @@ export function federationConfigProblems(c: FederationConfig): ConfigProblem[] {
   if (c.compression?.upload && c.secureAggregation) {
     problems.push({ path: 'compression.upload', message: 'upload compression applies to plain aggregation only: SecAgg+ sends its own fixed-point encoding; remove compression.upload or secureAggregation' });
   }
+  // The federated transition statistics are small counts beside large weights: q8's per-chunk step rounds
+  // most of the table to noise and top-k drops it; the simulator sends them float32 beside the codec, the
+  // coordinator's wire does not (yet).
+  if ((c.model.transitionItems ?? 0) > 0) {
+    if (c.compression?.download === 'q8') {
+      problems.push({ path: 'compression.download', message: '"q8" would round the federated transition statistics (model.transitionItems) to noise; use "f16" or "f32"' });
+    }
+    const up = c.compression?.upload?.codec;
+    if (up === 'q8' || up === 'topk') {
+      problems.push({ path: 'compression.upload', message: `"${up}" would round or drop the federated transition statistics (model.transitionItems); use codec "f16"` });
+    }
+  }
   const dp = c.dp;
   if (dp?.enabled) {
     if (robust && UPDATE_COMPARING_RULES.has(robust.rule)) {

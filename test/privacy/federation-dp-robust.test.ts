@@ -182,6 +182,8 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
       [{ dp: { enabled: true, noiseMultiplier: -1 } }, /dp\.noiseMultiplier/],
       [{ dp: { enabled: false, epsilonBudget: 3 } }, /dp\.enabled: dp settings are given but dp\.enabled is false/],
       [{ robustAggregation: { rule: 'krum' } }, /robustAggregation\.rule/],
+      [{ model: { ...TINY_MODEL, transitionItems: 8 }, compression: { download: 'q8' } }, /compression\.download: "q8" would round the federated transition statistics/],
+      [{ model: { ...TINY_MODEL, transitionItems: 8 }, compression: { upload: { codec: 'topk', topkFraction: 0.1 } } }, /compression\.upload: "topk" would round or drop the federated transition statistics/],
     ];
     for (const [extra, message] of cases) {
       const r = await api(coord.url, 'POST', '/federations', { ...base, ...extra });
