@@ -1,4 +1,5 @@
 import { ConfigError, FedProfileError } from '../errors.js';
+import { HEAD_GATE_WEIGHT } from '../model/head-gate.js';
 import { isStatisticWeight, STATS_WEIGHTS } from '../model/next-item-statistics.js';
 import type { WeightManifest } from '../weights/manifest.js';
 
@@ -45,13 +46,19 @@ export function isPeftTrainable(name: string, method: PeftMethod): boolean {
 }
 
 /**
+ * Validation sums every client re-measures every round with the model being fine-tuned: the next-item scorer's
+ * (which mix of model and statistics) and the head gate's (which blend of rule and trained head).
+ */
+const MODEL_VALIDATION_WEIGHTS: ReadonlySet<string> = new Set([STATS_WEIGHTS.scorerValidation, HEAD_GATE_WEIGHT]);
+
+/**
  * Whether a weight travels in a PEFT round: the trainable slice, plus the federated statistics
- * (next-item-statistics.ts), which no gradient trains. The scorer validation sums are re-measured by every
- * client every round (they depend on the model being fine-tuned) and are 2 × |SCORERS| values, so they always
- * travel; the counts (popularity, index, transition table: most of a small model) only when `statistics`.
+ * (next-item-statistics.ts, head-gate.ts), which no gradient trains. The validation sums depend on the model
+ * being fine-tuned, so they always travel; the counts (popularity, index, transition tables: most of a small
+ * model) only when `statistics`.
  */
 export function isPeftFederated(name: string, method: PeftMethod, statistics: boolean): boolean {
-  if (name === STATS_WEIGHTS.scorerValidation) return true;
+  if (MODEL_VALIDATION_WEIGHTS.has(name)) return true;
   if (isStatisticWeight(name)) return statistics;
   return isPeftTrainable(name, method);
 }

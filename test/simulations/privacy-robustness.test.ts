@@ -139,7 +139,8 @@ describe('simulation: DP-FedAvg, robust aggregation and compression', function (
       run(fedOnly({ model, training: { ...training, pretrainRounds: 2, rounds: 2 }, peft: { method: 'lora' } })),
       run(fedOnly({ model: { ...tinyExperiment.model, transitionItems: 12, adapterSize: 2 }, training, peft: { method: 'adapter' } })),
     ]);
-    const counts = 2 * 128 + 12 * 12;
+    // Popularity and index (2 × itemVocab), adjacent and window tables (2 × 12²), category rows (categoryVocab × itemVocab).
+    const counts = 2 * 128 + 2 * 12 * 12 + 8 * 128;
     // One pre-training round fixes the index; the first fine-tuning round counts transitions in that order.
     expect(one.map((l) => agg(l).peftStatistics ?? 0)).to.deep.equal([0, 1, 0, 0]);
     const [withStats, steady] = [agg(one[1]!).peftParameters!, agg(one[2]!).peftParameters!];
