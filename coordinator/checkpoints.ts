@@ -48,18 +48,23 @@ export class CheckpointStore {
 
   /**
    * Writes atomically (weights first, model.json last) and returns the content hash. The same files as
-   * shared/weights' saveArtifacts, but both SHA-256 passes run in slices between event-loop turns: in one
-   * go they hold the loop for ~200 ms on a 10M-parameter model, long enough to delay every heartbeat.
+   * shared/weights' saveArtifacts. `digests` are the content hash and weights.bin's SHA-256 when the caller
+   * computed them already (the coordinator does, on its aggregation worker); otherwise both SHA-256 passes
+   * run here in slices between event-loop turns (in one go they hold the loop for ~200 ms at 10M parameters).
+   * The writes themselves go through libuv's thread pool, off the event loop.
    */
   async save(
     federationId: string, round: number,
-    model: { modelConfig: ModelConfig; manifest: WeightManifest; values: Float32Array; optimizer?: { bytes: Uint8Array; sha256: string } },
+    model: {
+      modelConfig: ModelConfig; manifest: WeightManifest; values: Float32Array; optimizer?: { bytes: Uint8Array; sha256: string };
+      digests?: { hash: string; weightsSha256: string };
+    },
   ): Promise<string> {
-    const { modelConfig, manifest, values, optimizer } = model;
+    const { modelConfig, manifest, values, optimizer, digests } = model;
     assertVectorMatches(manifest, values);
-    const hash = await weightsHashAsync(manifest, values, HASH_CHUNK_BYTES);
     const weights = float32ToLittleEndianBytes(values);
-    const weightsSha256 = await sha256InSlices(weights);
+    const hash = digests?.hash ?? await weightsHashAsync(manifest, values, HASH_CHUNK_BYTES);
+    const weightsSha256 = digests?.weightsSha256 ?? await sha256InSlices(weights);
     const modelJson = {
       modelTopology: modelConfig,
       format: ARTIFACT_FORMAT,

@@ -1,20 +1,18 @@
 import type { Logger } from 'pino';
 import { createStrategy, isStrategyStateRecord, type Strategy, type StrategyStateRecord } from '../../shared/aggregation/strategy.js';
-import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
+import { decodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
-import { checkAggregate } from '../../shared/aggregation/update-bounds.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import { OPTIMIZER_BIN, sha256InSlices, type CheckpointStore } from '../checkpoints.js';
+import { OPTIMIZER_BIN, type CheckpointStore } from '../checkpoints.js';
 import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { RoundEngine } from '../../shared/round/engine.js';
 import { aggregationPlan } from '../../shared/round/plan.js';
 import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
-import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
+import { VectorWorker, type CommitStepResult } from '../../shared/aggregation/vector-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 import { UpdateProtection } from './update-protection.js';
@@ -260,20 +258,25 @@ export class FederationRuntime {
     const { summary, outcome } = c;
     const round = summary.round;
     try {
-      // Yield between the vector-sized steps so socket traffic (heartbeats included) is served in between.
-      await yieldToEventLoop();
+      // Every vector-sized pass of the commit (server step, bounds check, hashes, optimizer.bin) runs on the
+      // aggregation worker: the event loop only posts the job and writes the files it gets back.
+      let prepared: CommitStepResult | undefined;
       const result = await this.strategy.aggregateFit(round, this.global.values, outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
+      }, {
+        // A poisoned or overflowed aggregate fails the round there (INTEGRITY); the previous model and
+        // optimiser state stay.
+        runStep: async (job) => {
+          prepared = await vectorWorker.commitStep(job, this.global.manifest, this.config.updateBounds.maxModelAbs);
+          return prepared.step;
+        },
       });
-      // A poisoned or overflowed aggregate fails the round here; the previous model stays.
-      checkAggregate(result.weights, this.config.updateBounds.maxModelAbs);
+      const { hash: weightsHash, weightsSha256, optimizer } = prepared!;
       const optimizerState = this.strategy.optimizerState();
-      const hasMoments = optimizerState.m !== null || optimizerState.v !== null;
-      const optimizerBytes = hasMoments ? encodeServerOptimizerState(optimizerState) : undefined;
-      const optimizer = optimizerBytes ? { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) } : undefined;
       const hash = await this.deps.checkpoints.save(this.id, round, {
-        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, ...(optimizer ? { optimizer } : {}),
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
+        digests: { hash: weightsHash, weightsSha256 }, ...(optimizer ? { optimizer } : {}),
       });
       const strategyState: StrategyStateRecord = {
         name: this.strategy.name, lastRound: round,
