@@ -5,7 +5,7 @@ import { FedProfileError } from '../shared/errors.js';
 import {
   ClientMessageSchema, HandshakeSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
 } from '../shared/protocol/messages.js';
-import { frameSocket, prepareMessage, type FramedPeer, type PreparedMessage } from '../shared/protocol/transport.js';
+import { frameSocket, prepareMessage, type FramedPeer, type PreparedMessage, type ReadFlow } from '../shared/protocol/transport.js';
 import { MAX_HTTP_BUFFER_BYTES, PROTOCOL_VERSION } from '../shared/protocol/version.js';
 import { verifySignature } from '../shared/secagg/keys.js';
 import { LastSeen } from './last-seen.js';
@@ -151,6 +151,7 @@ export class SocketGateway {
       maxBytesInFlight: maxMessageBytes,
       decodeBudget: { ratePerSecond: Math.max(maxMessageBytes, 4 << 20), burst: 2 * maxMessageBytes + (1 << 20) },
       serialiseLarge: true,
+      flow: readFlowOf(socket),
       onReject: (err, bytes) => {
         metrics.bytesIn.inc(bytes);
         reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');
@@ -245,6 +246,19 @@ export class SocketGateway {
         break;
     }
   }
+}
+
+/**
+ * Pause/resume of the WebSocket under a socket.io connection (ws's own, which respects its receiver's
+ * back-pressure), looked up at each call: the transport changes when a polling connection upgrades, and
+ * a polling request has nothing to pause.
+ */
+function readFlowOf(socket: Socket): ReadFlow {
+  const ws = (): { pause(): void; resume(): void } | undefined => {
+    const w = (socket.conn as unknown as { transport?: { socket?: { pause?: unknown; resume?: unknown } } }).transport?.socket;
+    return w && typeof w.pause === 'function' && typeof w.resume === 'function' ? (w as { pause(): void; resume(): void }) : undefined;
+  };
+  return { pause: () => ws()?.pause(), resume: () => ws()?.resume() };
 }
 
 /** The engine.io session id: random, chosen by the server per connection, known to the client before it signs. */

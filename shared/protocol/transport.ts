@@ -53,6 +53,13 @@ export function frameSocket(
      * not hold the loop (and every heartbeat) for all fifty.
      */
     serialiseLarge?: boolean;
+    /**
+     * Read back-pressure of this peer's connection. With it, the frames of large messages share one
+     * receive budget per event-loop turn for the whole process (RECEIVE_BYTES_PER_TURN): once a turn has
+     * taken that many bytes, every such peer stops reading until the next turn. Without it, a server with
+     * fifty clients uploading at once handles whatever all their sockets delivered in one poll phase.
+     */
+    flow?: ReadFlow;
   },
 ): FramedPeer {
   const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
@@ -99,8 +106,14 @@ export function frameSocket(
     if (overBudget(wire)) return;
     let whole: Uint8Array | undefined;
     try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
+    if (opts.flow) noteReceived(wire);
     if (whole) handleBytes(whole, whole.byteLength, true);
   });
+  if (opts.flow) {
+    const flow = opts.flow;
+    readFlows.add(flow);
+    socket.on('disconnect', () => { readFlows.delete(flow); pausedFlows.delete(flow); });
+  }
   const outbox: Outbox = { socket, queue: [] };
   const sendPrepared = (p: PreparedMessage): number => {
     // Only a small message with nothing queued ahead of it goes out at once; frames of a large one join the
@@ -167,6 +180,42 @@ function drainReceived(): void {
   } while (received.length > 0 && performance.now() - start < RECEIVE_TURN_MS);
   if (received.length > 0) setImmediate(drainReceived);
   else receiving = false;
+}
+
+/** Stops and restarts reading from one peer's connection (e.g. a ws WebSocket's pause/resume). */
+export interface ReadFlow { pause(): void; resume(): void }
+
+/**
+ * Chunk-frame bytes taken in one event-loop turn, all peers together, before every peer with a ReadFlow
+ * stops reading until the next turn: 4 MiB is a few ms of unmasking, copying and hashing. libuv hands one
+ * poll phase everything fifty uploading sockets have buffered (up to ~2 MB each); without a budget that
+ * is one stall of hundreds of ms.
+ */
+export const RECEIVE_BYTES_PER_TURN = 4 << 20;
+
+const readFlows = new Set<ReadFlow>();
+const pausedFlows = new Set<ReadFlow>();
+let turnBytes = 0;
+let turnEndScheduled = false;
+
+function noteReceived(bytes: number): void {
+  turnBytes += bytes;
+  if (!turnEndScheduled) { turnEndScheduled = true; setImmediate(endReceiveTurn); }
+  if (turnBytes < RECEIVE_BYTES_PER_TURN) return;
+  for (const f of readFlows) {
+    if (pausedFlows.has(f)) continue;
+    pausedFlows.add(f);
+    f.pause();
+  }
+}
+
+/** Runs in the check phase, after the poll phase that used the budget: the next poll phase reads again. */
+function endReceiveTurn(): void {
+  turnEndScheduled = false;
+  turnBytes = 0;
+  const paused = [...pausedFlows];
+  pausedFlows.clear();
+  for (const f of paused) f.resume();
 }
 
 /** Receive work done in one event-loop turn before the rest waits for the next. */
