@@ -7,7 +7,7 @@ import type { WeightManifest } from '../shared/weights/manifest.js';
 import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
 import { assertVectorMatches, buildManifest } from '../shared/weights/layout.js';
 import { ARTIFACT_FORMAT, GENERATED_BY, MODEL_JSON, WEIGHTS_BIN, loadArtifacts, type SavedModel } from '../shared/weights/artifacts.js';
-import { weightsHashAsync } from '../shared/weights/hash.js';
+import { weightsHash } from '../shared/weights/hash.js';
 import { syncDir, writeFileAtomic } from '../shared/weights/atomic-file.js';
 import { yieldToEventLoop } from '../shared/event-loop.js';
 
@@ -63,7 +63,7 @@ export class CheckpointStore {
     const { modelConfig, manifest, values, optimizer, digests } = model;
     assertVectorMatches(manifest, values);
     const weights = float32ToLittleEndianBytes(values);
-    const hash = digests?.hash ?? await weightsHashAsync(manifest, values, HASH_CHUNK_BYTES);
+    const hash = digests?.hash ?? await weightsHash(manifest, values, HASH_CHUNK_BYTES);
     const weightsSha256 = digests?.weightsSha256 ?? await sha256InSlices(weights);
     const modelJson = {
       modelTopology: modelConfig,
@@ -140,7 +140,7 @@ export class CheckpointStore {
       throw refuse(jsonPath, `has an unusable weights manifest (${e instanceof Error ? e.message : String(e)})`);
     }
     if (manifest.totalSize * 4 !== weights.byteLength) throw refuse(binPath, `is ${weights.byteLength} bytes, the manifest describes ${manifest.totalSize * 4}`);
-    const hash = await weightsHashAsync(manifest, float32FromLittleEndianBytes(weights, 0, manifest.totalSize), HASH_CHUNK_BYTES);
+    const hash = await weightsHash(manifest, float32FromLittleEndianBytes(weights, 0, manifest.totalSize), HASH_CHUNK_BYTES);
     if (hash !== recordedHash) throw refuse(binPath, `weights hash ${hash.slice(0, 12)}… does not match the recorded ${recordedHash.slice(0, 12)}…`, { hash, recorded: recordedHash });
     return { modelJson, weights };
   }

@@ -29,7 +29,8 @@ function fail(req: number, e: unknown): void {
 async function commitStep(m: Extract<ToVectorWorker, { op: 'commit-step' }>): Promise<void> {
   const step = await runServerStep(m.job, false);
   checkAggregate(step.weights, m.maxModelAbs);
-  const hash = weightsHash(m.manifest, step.weights);
+  // One chunk: a worker has no event loop to keep free.
+  const hash = await weightsHash(m.manifest, step.weights, Math.max(1, step.weights.byteLength));
   const weightsSha256 = sha256(float32ToLittleEndianBytes(step.weights));
   const hasMoments = step.state.m !== null || step.state.v !== null;
   const bytes = hasMoments ? encodeServerOptimizerState(step.state) : null;

@@ -187,11 +187,11 @@ export interface ReadFlow { pause(): void; resume(): void }
 
 /**
  * Chunk-frame bytes taken in one event-loop turn, all peers together, before every peer with a ReadFlow
- * stops reading until the next turn: 4 MiB is a few ms of unmasking, copying and hashing. libuv hands one
+ * stops reading until the next turn: 2 MiB is a few ms of unmasking, copying and hashing. libuv hands one
  * poll phase everything fifty uploading sockets have buffered (up to ~2 MB each); without a budget that
  * is one stall of hundreds of ms.
  */
-export const RECEIVE_BYTES_PER_TURN = 4 << 20;
+export const RECEIVE_BYTES_PER_TURN = 2 << 20;
 
 const readFlows = new Set<ReadFlow>();
 const pausedFlows = new Set<ReadFlow>();

@@ -37,7 +37,7 @@ describe('the commit step on the aggregation worker (real worker thread)', funct
       const sb = onWorker.optimizerState();
       expect(sb.step).to.equal(round);
       expect(bits(sb.m!).equals(bits(sa.m!)) && bits(sb.v!).equals(bits(sa.v!)), 'moments').to.equal(true);
-      expect(prepared!.hash).to.equal(weightsHash(manifest, a.weights));
+      expect(prepared!.hash).to.equal(await weightsHash(manifest, a.weights));
       expect(prepared!.weightsSha256).to.equal(createHash('sha256').update(bits(a.weights)).digest('hex'));
       const expectedBin = encodeServerOptimizerState(sa);
       expect(Buffer.from(prepared!.optimizer!.bytes).equals(Buffer.from(expectedBin))).to.equal(true);

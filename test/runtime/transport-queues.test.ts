@@ -110,7 +110,7 @@ describe('framing queues: send budget shared by all peers, large messages receiv
     }));
     // A socket without a flow (a peer that cannot be paused) is never asked to.
     frameSocket(new RecordingSocket(clock), { maxMessageBytes: 8 << 20, onMessage: () => {}, onReject: () => {} });
-    const frames = (seed: number) => splitIntoFrames(encodeMessage({ type: 'update', values: new Float32Array((3 << 20) / 4).fill(seed) }), FRAME);
+    const frames = (seed: number) => splitIntoFrames(encodeMessage({ type: 'update', values: new Float32Array((RECEIVE_BYTES_PER_TURN * 3) / 16).fill(seed) }), FRAME);
     const all = [frames(1), frames(2), frames(3)];
     // One poll phase's worth from peers 0 and 1: no pause while under the budget ...
     let bytes = 0;
