@@ -284,7 +284,11 @@ export class FederationRuntime {
       };
       if (this.closed) return;
       const durationMs = this.now() - summary.startedAt;
-      const metrics: Record<string, number> = { ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length };
+      const metrics: Record<string, number> = {
+        ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length,
+        // Where the round's time went: until the mean was ready (dispatch, training, upload, summing), then the commit.
+        meanReadyMs: summary.aggregatedAt - summary.startedAt, commitMs: this.now() - summary.aggregatedAt,
+      };
       for (const [k, v] of Object.entries(result.metrics)) metrics[`server.${k}`] = v;
       const finished = this.engine.snapshot().completedRounds + 1 >= this.config.rounds;
       this.deps.store.completeRound({

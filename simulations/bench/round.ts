@@ -145,7 +145,8 @@ client, update upload, bounds checks, aggregation, server step, checkpoint and S
 overheadMs = mean over rounds of (wall time - slowest client's training time). phases (from the clients'
 event times): toLastFitMs (start to the last fit message received), toLastUpdateMs (start to the last
 update sent, so model downloads and uploads' encoding), lastUpdateToCommitMs (the rest: receiving,
-aggregation, server step, checkpoint, commit). maxStallMs: the coordinator's longest event-loop delay during
+aggregation, server step, checkpoint, commit); from the coordinator's round metrics, meanReadyMs (start to
+the mean being ready) and commitMs (server step on the aggregation worker, checkpoint files, SQLite commit). maxStallMs: the coordinator's longest event-loop delay during
 the timed rounds. CPU: the coordinator's event-loop thread and all its threads, and the client processes.`;
 
 async function main(): Promise<void> {
@@ -206,7 +207,11 @@ async function main(): Promise<void> {
       const last = (event: string) => Math.max(r.startedAt, ...events.filter((e) => e.event === event && e.round === r.round).map((e) => e.at));
       return {
         round: r.round, wallMs, maxClientTrainMs: +maxTrainMs.toFixed(2), overheadMs: +(wallMs - maxTrainMs).toFixed(1),
-        phases: { toLastFitMs: last('fit') - r.startedAt, toLastUpdateMs: last('update-sent') - r.startedAt, lastUpdateToCommitMs: r.finishedAt - last('update-sent') },
+        phases: {
+          toLastFitMs: last('fit') - r.startedAt, toLastUpdateMs: last('update-sent') - r.startedAt, lastUpdateToCommitMs: r.finishedAt - last('update-sent'),
+          // The coordinator's own split: start to the mean being ready, then the commit (server step, checkpoint, SQLite).
+          meanReadyMs: r.metrics.meanReadyMs ?? null, commitMs: r.metrics.commitMs ?? null,
+        },
       };
     });
     const bytesIn = metricValue(m1, 'fedprofile_bytes_in_total') - metricValue(m0, 'fedprofile_bytes_in_total');
