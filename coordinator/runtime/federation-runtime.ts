@@ -4,6 +4,7 @@ import { decodeServerOptimizerState } from '../../shared/aggregation/server-opti
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
+import type { PreparedMessage } from '../../shared/protocol/transport.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import { OPTIMIZER_BIN, type CheckpointStore } from '../checkpoints.js';
 import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
@@ -52,6 +53,7 @@ export class FederationRuntime {
   private fault: { reason: string; at: number } | undefined;
   /** The last command that could not be carried out (a full disk, a SQLite error); cleared by the next success. */
   private lastFailure: { command: string; reason: string; at: number } | undefined;
+  private preparedModel: { hash: string; prepared: Promise<PreparedMessage> } | undefined;
 
   private constructor(
     readonly id: string,
@@ -129,6 +131,23 @@ export class FederationRuntime {
   }
 
   get model(): GlobalModel { return this.global; }
+
+  /**
+   * The current global model as the wire message clients download: encoded (with the federation's download
+   * codec), chunked and hashed once per version, on the aggregation worker. A failed preparation is not
+   * kept, so the next download tries again.
+   */
+  modelMessage(): Promise<PreparedMessage> {
+    const g = this.global;
+    if (this.preparedModel?.hash !== g.hash) {
+      const download = this.config.compression?.download;
+      const prepared = vectorWorker.prepareModel({ hash: g.hash, manifest: g.manifest, values: g.values, ...(download && download !== 'f32' ? { codec: download } : {}) });
+      const entry = { hash: g.hash, prepared };
+      prepared.catch(() => { if (this.preparedModel === entry) this.preparedModel = undefined; });
+      this.preparedModel = entry;
+    }
+    return this.preparedModel.prepared;
+  }
   /** ε spent so far and the budget; null without DP. */
   privacy(): PrivacyStatus | null { return this.protection.dp?.status() ?? null; }
 

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { FedProfileError } from '../errors.js';
 import { weightsHash } from '../weights/hash.js';
+import { encodeVector } from '../weights/codec.js';
+import { prepareMessage } from '../protocol/transport.js';
 import { float32ToLittleEndianBytes } from '../weights/bytes.js';
 import { MeanAccumulator } from './mean.js';
 import { encodeServerOptimizerState } from './server-optimizers.js';
@@ -37,6 +39,14 @@ async function commitStep(m: Extract<ToVectorWorker, { op: 'commit-step' }>): Pr
   const optimizer = bytes ? { bytes, sha256: sha256(bytes) } : null;
   const transfer = [step.weights, step.state.m, step.state.v, bytes].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []));
   port!.postMessage({ op: 'commit-step', req: m.req, step, hash, weightsSha256, optimizer } satisfies FromVectorWorker, transfer);
+}
+
+function prepareModel(m: Extract<ToVectorWorker, { op: 'prepare-model' }>): void {
+  const { hash, manifest, values, codec } = m.model;
+  const prepared = prepareMessage(codec
+    ? { type: 'model-encoded', hash, manifest, encoded: encodeVector(values, codec) }
+    : { type: 'model', hash, manifest, weights: values });
+  port!.postMessage({ op: 'prepare-model', req: m.req, prepared } satisfies FromVectorWorker, [prepared.bytes.buffer as ArrayBuffer]);
 }
 
 port.on('message', (m: ToVectorWorker) => {
@@ -75,9 +85,12 @@ port.on('message', (m: ToVectorWorker) => {
       case 'commit-step':
         commitStep(m).catch((e: unknown) => fail(m.req, e));
         break;
+      case 'prepare-model':
+        prepareModel(m);
+        break;
     }
   } catch (e) {
-    if (m.op === 'mean' || m.op === 'commit-step') fail(m.req, e);
+    if (m.op === 'mean' || m.op === 'commit-step' || m.op === 'prepare-model') fail(m.req, e);
     else if (m.op === 'add' && !failures.has(m.acc)) failures.set(m.acc, e instanceof Error ? e.message : String(e));
   }
 });

@@ -6,6 +6,8 @@ import { VectorWorker, type CommitStepResult } from '../../shared/aggregation/ve
 import { FedProfileError } from '../../shared/errors.js';
 import { buildManifest } from '../../shared/weights/layout.js';
 import { weightsHash } from '../../shared/weights/hash.js';
+import { encodeVector } from '../../shared/weights/codec.js';
+import { prepareMessage } from '../../shared/protocol/transport.js';
 
 const LENGTH = 70_001; // more than one 65,536-element block, and not a multiple of it
 const manifest = buildManifest([{ name: 'w', shape: [LENGTH - 1] }, { name: 'b', shape: [1] }]);
@@ -73,4 +75,27 @@ describe('the commit step on the aggregation worker (real worker thread)', funct
     const ok = await s.aggregateFit(2, global, vec(2, 0.01), info, { runStep: async (job) => (await worker.commitStep(job, manifest, 1e4)).step });
     expect(ok.metrics.serverStep).to.equal(2);
   });
+
+  it('prepares the model message of a version: the bytes and frames prepareMessage gives in-thread, plain and f16', async () => {
+    // Large enough to be chunked in both encodings (512 KiB frames).
+    const values = Float32Array.from({ length: 300_000 }, (_, i) => Math.sin(i * 0.01) * 0.2);
+    const manifest = buildManifest([{ name: 'w', shape: [300_000] }]);
+    for (const codec of [undefined, 'f16'] as const) {
+      const message = codec
+        ? { type: 'model-encoded', hash: 'h'.repeat(64), manifest, encoded: encodeVector(values, codec) }
+        : { type: 'model', hash: 'h'.repeat(64), manifest, weights: values };
+      const here = prepareMessage(message);
+      const there = await worker.prepareModel({ hash: 'h'.repeat(64), manifest, values, ...(codec ? { codec } : {}) });
+      expect(Buffer.from(there.bytes).equals(Buffer.from(here.bytes)), `${codec ?? 'f32'} message bytes`).to.equal(true);
+      expect(there.frames!.length).to.equal(here.frames!.length);
+      there.frames!.forEach((f, i) => {
+        expect(f.sha256).to.equal(here.frames![i]!.sha256);
+        expect(Buffer.from(f.data).equals(Buffer.from(here.frames![i]!.data))).to.equal(true);
+        // Frames view the one transferred message buffer, as prepareMessage's do.
+        expect(f.data.buffer).to.equal(there.bytes.buffer);
+      });
+      expect(values.length, 'the caller keeps its values').to.equal(300_000);
+    }
+  });
 });
+
