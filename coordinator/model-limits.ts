@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FedProfileError } from '../shared/errors.js';
 import type { ModelConfig } from '../shared/model/config.js';
 import { SCORERS } from '../shared/model/next-item-statistics.js';
+import { HEAD_GATE_SIZE } from '../shared/model/head-gate.js';
 import { userFeatureLayout } from '../shared/model/user-features.js';
 
 /**
@@ -39,8 +40,9 @@ export function parameterCount(cfg: ModelConfig): number {
   n += wide.categoryBlocks + wide.global * (1 + cfg.numTiers);
   n += (d + 1) * (1 + cfg.categoryVocab + cfg.numTiers);
   const table = cfg.transitionItems ?? 0;
-  // Transition statistics: two popularity vectors, the N×N table and the mixes' validation scores.
-  if (table > 0) n += 2 * cfg.itemVocab + table * table + 2 * SCORERS.length;
+  // Transition statistics: two popularity vectors, two N×N tables, the category rows, the scorers' and the
+  // head gate's validation sums.
+  if (table > 0) n += 2 * cfg.itemVocab + 2 * table * table + cfg.categoryVocab * cfg.itemVocab + 2 * SCORERS.length + HEAD_GATE_SIZE;
   // LoRA: A [in, r] and B [r, out] for the qkv, out, ffn-in and ffn-out kernels of every block.
   const r = cfg.loraRank ?? 0;
   n += cfg.layers * r * ((d + 3 * d) + (d + d) + (d + cfg.ffDim) + (cfg.ffDim + d));

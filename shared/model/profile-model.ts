@@ -6,6 +6,7 @@ import { ModelConfigSchema, type ModelConfig } from './config.js';
 import { isStatisticWeight, SCORERS, STATS_WEIGHTS } from './next-item-statistics.js';
 import { gelu, layerNorm, plainGelu, plainLayerNorm, plainTiedSoftmaxCrossEntropy, tiedSoftmaxCrossEntropy, sampledTiedSoftmaxCrossEntropy, type SampledNegatives } from './ops.js';
 import { WIDE_FEATURE_SCALE, userFeatureLayout, wideInit } from './user-features.js';
+import { chooseHeadGate, HEAD_GATE_SIZE, HEAD_GATE_WEIGHT, TRAINED_HEADS, type HeadGate } from './head-gate.js';
 
 export interface NamedWeight { name: string; variable: tf.Variable }
 
@@ -101,7 +102,11 @@ export function weightSpecs(cfg: ModelConfig): Spec[] {
       { name: STATS_WEIGHTS.popularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.indexPopularity, shape: [cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.transitions, shape: [n, n], init: 'zeros' },
+      { name: STATS_WEIGHTS.transitionsWindow, shape: [n, n], init: 'zeros' },
+      { name: STATS_WEIGHTS.categoryTransitions, shape: [cfg.categoryVocab, cfg.itemVocab], init: 'zeros' },
       { name: STATS_WEIGHTS.scorerValidation, shape: [2, SCORERS.length], init: 'zeros' },
+      // Validation sums that choose how each head blends its rule with its trained self (head-gate.ts).
+      { name: HEAD_GATE_WEIGHT, shape: [HEAD_GATE_SIZE], init: 'zeros' },
     );
   }
   // Appended after everything else, so a model without LoRA keeps its layout and initial values.
@@ -392,12 +397,53 @@ export class ProfileModel {
     };
   }
 
-  /** The user embedding and head logits of a batch: the one path training, evaluation and profiling share. */
+  /**
+   * The heads' rules alone: the wide parts at their initial weights (see wideInit), i.e. the logits a fresh
+   * model's heads give. What the served heads blend with the trained ones (head-gate.ts).
+   */
+  ruleHeadLogits(features: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D } {
+    const layout = userFeatureLayout(this.config);
+    const wide = wideInit(this.config);
+    const [B] = features.shape;
+    const K = layout.categoryBlocks;
+    const scaled = tf.mul(features, WIDE_FEATURE_SCALE) as tf.Tensor2D;
+    const perCategory = tf.reshape(tf.slice(scaled, [0, 0], [B, K * layout.categories]), [B, K, layout.categories]);
+    const global = tf.slice(scaled, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
+    return {
+      propensity: tf.reshape(tf.matMul(global, tf.tensor2d(wide.propensity, [layout.global, 1])), [-1]) as tf.Tensor1D,
+      interests: tf.sum(tf.mul(perCategory, tf.tensor3d(wide.interests, [1, K, 1])), 1) as tf.Tensor2D,
+    };
+  }
+
+  /** The blend of rule and trained head each head is served with, chosen on validation (head-gate.ts). */
+  headGate(): HeadGate {
+    const v = this.maybeWeight(HEAD_GATE_WEIGHT);
+    return v ? chooseHeadGate(v.dataSync() as Float32Array) : TRAINED_HEADS;
+  }
+
+  /** The trained heads and the rules side by side, before any blending. */
+  profileHeadParts(batch: ModelBatch): { user: tf.Tensor2D; trained: ReturnType<ProfileModel['headLogits']>; rule: ReturnType<ProfileModel['ruleHeadLogits']> } {
+    const user = this.userEmbedding(this.encode(batch, false), batch);
+    return { user, trained: this.headLogits(user, batch.features), rule: this.ruleHeadLogits(batch.features) };
+  }
+
+  /**
+   * The user embedding and the served head logits of a batch: the one path evaluation, profiling and
+   * explanations share. Each head is its trained self blended with its rule as the validation gate says.
+   */
   profileHeads(batch: ModelBatch, training: boolean, dropoutSeed?: number): {
     user: tf.Tensor2D; logits: ReturnType<ProfileModel['headLogits']>;
   } {
     const user = this.userEmbedding(this.encode(batch, training, dropoutSeed), batch);
-    return { user, logits: this.headLogits(user, batch.features) };
+    const trained = this.headLogits(user, batch.features);
+    const gate = this.headGate();
+    if (gate.interests === 1 && gate.propensity === 1) return { user, logits: trained };
+    const rule = this.ruleHeadLogits(batch.features);
+    const blend = <T extends tf.Tensor>(r: T, t: T, alpha: number): T => (alpha === 1 ? t : tf.add(tf.mul(r, 1 - alpha), tf.mul(t, alpha)) as T);
+    return {
+      user,
+      logits: { ...trained, interests: blend(rule.interests, trained.interests, gate.interests), propensity: blend(rule.propensity, trained.propensity, gate.propensity) },
+    };
   }
 
   /**

@@ -239,7 +239,9 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
       const tierProbs = Array.from(out.tier.subarray(b * T, (b + 1) * T));
       const tier = tierProbs.indexOf(Math.max(...tierProbs));
       const modelNext = out.next.subarray(b * V, (b + 1) * V);
-      const nextRow = stats === null ? modelNext : fusedNext(modelNext, stats, carried!.scorer, events.filter((e) => e.itemId !== NO_ITEM).map((e) => ctx.hasher.item(e.itemId)));
+      const itemEvents = events.filter((e) => e.itemId !== NO_ITEM);
+      const categoryOf = new Map(itemEvents.map((e) => [ctx.hasher.item(e.itemId), ctx.hasher.category(e.categoryId)]));
+      const nextRow = stats === null ? modelNext : fusedNext(modelNext, stats, carried!.scorer, itemEvents.map((e) => ctx.hasher.item(e.itemId)), (id) => categoryOf.get(id) ?? 0);
       const salRow = out.saliency.subarray(b * L, (b + 1) * L);
       const kept = Math.min(events.length, L);
       const activity = activityStats(events, now, propensity);
@@ -269,8 +271,9 @@ export function profileUsers(model: ProfileModel, users: readonly ProfileInput[]
 }
 
 /** (1 − mix)·P_model + mix·P_statistics: the next-item distribution evaluation scores. */
-function fusedNext(modelProbs: Float32Array, stats: NextItemStatistics, { mix, historyDecay }: Scorer, history: readonly number[]): Float64Array {
-  const p = stats.distribution(history, historyDecay);
+function fusedNext(modelProbs: Float32Array, stats: NextItemStatistics, scorer: Scorer, history: readonly number[], categoryOf: (item: number) => number): Float64Array {
+  const p = stats.distribution(history, scorer, categoryOf);
+  const { mix } = scorer;
   for (let i = 0; i < p.length; i++) p[i] = (1 - mix) * (i < 2 ? 0 : modelProbs[i]!) + mix * p[i]!;
   return p;
 }

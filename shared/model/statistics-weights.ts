@@ -22,14 +22,18 @@ export function readStatistics(model: ProfileModel): ModelStatistics | null {
   const pop = model.maybeWeight(STATS_WEIGHTS.popularity);
   const idx = model.maybeWeight(STATS_WEIGHTS.indexPopularity);
   const table = model.maybeWeight(STATS_WEIGHTS.transitions);
+  const windowTable = model.maybeWeight(STATS_WEIGHTS.transitionsWindow);
+  const categoryTable = model.maybeWeight(STATS_WEIGHTS.categoryTransitions);
   const scores = model.maybeWeight(STATS_WEIGHTS.scorerValidation);
-  if (n === 0 || !pop || !idx || !table || !scores) return null;
+  if (n === 0 || !pop || !idx || !table || !windowTable || !categoryTable || !scores) return null;
   return {
     n,
     weights: {
       popularity: pop.dataSync() as Float32Array,
       indexPopularity: idx.dataSync() as Float32Array,
       transitions: table.dataSync() as Float32Array,
+      transitionsWindow: windowTable.dataSync() as Float32Array,
+      categoryTransitions: categoryTable.dataSync() as Float32Array,
     },
     scorer: bestScorer(scores.dataSync() as Float32Array),
   };
@@ -54,6 +58,8 @@ export function writeStatistics(model: ProfileModel, w: StatisticsWeights, valid
   set(STATS_WEIGHTS.popularity, w.popularity);
   set(STATS_WEIGHTS.indexPopularity, w.indexPopularity);
   set(STATS_WEIGHTS.transitions, w.transitions);
+  set(STATS_WEIGHTS.transitionsWindow, w.transitionsWindow);
+  set(STATS_WEIGHTS.categoryTransitions, w.categoryTransitions);
   set(STATS_WEIGHTS.scorerValidation, flatValidation(validation));
 }
 

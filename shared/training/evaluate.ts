@@ -31,6 +31,18 @@ export function historyIds(example: UserExample): ArrayLike<number> {
 }
 
 /**
+ * The category of each item in the example's encoded window (the latest occurrence wins): what the statistics'
+ * category rows are read with. Items older than the window have none (< 1), which only the oldest of the few
+ * history items the statistics look at can be.
+ */
+export function categoryLookup(example: UserExample): (item: number) => number {
+  const of = new Map<number, number>();
+  const { item, category } = example.input;
+  for (let l = 0; l < item.length; l++) if (item[l]! >= 2) of.set(item[l]!, category[l]!);
+  return (id) => of.get(id) ?? 0;
+}
+
+/**
  * Calls `fn` with the model's next-item distribution (softmax over ids >= 2) for each example, batch by batch,
  * so a large evaluation set never holds every distribution at once.
  */
@@ -58,7 +70,7 @@ export function forEachNextItemDistribution(
 export function fusedScores(probs: Float64Array, example: UserExample, stats: NextItemStatistics | null, scorer: Scorer): {
   fused: Float32Array; statistics: Float64Array | null;
 } {
-  const statistics = stats?.distribution(historyIds(example), scorer.historyDecay) ?? null;
+  const statistics = stats?.distribution(historyIds(example), scorer, categoryLookup(example)) ?? null;
   return { fused: fusedLogScores(probs, statistics, scorer.mix), statistics };
 }
 

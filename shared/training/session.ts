@@ -76,9 +76,9 @@ export function fitFromLoadedWeights(
   const { threads: _threads, ...local } = training ?? {};
   const result = trainLocal(model, { train, validation: selecting ? validation : [] }, { ...local, ...config, dataParallel }, onProgress);
   // Statistics go in after training, divided by the same weight the update is averaged with.
-  const refreshed = refreshStatistics(model, train, validation, result.numExamples);
+  const refreshed = refreshStatistics(model, train, validation, result.numExamples, { excludeHistory: training?.evaluation?.excludeHistory === true });
   const { values } = flattenTensors(model.weights.map((w) => ({ name: w.name, tensor: w.variable })));
-  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? { statistics_mix: refreshed.scorer.mix, statistics_historyDecay: refreshed.scorer.historyDecay } : {}) };
+  const metrics: Record<string, number> = { ...result.metrics, ...(refreshed ? Object.fromEntries(Object.entries(refreshed.scorer).map(([k, v]) => [`statistics_${k}`, v])) : {}) };
   if (validation.length > 0) {
     const v = evaluateModel(model, validation, { k: training?.k ?? 10, seed: config.seed });
     for (const [key, value] of Object.entries(v)) if (key !== 'n') metrics[`val_${key}`] = value;

@@ -1,14 +1,15 @@
 import type { UserExample } from '../data/encoded.js';
 import {
-  bestScorer, COUNT_UNITS, countStatistics, HISTORY_DECAYS, indexSource, MIX_GRID, NextItemStatistics, rankedItems, SCORERS,
-  type Scorer, type StatisticsWeights,
+  bestScorer, COUNT_UNITS, countStatistics, indexSource, MIX_GRID, NextItemStatistics, rankedItems, READINGS, SCORERS,
+  type CategoryMap, type Scorer, type StatisticsWeights,
 } from '../model/next-item-statistics.js';
 import type { ProfileModel } from '../model/profile-model.js';
 import { flatValidation, readStatistics, writeStatistics, type ScorerValidation } from '../model/statistics-weights.js';
 import { fusedLogScores } from '../model/next-item-statistics.js';
-import { forEachNextItemDistribution, historyIds } from './evaluate.js';
+import { categoryLookup, forEachNextItemDistribution, historyIds } from './evaluate.js';
 import { ndcgAtK, rankOf } from './metrics.js';
 import { historySet } from './scoring.js';
+import { refreshHeadGate } from './head-gate-refresh.js';
 
 /**
  * Each user's longest known training sequence (history, then its label items), once per user: sliding
@@ -27,24 +28,41 @@ export function userSequences(examples: readonly UserExample[]): Int32Array[] {
   return [...longest.values()];
 }
 
+/** Each item's category as the client's encoded windows show it (the latest example seen wins). */
+export function itemCategories(examples: readonly UserExample[], itemVocab: number, categories: number): CategoryMap {
+  const categoryOf = new Int32Array(itemVocab);
+  for (const ex of examples) {
+    const { item, category } = ex.input;
+    for (let l = 0; l < item.length; l++) {
+      const id = item[l]!;
+      if (id >= 2 && id < itemVocab && category[l]! < categories) categoryOf[id] = category[l]!;
+    }
+  }
+  return { categoryOf, categories };
+}
+
 /**
- * Each candidate mix's validation NDCG@10 and log-likelihood sums, history excluded as in evaluation, divided
+ * Each candidate scorer's validation NDCG@10 and log-likelihood sums, history excluded as in evaluation, divided
  * by `weight` so that FedAvg turns them into the federation's sums (see STATS_WEIGHTS.mixValidation).
  */
-function scoreScorers(model: ProfileModel, validation: readonly UserExample[], stats: NextItemStatistics, weight: number): ScorerValidation {
+function scoreScorers(model: ProfileModel, validation: readonly UserExample[], stats: NextItemStatistics, weight: number, excludeHistory: boolean): ScorerValidation {
   const V = model.config.itemVocab;
   const ndcg = new Float64Array(SCORERS.length);
   const logLikelihood = new Float64Array(SCORERS.length);
   const scored = validation.filter((ex) => { const t = ex.labels.nextItems[0]; return t !== undefined && t >= 2 && t < V; });
   forEachNextItemDistribution(model, scored, 64, (ex, _i, probs) => {
     const target = ex.labels.nextItems[0]!;
-    const exclude = historySet(ex);
-    exclude.delete(target);
-    HISTORY_DECAYS.forEach((historyDecay, h) => {
-      const statistics = stats.distribution(historyIds(ex), historyDecay);
+    // Scored exactly as evaluation will rank: with the history left out only under that protocol (on data where
+    // the next event often repeats a recent item, leaving it out would favour the wrong scorer).
+    const exclude = excludeHistory ? historySet(ex) : undefined;
+    exclude?.delete(target);
+    const history = historyIds(ex);
+    const categoryOf = categoryLookup(ex);
+    READINGS.forEach((reading, r) => {
+      const statistics = stats.distribution(history, reading, categoryOf);
       MIX_GRID.forEach((mix, m) => {
         const fused = fusedLogScores(probs, statistics, mix);
-        const k = h * MIX_GRID.length + m;
+        const k = r * MIX_GRID.length + m;
         ndcg[k]! += ndcgAtK(rankOf(fused, target, undefined, 2, exclude), 10) / weight;
         logLikelihood[k]! += fused[target]! / weight;
       });
@@ -71,6 +89,7 @@ const anyTransitions = (t: Float32Array): boolean => t.some((v) => v > 0);
 
 export function refreshStatistics(
   model: ProfileModel, train: readonly UserExample[], validation: readonly UserExample[], weight: number,
+  opts: { excludeHistory?: boolean } = {},
 ): StatisticsRefresh | null {
   const received = readStatistics(model);
   if (received === null || weight <= 0) return null;
@@ -82,16 +101,19 @@ export function refreshStatistics(
   const ownShare = own.map((c) => c / unit);
   const index = indexSource(received.weights) ?? ownShare;
   const order = rankedItems(index, n);
-  const counted = countStatistics(sequences, V, order, n);
+  const counted = countStatistics(sequences, V, order, n, itemCategories(train, V, model.config.categoryVocab));
   const next: StatisticsWeights = {
     popularity: ownShare,
     indexPopularity: index === received.weights.indexPopularity ? received.weights.indexPopularity.slice() : Float32Array.from(index),
     transitions: counted.transitions.map((c) => c / unit),
+    transitionsWindow: counted.transitionsWindow.map((c) => c / unit),
+    categoryTransitions: counted.categoryTransitions.map((c) => c / unit),
   };
   // Mixes are scored with the federation's statistics when there are any (what evaluation will use), else
   // with this client's own.
   const stats = NextItemStatistics.fromWeights(anyTransitions(received.weights.transitions) ? received.weights : next, n);
-  const scores = stats ? scoreScorers(model, validation, stats, unit) : { ndcg: new Float64Array(SCORERS.length), logLikelihood: new Float64Array(SCORERS.length) };
+  const scores = stats ? scoreScorers(model, validation, stats, unit, opts.excludeHistory === true) : { ndcg: new Float64Array(SCORERS.length), logLikelihood: new Float64Array(SCORERS.length) };
   writeStatistics(model, next, scores);
+  refreshHeadGate(model, validation, unit);
   return { scorer: bestScorer(flatValidation(scores)), sequences: sequences.length, tableItems: order.length };
 }
