@@ -9,7 +9,7 @@ import { weightsHash } from '../../shared/weights/hash.js';
 import { encodeVector } from '../../shared/weights/codec.js';
 import { prepareMessage } from '../../shared/protocol/transport.js';
 
-const LENGTH = 70_001; // more than one 65,536-element block, and not a multiple of it
+const LENGTH = 600_001; // more than two blocks of DEFAULT_YIELD_EVERY (the norms are summed per block), not a multiple of it
 const manifest = buildManifest([{ name: 'w', shape: [LENGTH - 1] }, { name: 'b', shape: [1] }]);
 const vec = (seed: number, scale: number) => Float32Array.from({ length: LENGTH }, (_, i) => Math.sin(i * 0.013 + seed) * scale);
 const info = { contributors: 3, totalWeight: 30, failures: 0 };
