@@ -11,6 +11,7 @@ import { verifySignature } from '../shared/secagg/keys.js';
 import { LastSeen } from './last-seen.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
+import { aggregationWorker } from './runtime/aggregation-worker.js';
 import type { CoordinatorStore } from './store/store.js';
 
 /** Handshake timestamps further than this from the server clock are refused (replayed handshakes). */
@@ -150,6 +151,7 @@ export class SocketGateway {
       decodeBudget: { ratePerSecond: Math.max(maxMessageBytes, 4 << 20), burst: 2 * maxMessageBytes + (1 << 20) },
       serialiseLarge: true,
       flow: readFlowOf(socket),
+      digest: (bytes) => aggregationWorker.sha256(bytes),
       onReject: (err, bytes) => {
         metrics.bytesIn.inc(bytes);
         reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');

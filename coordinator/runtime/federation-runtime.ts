@@ -13,14 +13,12 @@ import { RoundEngine } from '../../shared/round/engine.js';
 import { aggregationPlan } from '../../shared/round/plan.js';
 import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { VectorWorker, type CommitStepResult } from '../../shared/aggregation/vector-worker.js';
+import type { CommitStepResult } from '../../shared/aggregation/vector-worker.js';
+import { aggregationWorker } from './aggregation-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 import { UpdateProtection } from './update-protection.js';
 import type { PrivacyStatus } from '../../shared/privacy/federation-dp.js';
-
-/** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
-const vectorWorker = new VectorWorker();
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
 
@@ -120,7 +118,7 @@ export class FederationRuntime {
         identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
         // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
         // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
-        ...(plan.kind === 'plain' && protection.streamsPlainMean() ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
+        ...(plan.kind === 'plain' && protection.streamsPlainMean() ? { accumulator: aggregationWorker.accumulator(global.manifest.totalSize) } : {}),
         onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
       }, runtime?.snapshot().online ?? participants.length),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
@@ -141,7 +139,7 @@ export class FederationRuntime {
     const g = this.global;
     if (this.preparedModel?.hash !== g.hash) {
       const download = this.config.compression?.download;
-      const prepared = vectorWorker.prepareModel({ hash: g.hash, manifest: g.manifest, values: g.values, ...(download && download !== 'f32' ? { codec: download } : {}) });
+      const prepared = aggregationWorker.prepareModel({ hash: g.hash, manifest: g.manifest, values: g.values, ...(download && download !== 'f32' ? { codec: download } : {}) });
       const entry = { hash: g.hash, prepared };
       prepared.catch(() => { if (this.preparedModel === entry) this.preparedModel = undefined; });
       this.preparedModel = entry;
@@ -287,7 +285,7 @@ export class FederationRuntime {
         // A poisoned or overflowed aggregate fails the round there (INTEGRITY); the previous model and
         // optimiser state stay.
         runStep: async (job) => {
-          prepared = await vectorWorker.commitStep(job, this.global.manifest, this.config.updateBounds.maxModelAbs);
+          prepared = await aggregationWorker.commitStep(job, this.global.manifest, this.config.updateBounds.maxModelAbs);
           return prepared.step;
         },
       });

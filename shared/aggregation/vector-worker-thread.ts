@@ -88,9 +88,12 @@ port.on('message', (m: ToVectorWorker) => {
       case 'prepare-model':
         prepareModel(m);
         break;
+      case 'sha256':
+        port.postMessage({ op: 'sha256', req: m.req, sha256: sha256(m.bytes), bytes: m.bytes } satisfies FromVectorWorker, [m.bytes.buffer as ArrayBuffer]);
+        break;
     }
   } catch (e) {
-    if (m.op === 'mean' || m.op === 'commit-step' || m.op === 'prepare-model') fail(m.req, e);
+    if (m.op === 'mean' || m.op === 'commit-step' || m.op === 'prepare-model' || m.op === 'sha256') fail(m.req, e);
     else if (m.op === 'add' && !failures.has(m.acc)) failures.set(m.acc, e instanceof Error ? e.message : String(e));
   }
 });

@@ -13,7 +13,8 @@ export type ToVectorWorker =
   | { op: 'mean'; acc: number; req: number }
   | { op: 'drop'; acc: number }
   | { op: 'commit-step'; req: number; job: ServerStepJob; manifest: WeightManifest; maxModelAbs: number }
-  | { op: 'prepare-model'; req: number; model: ModelToPrepare };
+  | { op: 'prepare-model'; req: number; model: ModelToPrepare }
+  | { op: 'sha256'; req: number; bytes: Uint8Array };
 
 /** A global model version to turn into the wire message clients download (see VectorWorker.prepareModel). */
 export interface ModelToPrepare {
@@ -39,6 +40,7 @@ export type FromVectorWorker =
   | { op: 'mean'; req: number; mean: Float32Array; totalWeight: number }
   | ({ op: 'commit-step'; req: number } & CommitStepResult)
   | { op: 'prepare-model'; req: number; prepared: PreparedMessage }
+  | { op: 'sha256'; req: number; sha256: string; bytes: Uint8Array }
   | { op: 'failed'; req: number; error: string; code?: ErrorCode; details?: Record<string, unknown> };
 
 /** A weighted sum kept on the aggregation worker; see PlainSessionOptions.accumulator. */
@@ -110,6 +112,18 @@ export class VectorWorker {
     const m = await this.request({ op: 'prepare-model', req: 0, model });
     if (m.op !== 'prepare-model') throw new FedProfileError('INTERNAL', `aggregation worker answered ${m.op} to a model message`);
     return m.prepared;
+  }
+
+  /**
+   * SHA-256 (hex) of a received message, on the worker. The bytes travel there and back by transfer when
+   * they own their buffer (a reassembled message does), so the caller must use the returned view.
+   */
+  async sha256(bytes: Uint8Array): Promise<{ sha256: string; bytes: Uint8Array }> {
+    const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const b = whole ? bytes : bytes.slice();
+    const m = await this.request({ op: 'sha256', req: 0, bytes: b }, [b.buffer as ArrayBuffer]);
+    if (m.op !== 'sha256') throw new FedProfileError('INTERNAL', `aggregation worker answered ${m.op} to a digest`);
+    return { sha256: m.sha256, bytes: m.bytes };
   }
 
   async close(): Promise<void> {

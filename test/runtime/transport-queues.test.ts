@@ -139,6 +139,38 @@ describe('framing queues: send budget shared by all peers, large messages receiv
     expect(received).to.deep.equal([1, 1, 1]);
   });
 
+  it('digest on the aggregation worker: transfers are hashed there (bytes moved, not copied), delivered in their place, corrupt ones refused', async () => {
+    const worker = new VectorWorker();
+    try {
+      const clock = { turn: 0 };
+      const s = new RecordingSocket(clock);
+      const got: string[] = [];
+      const handedOver: Uint8Array[] = [];
+      frameSocket(s, {
+        maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true,
+        digest: (bytes) => { handedOver.push(bytes); return worker.sha256(bytes); },
+        onMessage: (m) => got.push((m as { type: string }).type), onReject: (e) => got.push(`reject:${e.code}`),
+      });
+      const other = new RecordingSocket(clock);
+      frameSocket(other, { maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true, digest: (b) => worker.sha256(b), onMessage: (m) => got.push(`other:${(m as { type: string }).type}`), onReject: () => {} });
+      for (const frame of splitIntoFrames(encodeMessage({ ...payload(4096, 2), type: 'update' }), CHUNK)) s.deliver(CHUNK_EVENT, frame);
+      s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'fit-meta' }));
+      const corrupt = splitIntoFrames(encodeMessage({ ...payload(2048, 5), type: 'corrupt' }), CHUNK);
+      corrupt[1] = { ...corrupt[1]!, data: corrupt[1]!.data.slice().fill(7) };
+      for (const frame of corrupt) s.deliver(CHUNK_EVENT, frame);
+      s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'after' }));
+      // Another peer with nothing queued is not held back by this one's digests.
+      other.deliver(MESSAGE_EVENT, encodeMessage({ type: 'small' }));
+      expect(got).to.deep.equal(['other:small']);
+      expect(handedOver).to.have.length(2);
+      expect(handedOver.every((b) => b.byteLength === 0), 'the reassembled buffers went to the worker without a copy').to.equal(true);
+      for (let i = 0; i < 500 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(got).to.deep.equal(['other:small', 'update', 'fit-meta', 'reject:INTEGRITY', 'after']);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('a corrupt reassembled message is still rejected (SHA-256) through the queue', async () => {
     const clock = { turn: 0 };
     const s = new RecordingSocket(clock);
