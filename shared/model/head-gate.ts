@@ -93,7 +93,8 @@ export function chooseHeadGate(values: ArrayLike<number>): HeadGate {
   if (values.length !== HEAD_GATE_SIZE) throw new RangeError(`head validation has ${values.length} values, expected ${HEAD_GATE_SIZE}`);
   const slice = (from: number) => Array.from({ length: AUC_BINS }, (_, b) => values[from + b]!);
   return {
-    interests: values[INTEREST_USERS]! > 0 ? bestAlpha((g) => values[g]!) : 1,
+    // Mean P@3 (the sums are divided by the FedAvg weight, so only their ratio to the user count is a metric).
+    interests: values[INTEREST_USERS]! > 0 ? bestAlpha((g) => values[g]! / values[INTEREST_USERS]!) : 1,
     propensity: values[PROPENSITY_USERS]! > 0
       ? bestAlpha((g) => binnedAuc(slice(POSITIVE + g * AUC_BINS), slice(NEGATIVE + g * AUC_BINS)))
       : 1,

@@ -42,8 +42,9 @@ export function itemCategories(examples: readonly UserExample[], itemVocab: numb
 }
 
 /**
- * Each candidate scorer's validation NDCG@10 and log-likelihood sums, history excluded as in evaluation, divided
- * by `weight` so that FedAvg turns them into the federation's sums (see STATS_WEIGHTS.mixValidation).
+ * Each candidate scorer's validation NDCG@10 and log-likelihood sums, ranked as evaluation ranks (the history
+ * excluded only under leave-one-out), divided by `weight` so that FedAvg turns them into the federation's sums
+ * (see STATS_WEIGHTS.scorerValidation).
  */
 function scoreScorers(model: ProfileModel, validation: readonly UserExample[], stats: NextItemStatistics, weight: number, excludeHistory: boolean): ScorerValidation {
   const V = model.config.itemVocab;

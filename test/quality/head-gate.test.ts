@@ -89,10 +89,11 @@ describe('quality/head gate (each head blends its rule and its trained self, cho
     expect(chooseHeadGate(narrow.finish(1)).interests).to.equal(0.5);
     expect(() => chooseHeadGate(new Float32Array(3))).to.throw(RangeError);
     // Within GATE_TOLERANCE of the best, the largest α wins; beyond it, the best.
+    // Sums as a client writes them: over 300 users, divided by a FedAvg weight of 500 · 64.
     const interestsOnly = (p3: number[]) => {
       const v = new Float32Array(HEAD_GATE_SIZE);
-      v.set(p3, 0);
-      v[HEAD_GATE_GRID.length] = 1;
+      v.set(p3.map((p) => (p * 300) / 32000), 0);
+      v[HEAD_GATE_GRID.length] = 300 / 32000;
       return chooseHeadGate(v).interests;
     };
     expect(interestsOnly([0.7, 0.72, 0.71, 0.7, 0.72 - GATE_TOLERANCE / 2])).to.equal(1);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import type { UserExample } from '../../shared/data/encoded.js';
 import type { ModelConfig } from '../../shared/model/config.js';
-import { COUNT_UNITS, rankedItems, STATS_WEIGHTS } from '../../shared/model/next-item-statistics.js';
+import { COUNT_UNITS, rankedItems, SCORERS, STATS_WEIGHTS } from '../../shared/model/next-item-statistics.js';
 import { ProfileModel } from '../../shared/model/profile-model.js';
 import { refreshStatistics, userSequences } from '../../shared/training/statistics-refresh.js';
 import { initBackend } from '../../shared/tf/backend.js';
@@ -65,16 +65,39 @@ describe('quality/transition statistics under FedAvg', () => {
     // Round 2: both clients order the table by the same received index, so the mean is the pooled table.
     const a2 = clientRefresh(round1, clientA, wA);
     const b2 = clientRefresh(round1, clientB, wB);
-    const table = weightedMean(a2[STATS_WEIGHTS.transitions]!, wA, b2[STATS_WEIGHTS.transitions]!, wB);
     const pooled2 = clientRefresh(round1, [...clientA, ...clientB], wA + wB);
-    const expected = pooled2[STATS_WEIGHTS.transitions]!;
-    expect(expected.some((v) => v > 0)).to.equal(true);
-    table.forEach((v, i) => expect(v).to.be.closeTo(expected[i]!, 1e-6));
+    for (const name of [STATS_WEIGHTS.transitions, STATS_WEIGHTS.transitionsWindow, STATS_WEIGHTS.categoryTransitions]) {
+      const mean = weightedMean(a2[name]!, wA, b2[name]!, wB);
+      const expected = pooled2[name]!;
+      expect(expected.some((v) => v > 0), name).to.equal(true);
+      mean.forEach((v, i) => expect(v, `${name}[${i}]`).to.be.closeTo(expected[i]!, 1e-6));
+    }
+    const table = weightedMean(a2[STATS_WEIGHTS.transitions]!, wA, b2[STATS_WEIGHTS.transitions]!, wB);
     // The index goes back unchanged (a zero delta), so it never drifts.
     expect(Array.from(a2[STATS_WEIGHTS.indexPopularity]!)).to.deep.equal(Array.from(round1[STATS_WEIGHTS.indexPopularity]!));
     // And the pooled table holds the hand count: 3 -> 4 follows directly in a1, a2 and b2, over 5 examples.
     const order = Array.from(rankedItems(round1[STATS_WEIGHTS.indexPopularity]!, 6));
     expect(order.slice(0, 2)).to.deep.equal([3, 4]); // the two most popular items
     expect(table[order.indexOf(3) * 6 + order.indexOf(4)]).to.be.closeTo(3 / (5 * COUNT_UNITS), 1e-7);
+  });
+
+  it('scores the validation scorers as evaluation ranks: the history left out only when evaluation leaves it out', () => {
+    // Item 6 is mostly followed by itself, sometimes by 5; the validation user's history is [5, 6] and the
+    // target repeats 5. Statistics alone, latest item only: 6 ranks first, 5 second, unless the history
+    // (6, not the target) is excluded.
+    const train = [user('t1', [6, 6, 6, 5]), user('t2', [6, 6, 5, 6, 6])];
+    const validation = [user('v', [5, 6, 5])];
+    const statisticsAlone = SCORERS.findIndex((s) => s.historyDecay === 0 && s.windowWeight === 0 && s.categoryShare === 0 && s.mix === 1);
+    const ndcgOf = (excludeHistory: boolean): number => {
+      const model = ProfileModel.create(CFG, 1);
+      try {
+        refreshStatistics(model, train, validation, 1, { excludeHistory });
+        return model.maybeWeight(STATS_WEIGHTS.scorerValidation)!.dataSync()[statisticsAlone]! * COUNT_UNITS;
+      } finally {
+        model.dispose();
+      }
+    };
+    expect(ndcgOf(false)).to.be.closeTo(1 / Math.log2(3), 1e-6);
+    expect(ndcgOf(true)).to.be.closeTo(1, 1e-6);
   });
 });
