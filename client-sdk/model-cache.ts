@@ -31,7 +31,7 @@ export class ModelCache {
     const values = float32FromLittleEndianBytes(bytes, 0, bytes.byteLength / 4);
     // A lossy download (f16/q8) is checked against the hash of what was decoded, recorded beside it.
     const decodedHash = await readFile(join(this.dir, `${hash}.decoded`), 'utf8').then((t) => t.trim(), () => undefined);
-    if (weightsHash(manifest, values) !== (decodedHash ?? hash)) return undefined; // corrupt: download again
+    if (await weightsHash(manifest, values) !== (decodedHash ?? hash)) return undefined; // corrupt: download again
     const m = { hash, manifest, values };
     this.remember(m);
     return m;
@@ -43,7 +43,7 @@ export class ModelCache {
    * beside them (`<hash>.decoded`) and later reads are checked against that instead.
    */
   async put(hash: string, manifest: WeightManifest, values: Float32Array, lossy = false): Promise<CachedModel> {
-    const actual = weightsHash(manifest, values);
+    const actual = await weightsHash(manifest, values);
     if (!lossy && actual !== hash) throw new FedProfileError('INTEGRITY', `received model does not match its hash (${actual.slice(0, 12)}… ≠ ${hash.slice(0, 12)}…)`);
     await mkdir(this.dir, { recursive: true });
     const files: Array<readonly [string, string | Uint8Array]> = [[`${hash}.bin`, float32ToLittleEndianBytes(values)], [`${hash}.json`, JSON.stringify(manifest)]];

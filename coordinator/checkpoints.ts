@@ -7,7 +7,7 @@ import type { WeightManifest } from '../shared/weights/manifest.js';
 import { float32FromLittleEndianBytes, float32ToLittleEndianBytes } from '../shared/weights/bytes.js';
 import { assertVectorMatches, buildManifest } from '../shared/weights/layout.js';
 import { ARTIFACT_FORMAT, GENERATED_BY, MODEL_JSON, WEIGHTS_BIN, loadArtifacts, type SavedModel } from '../shared/weights/artifacts.js';
-import { weightsHashAsync } from '../shared/weights/hash.js';
+import { weightsHash } from '../shared/weights/hash.js';
 import { syncDir, writeFileAtomic } from '../shared/weights/atomic-file.js';
 import { yieldToEventLoop } from '../shared/event-loop.js';
 
@@ -48,18 +48,23 @@ export class CheckpointStore {
 
   /**
    * Writes atomically (weights first, model.json last) and returns the content hash. The same files as
-   * shared/weights' saveArtifacts, but both SHA-256 passes run in slices between event-loop turns: in one
-   * go they hold the loop for ~200 ms on a 10M-parameter model, long enough to delay every heartbeat.
+   * shared/weights' saveArtifacts. `digests` are the content hash and weights.bin's SHA-256 when the caller
+   * computed them already (the coordinator does, on its aggregation worker); otherwise both SHA-256 passes
+   * run here in slices between event-loop turns (in one go they hold the loop for ~200 ms at 10M parameters).
+   * The writes themselves go through libuv's thread pool, off the event loop.
    */
   async save(
     federationId: string, round: number,
-    model: { modelConfig: ModelConfig; manifest: WeightManifest; values: Float32Array; optimizer?: { bytes: Uint8Array; sha256: string } },
+    model: {
+      modelConfig: ModelConfig; manifest: WeightManifest; values: Float32Array; optimizer?: { bytes: Uint8Array; sha256: string };
+      digests?: { hash: string; weightsSha256: string };
+    },
   ): Promise<string> {
-    const { modelConfig, manifest, values, optimizer } = model;
+    const { modelConfig, manifest, values, optimizer, digests } = model;
     assertVectorMatches(manifest, values);
-    const hash = await weightsHashAsync(manifest, values, HASH_CHUNK_BYTES);
     const weights = float32ToLittleEndianBytes(values);
-    const weightsSha256 = await sha256InSlices(weights);
+    const hash = digests?.hash ?? await weightsHash(manifest, values, HASH_CHUNK_BYTES);
+    const weightsSha256 = digests?.weightsSha256 ?? await sha256InSlices(weights);
     const modelJson = {
       modelTopology: modelConfig,
       format: ARTIFACT_FORMAT,
@@ -135,7 +140,7 @@ export class CheckpointStore {
       throw refuse(jsonPath, `has an unusable weights manifest (${e instanceof Error ? e.message : String(e)})`);
     }
     if (manifest.totalSize * 4 !== weights.byteLength) throw refuse(binPath, `is ${weights.byteLength} bytes, the manifest describes ${manifest.totalSize * 4}`);
-    const hash = await weightsHashAsync(manifest, float32FromLittleEndianBytes(weights, 0, manifest.totalSize), HASH_CHUNK_BYTES);
+    const hash = await weightsHash(manifest, float32FromLittleEndianBytes(weights, 0, manifest.totalSize), HASH_CHUNK_BYTES);
     if (hash !== recordedHash) throw refuse(binPath, `weights hash ${hash.slice(0, 12)}… does not match the recorded ${recordedHash.slice(0, 12)}…`, { hash, recorded: recordedHash });
     return { modelJson, weights };
   }

@@ -5,14 +5,14 @@ import { FedProfileError } from '../shared/errors.js';
 import {
   ClientMessageSchema, HandshakeSchema, authChallenge, describeZodError, type ClientMessage, type ServerMessage,
 } from '../shared/protocol/messages.js';
-import { frameSocket, prepareMessage, type FramedPeer, type PreparedMessage } from '../shared/protocol/transport.js';
+import { frameSocket, type FramedPeer, type ReadFlow } from '../shared/protocol/transport.js';
 import { MAX_HTTP_BUFFER_BYTES, PROTOCOL_VERSION } from '../shared/protocol/version.js';
 import { verifySignature } from '../shared/secagg/keys.js';
 import { LastSeen } from './last-seen.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { FederationRuntime } from './runtime/federation-runtime.js';
+import { aggregationWorker } from './runtime/aggregation-worker.js';
 import type { CoordinatorStore } from './store/store.js';
-import { encodeVector } from '../shared/weights/codec.js';
 
 /** Handshake timestamps further than this from the server clock are refused (replayed handshakes). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -34,7 +34,6 @@ export class SocketGateway {
   readonly io: IoServer;
   private readonly peers = new Map<string, Peer>();
   /** The current model of each federation, encoded and chunked once for all the clients that ask. */
-  private readonly preparedModels = new Map<string, { hash: string; prepared: PreparedMessage }>();
   readonly lastSeen: LastSeen;
 
   constructor(
@@ -151,6 +150,8 @@ export class SocketGateway {
       maxBytesInFlight: maxMessageBytes,
       decodeBudget: { ratePerSecond: Math.max(maxMessageBytes, 4 << 20), burst: 2 * maxMessageBytes + (1 << 20) },
       serialiseLarge: true,
+      flow: readFlowOf(socket),
+      digest: (bytes) => aggregationWorker.sha256(bytes),
       onReject: (err, bytes) => {
         metrics.bytesIn.inc(bytes);
         reject(err, err.code === 'PAYLOAD_TOO_LARGE' ? 'oversize' : err.code === 'INTEGRITY' ? 'integrity' : 'malformed');
@@ -216,19 +217,14 @@ export class SocketGateway {
           // `ref` names the hash, so the client can stop waiting for it.
           throw new FedProfileError('NOT_FOUND', `model ${m.hash.slice(0, 12)}… is not the current global model (${g.hash.slice(0, 12)}…)`, { ref: m.hash });
         }
-        let cached = this.preparedModels.get(runtime.id);
-        if (cached?.hash !== g.hash) {
-          const codec = runtime.config.compression?.download;
-          cached = {
-            hash: g.hash,
-            prepared: prepareMessage(codec && codec !== 'f32'
-              ? { type: 'model-encoded', hash: g.hash, manifest: g.manifest, encoded: encodeVector(g.values, codec) }
-              : { type: 'model', hash: g.hash, manifest: g.manifest, weights: g.values }),
-          };
-          this.preparedModels.set(runtime.id, cached);
-        }
-        const peer = this.peers.get(clientId);
-        if (peer) this.deps.metrics.bytesOut.inc(peer.framed.sendPrepared(cached.prepared));
+        // Prepared once per version on the aggregation worker; the client waits for the model by its hash.
+        runtime.modelMessage().then((prepared) => {
+          const peer = this.peers.get(clientId);
+          if (peer) this.deps.metrics.bytesOut.inc(peer.framed.sendPrepared(prepared));
+        }, (e: unknown) => {
+          this.deps.logger.error({ clientId, err: e instanceof Error ? e.message : String(e) }, 'could not prepare the model message');
+          this.send(clientId, { type: 'error', code: 'INTERNAL', message: 'the model could not be prepared; ask again', ref: g.hash });
+        });
         break;
       }
       case 'agg':
@@ -245,6 +241,19 @@ export class SocketGateway {
         break;
     }
   }
+}
+
+/**
+ * Pause/resume of the WebSocket under a socket.io connection (ws's own, which respects its receiver's
+ * back-pressure), looked up at each call: the transport changes when a polling connection upgrades, and
+ * a polling request has nothing to pause.
+ */
+function readFlowOf(socket: Socket): ReadFlow {
+  const ws = (): { pause(): void; resume(): void } | undefined => {
+    const w = (socket.conn as unknown as { transport?: { socket?: { pause?: unknown; resume?: unknown } } }).transport?.socket;
+    return w && typeof w.pause === 'function' && typeof w.resume === 'function' ? (w as { pause(): void; resume(): void }) : undefined;
+  };
+  return { pause: () => ws()?.pause(), resume: () => ws()?.resume() };
 }
 
 /** The engine.io session id: random, chosen by the server per connection, known to the client before it signs. */

@@ -1,27 +1,24 @@
 import type { Logger } from 'pino';
 import { createStrategy, isStrategyStateRecord, type Strategy, type StrategyStateRecord } from '../../shared/aggregation/strategy.js';
-import { decodeServerOptimizerState, encodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
+import { decodeServerOptimizerState } from '../../shared/aggregation/server-optimizers.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/model/config.js';
-import { checkAggregate } from '../../shared/aggregation/update-bounds.js';
 import type { ServerMessage } from '../../shared/protocol/messages.js';
+import type { PreparedMessage } from '../../shared/protocol/transport.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
-import { OPTIMIZER_BIN, sha256InSlices, type CheckpointStore } from '../checkpoints.js';
+import { OPTIMIZER_BIN, type CheckpointStore } from '../checkpoints.js';
 import { FederationConfigSchema, type FederationConfig } from '../federation-config.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { RoundEngine } from '../../shared/round/engine.js';
 import { aggregationPlan } from '../../shared/round/plan.js';
 import type { RoundCommand, RoundEvent } from '../../shared/round/types.js';
-import { yieldToEventLoop } from '../../shared/event-loop.js';
 import type { CoordinatorStore, FederationRow } from '../store/store.js';
-import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
+import type { CommitStepResult } from '../../shared/aggregation/vector-worker.js';
+import { aggregationWorker } from './aggregation-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 import { UpdateProtection } from './update-protection.js';
 import type { PrivacyStatus } from '../../shared/privacy/federation-dp.js';
-
-/** The process's aggregation worker: plain sums of every federation run there, off the socket event loop. */
-const vectorWorker = new VectorWorker();
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
 
@@ -54,6 +51,7 @@ export class FederationRuntime {
   private fault: { reason: string; at: number } | undefined;
   /** The last command that could not be carried out (a full disk, a SQLite error); cleared by the next success. */
   private lastFailure: { command: string; reason: string; at: number } | undefined;
+  private preparedModel: { hash: string; prepared: Promise<PreparedMessage> } | undefined;
 
   private constructor(
     readonly id: string,
@@ -120,7 +118,7 @@ export class FederationRuntime {
         identityKeys: new Map(participants.map((p) => [p, Buffer.from(deps.store.getClient(p)?.identityPublicKey ?? '', 'base64')])),
         // Sum on the aggregation worker so a 10M-parameter update does not hold the socket server (and its
         // heartbeats); pushed, not polled: the background work that decides the outcome becomes an engine event.
-        ...(plan.kind === 'plain' && protection.streamsPlainMean() ? { accumulator: vectorWorker.accumulator(global.manifest.totalSize) } : {}),
+        ...(plan.kind === 'plain' && protection.streamsPlainMean() ? { accumulator: aggregationWorker.accumulator(global.manifest.totalSize) } : {}),
         onSettled: () => queueMicrotask(() => runtime?.event({ type: 'session-settled', round })),
       }, runtime?.snapshot().online ?? participants.length),
       { status: row.status, completedRounds: row.completedRounds, lastRound: row.lastRound, modelHash: row.modelHash },
@@ -131,6 +129,23 @@ export class FederationRuntime {
   }
 
   get model(): GlobalModel { return this.global; }
+
+  /**
+   * The current global model as the wire message clients download: encoded (with the federation's download
+   * codec), chunked and hashed once per version, on the aggregation worker. A failed preparation is not
+   * kept, so the next download tries again.
+   */
+  modelMessage(): Promise<PreparedMessage> {
+    const g = this.global;
+    if (this.preparedModel?.hash !== g.hash) {
+      const download = this.config.compression?.download;
+      const prepared = aggregationWorker.prepareModel({ hash: g.hash, manifest: g.manifest, values: g.values, ...(download && download !== 'f32' ? { codec: download } : {}) });
+      const entry = { hash: g.hash, prepared };
+      prepared.catch(() => { if (this.preparedModel === entry) this.preparedModel = undefined; });
+      this.preparedModel = entry;
+    }
+    return this.preparedModel.prepared;
+  }
   /** ε spent so far and the budget; null without DP. */
   privacy(): PrivacyStatus | null { return this.protection.dp?.status() ?? null; }
 
@@ -260,20 +275,25 @@ export class FederationRuntime {
     const { summary, outcome } = c;
     const round = summary.round;
     try {
-      // Yield between the vector-sized steps so socket traffic (heartbeats included) is served in between.
-      await yieldToEventLoop();
+      // Every vector-sized pass of the commit (server step, bounds check, hashes, optimizer.bin) runs on the
+      // aggregation worker: the event loop only posts the job and writes the files it gets back.
+      let prepared: CommitStepResult | undefined;
       const result = await this.strategy.aggregateFit(round, this.global.values, outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
+      }, {
+        // A poisoned or overflowed aggregate fails the round there (INTEGRITY); the previous model and
+        // optimiser state stay.
+        runStep: async (job) => {
+          prepared = await aggregationWorker.commitStep(job, this.global.manifest, this.config.updateBounds.maxModelAbs);
+          return prepared.step;
+        },
       });
-      // A poisoned or overflowed aggregate fails the round here; the previous model stays.
-      checkAggregate(result.weights, this.config.updateBounds.maxModelAbs);
+      const { hash: weightsHash, weightsSha256, optimizer } = prepared!;
       const optimizerState = this.strategy.optimizerState();
-      const hasMoments = optimizerState.m !== null || optimizerState.v !== null;
-      const optimizerBytes = hasMoments ? encodeServerOptimizerState(optimizerState) : undefined;
-      const optimizer = optimizerBytes ? { bytes: optimizerBytes, sha256: await sha256InSlices(optimizerBytes) } : undefined;
       const hash = await this.deps.checkpoints.save(this.id, round, {
-        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights, ...(optimizer ? { optimizer } : {}),
+        modelConfig: this.config.model, manifest: this.global.manifest, values: result.weights,
+        digests: { hash: weightsHash, weightsSha256 }, ...(optimizer ? { optimizer } : {}),
       });
       const strategyState: StrategyStateRecord = {
         name: this.strategy.name, lastRound: round,
@@ -281,7 +301,11 @@ export class FederationRuntime {
       };
       if (this.closed) return;
       const durationMs = this.now() - summary.startedAt;
-      const metrics: Record<string, number> = { ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length };
+      const metrics: Record<string, number> = {
+        ...summary.metrics, durationMs, participants: summary.participants.length, contributors: summary.contributors.length,
+        // Where the round's time went: until the mean was ready (dispatch, training, upload, summing), then the commit.
+        meanReadyMs: summary.aggregatedAt - summary.startedAt, commitMs: this.now() - summary.aggregatedAt,
+      };
       for (const [k, v] of Object.entries(result.metrics)) metrics[`server.${k}`] = v;
       const finished = this.engine.snapshot().completedRounds + 1 >= this.config.rounds;
       this.deps.store.completeRound({

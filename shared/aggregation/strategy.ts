@@ -1,5 +1,4 @@
 import { FedProfileError } from '../errors.js';
-import { yieldToEventLoop } from '../event-loop.js';
 import type { FitConfig } from '../training/types.js';
 import { DEFAULT_YIELD_EVERY } from './mean.js';
 import {
@@ -7,6 +6,7 @@ import {
   type SerializedServerOptimizerState, type ServerOptimizer, type ServerOptimizerName, type ServerOptimizerState,
 } from './server-optimizers.js';
 import { learningRateForRound, parseStrategyConfig, phaseForRound, serverLearningRateOf, type StrategyConfig, type StrategyName } from './strategy-config.js';
+import { serverStepInThread, type ServerStepRunner } from './server-step.js';
 import { drawSeed, overSelectedCount, sampleIds } from './sampling.js';
 
 export { StrategyConfigSchema, parseStrategyConfig, STRATEGY_NAMES, type StrategyConfig, type StrategyConfigInput, type StrategyName } from './strategy-config.js';
@@ -42,9 +42,13 @@ export interface Strategy {
   readonly name: StrategyName;
   readonly config: Readonly<StrategyConfig>;
   configureFit(round: number, available: readonly ClientProxy[], rng: () => number): FitInstruction[];
-  /** The server step on the round's mean update, yielding to the event loop every `yieldEvery` elements (the result does not depend on it). */
+  /**
+   * The server step on the round's mean update. In this thread by default, yielding to the event loop every
+   * `yieldEvery` elements; `runStep` runs it elsewhere (the coordinator's aggregation worker). The result
+   * does not depend on either. The strategy's state moves on only if the step (and runStep) succeeds.
+   */
   aggregateFit(
-    round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, yieldEvery?: number,
+    round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, options?: AggregateFitOptions,
   ): Promise<{ weights: Float32Array; metrics: Record<string, number> }>;
   configureEvaluate(round: number, available: readonly ClientProxy[], rng: () => number): { clientId: string }[];
   aggregateEvaluate(round: number, results: readonly EvaluateReport[]): Record<string, number>;
@@ -55,6 +59,13 @@ export interface Strategy {
   optimizerState(): ServerOptimizerState;
   /** Restores from a record whose optimiser state was kept apart (see StrategyStateRecord). */
   restoreFromRecord(record: StrategyStateRecord, optimizer: ServerOptimizerState): void;
+}
+
+export interface AggregateFitOptions {
+  /** Elements per slice between yields; also fixes the blocks the step norms are summed in. */
+  yieldEvery?: number;
+  /** Where the step runs (default: this thread). */
+  runStep?: ServerStepRunner;
 }
 
 /**
@@ -87,21 +98,6 @@ export interface StrategyState {
 const SERVER_OPTIMIZER_OF: Record<StrategyName, ServerOptimizerName> = {
   fedavg: 'fedavg', fedprox: 'fedavg', fedavgm: 'fedavgm', fedadam: 'fedadam', fedyogi: 'fedyogi',
 };
-
-/** Accumulates ‖Δ‖² and ‖x_new − x‖² over [from, to), in float64. */
-function addSquaredNorms(
-  acc: { delta2: number; step2: number }, global: Float32Array, weights: Float32Array, delta: Float32Array, from: number, to: number,
-): void {
-  let d2 = 0;
-  let s2 = 0;
-  for (let i = from; i < to; i++) {
-    d2 += delta[i]! * delta[i]!;
-    const s = weights[i]! - global[i]!;
-    s2 += s * s;
-  }
-  acc.delta2 += d2;
-  acc.step2 += s2;
-}
 
 function checkRound(round: number): void {
   if (!Number.isInteger(round) || round < 1) throw new FedProfileError('BAD_INPUT', `round must be an integer ≥ 1, got ${round}`);
@@ -153,19 +149,17 @@ class ConfiguredStrategy implements Strategy {
   }
 
   async aggregateFit(
-    round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, yieldEvery: number = DEFAULT_YIELD_EVERY,
+    round: number, global: Float32Array, meanDelta: Float32Array, info: FitAggregationInfo, options: AggregateFitOptions = {},
   ): Promise<{ weights: Float32Array; metrics: Record<string, number> }> {
     this.checkQuorum(round, info);
+    const chunk = options.yieldEvery ?? DEFAULT_YIELD_EVERY;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new FedProfileError('BAD_INPUT', `yieldEvery must be a positive integer, got ${chunk}`);
     if (this.busy) throw new FedProfileError('CONFLICT', `round ${round}: an aggregation is already in progress`);
     this.busy = true; // the optimiser state is read across awaits
     try {
-      const { weights, state } = await this.optimizer.step(global, meanDelta, this.currentOptimizerState, yieldEvery);
-      const norms = { delta2: 0, step2: 0 };
-      for (let from = 0; from < global.length; from += yieldEvery) {
-        addSquaredNorms(norms, global, weights, meanDelta, from, Math.min(global.length, from + yieldEvery));
-        await yieldToEventLoop();
-      }
-      return this.commit(round, info, weights, state, norms);
+      const run = options.runStep ?? serverStepInThread;
+      const out = await run({ optimizer: this.optimizer.config, state: this.currentOptimizerState, global, delta: meanDelta, chunk });
+      return this.commit(round, info, out.weights, out.state, { delta2: out.deltaNorm2, step2: out.stepNorm2 });
     } finally {
       this.busy = false;
     }

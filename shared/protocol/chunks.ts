@@ -38,7 +38,10 @@ export function splitIntoFrames(bytes: Uint8Array, chunkBytes: number): ChunkFra
 
 /** One transfer being received: written into its final buffer and hashed frame by frame, so completing a
  * 40 MB message costs no copy and no 40 MB hash in one go (the event loop stays responsive). */
-interface Pending { frame0: ChunkFrame; out: Uint8Array; hash: Hash; received: number; bytes: number }
+interface Pending { frame0: ChunkFrame; out: Uint8Array; hash: Hash | undefined; received: number; bytes: number }
+
+/** A reassembled transfer whose SHA-256 the caller checks (e.g. on a worker thread) before using it. */
+export interface UnverifiedTransfer { id: string; bytes: Uint8Array; sha256: string }
 
 /** Reassembles frames of one peer. Throws PAYLOAD_TOO_LARGE / PROTOCOL / INTEGRITY; stays usable after. */
 export class FrameAssembler {
@@ -65,8 +68,20 @@ export class FrameAssembler {
     this.reserved -= p.out.byteLength;
   }
 
-  /** Returns the complete message bytes when the last frame arrives, otherwise undefined. */
+  /** Returns the complete message bytes, SHA-256 checked, when the last frame arrives, otherwise undefined. */
   accept(raw: unknown): Uint8Array | undefined {
+    return this.take(raw, true)?.bytes;
+  }
+
+  /**
+   * As accept, without hashing here: the caller gets the declared SHA-256 with the bytes and must check it
+   * before trusting them (the coordinator hashes on its aggregation worker, off the event loop).
+   */
+  acceptUnverified(raw: unknown): UnverifiedTransfer | undefined {
+    return this.take(raw, false);
+  }
+
+  private take(raw: unknown, hashHere: boolean): UnverifiedTransfer | undefined {
     const parsed = ChunkFrameSchema.safeParse(raw);
     if (!parsed.success) throw new FedProfileError('PROTOCOL', `malformed chunk frame: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const f = parsed.data;
@@ -90,7 +105,7 @@ export class FrameAssembler {
       if (f.count > Math.ceil(f.totalBytes / Math.max(1, f.data.byteLength)) + 1 && f.count > 1) {
         throw new FedProfileError('PROTOCOL', `transfer ${f.id} declares ${f.count} frames for ${f.totalBytes} bytes`);
       }
-      p = { frame0: f, out: new Uint8Array(f.totalBytes), hash: createHash('sha256'), received: 0, bytes: 0 };
+      p = { frame0: f, out: new Uint8Array(f.totalBytes), hash: hashHere ? createHash('sha256') : undefined, received: 0, bytes: 0 };
       this.pending.set(f.id, p);
       this.reserved += f.totalBytes;
     }
@@ -104,16 +119,16 @@ export class FrameAssembler {
       throw new FedProfileError('PAYLOAD_TOO_LARGE', `transfer ${f.id} sent more bytes than it declared`);
     }
     p.out.set(f.data, p.bytes);
-    p.hash.update(f.data);
+    p.hash?.update(f.data);
     p.bytes += f.data.byteLength;
     p.received++;
     if (p.received < h.count) return undefined;
     this.drop(f.id);
     if (p.bytes !== h.totalBytes) throw new FedProfileError('PROTOCOL', `transfer ${f.id} is ${p.bytes} bytes, declared ${h.totalBytes}`);
-    if (p.hash.digest('hex') !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
+    if (p.hash && p.hash.digest('hex') !== h.sha256) throw new FedProfileError('INTEGRITY', `transfer ${f.id} failed its SHA-256 check`);
     // This buffer backs this one message only: its consumer may hand it to a worker without a copy.
     markMessageBuffer(p.out.buffer as ArrayBuffer);
-    return p.out;
+    return { id: f.id, bytes: p.out, sha256: h.sha256 };
   }
 
   clear(): void { this.pending.clear(); this.reserved = 0; }

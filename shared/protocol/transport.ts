@@ -1,7 +1,8 @@
 import { FedProfileError } from '../errors.js';
 import { encodeMessage, decodeMessage } from './codec.js';
 import { DecodeBudget, type DecodeBudgetOptions } from './budget.js';
-import { FrameAssembler, splitIntoFrames, type ChunkFrame } from './chunks.js';
+import { FrameAssembler, splitIntoFrames, type ChunkFrame, type UnverifiedTransfer } from './chunks.js';
+import { markMessageBuffer } from './message-buffers.js';
 import { CHUNK_BYTES, CHUNK_EVENT, MESSAGE_EVENT } from './version.js';
 
 /**
@@ -53,6 +54,19 @@ export function frameSocket(
      * not hold the loop (and every heartbeat) for all fifty.
      */
     serialiseLarge?: boolean;
+    /**
+     * Read back-pressure of this peer's connection. With it, the frames of large messages share one
+     * receive budget per event-loop turn for the whole process (RECEIVE_BYTES_PER_TURN): once a turn has
+     * taken that many bytes, every such peer stops reading until the next turn. Without it, a server with
+     * fifty clients uploading at once handles whatever all their sockets delivered in one poll phase.
+     */
+    flow?: ReadFlow;
+    /**
+     * With serialiseLarge: SHA-256 of a reassembled transfer computed elsewhere (the coordinator's
+     * aggregation worker; the bytes travel there and back by transfer) instead of frame by frame on this
+     * thread. The message is checked and delivered in its place in the receive queue once the digest is in.
+     */
+    digest?: (bytes: Uint8Array) => Promise<{ sha256: string; bytes: Uint8Array }>;
   },
 ): FramedPeer {
   const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
@@ -93,14 +107,46 @@ export function frameSocket(
     if (overBudget(raw.byteLength)) return;
     handleBytes(raw, raw.byteLength, false);
   });
+  /** A reassembled transfer whose digest is computed by opts.digest: it keeps its place in the queue meanwhile. */
+  const verifyThenDeliver = (t: UnverifiedTransfer, digest: NonNullable<typeof opts.digest>): void => {
+    waiting++;
+    let outcome: () => void = () => undefined;
+    const slot = enqueueReceived(() => { waiting--; outcome(); }, false);
+    digest(t.bytes).then(({ sha256, bytes }) => {
+      outcome = () => {
+        if (sha256 !== t.sha256) {
+          opts.onReject(new FedProfileError('INTEGRITY', `transfer ${t.id} failed its SHA-256 check`), bytes.byteLength);
+          return;
+        }
+        // Back from the worker in a new ArrayBuffer that still backs only this message.
+        markMessageBuffer(bytes.buffer as ArrayBuffer);
+        try { deliver(bytes, bytes.byteLength); } catch (e) { opts.onReject(asFedError(e), bytes.byteLength); }
+      };
+    }, (e: unknown) => {
+      outcome = () => opts.onReject(asFedError(e), t.bytes.byteLength);
+    }).finally(() => markReady(slot));
+  };
   socket.on(CHUNK_EVENT, (raw: unknown) => {
     const wire = raw && typeof raw === 'object' && (raw as { data?: unknown }).data instanceof Uint8Array
       ? ((raw as { data: Uint8Array }).data.byteLength) : 0;
     if (overBudget(wire)) return;
+    if (opts.digest && opts.serialiseLarge) {
+      let t: UnverifiedTransfer | undefined;
+      try { t = assembler.acceptUnverified(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
+      if (opts.flow) noteReceived(wire);
+      if (t) verifyThenDeliver(t, opts.digest);
+      return;
+    }
     let whole: Uint8Array | undefined;
     try { whole = assembler.accept(raw); } catch (e) { opts.onReject(asFedError(e), wire); return; }
+    if (opts.flow) noteReceived(wire);
     if (whole) handleBytes(whole, whole.byteLength, true);
   });
+  if (opts.flow) {
+    const flow = opts.flow;
+    readFlows.add(flow);
+    socket.on('disconnect', () => { readFlows.delete(flow); pausedFlows.delete(flow); });
+  }
   const outbox: Outbox = { socket, queue: [] };
   const sendPrepared = (p: PreparedMessage): number => {
     // Only a small message with nothing queued ahead of it goes out at once; frames of a large one join the
@@ -147,13 +193,28 @@ function pumpOutboxes(): void {
   else pumping = false;
 }
 
-/** Reassembled messages (and what must follow them) waiting to be decoded, one per event-loop turn. */
-const received: Array<() => void> = [];
+/**
+ * Reassembled messages (and what must follow them) waiting to be decoded, one per event-loop turn, in
+ * arrival order. An entry that is not ready (its digest is being computed) holds back the ones behind it.
+ */
+interface ReceivedEntry { run: () => void; ready: boolean }
+const received: ReceivedEntry[] = [];
 let receiving = false;
 
-function enqueueReceived(fn: () => void): void {
-  received.push(fn);
-  if (!receiving) { receiving = true; setImmediate(drainReceived); }
+function enqueueReceived(run: () => void, ready = true): ReceivedEntry {
+  const entry = { run, ready };
+  received.push(entry);
+  kickReceived();
+  return entry;
+}
+
+function markReady(entry: ReceivedEntry): void {
+  entry.ready = true;
+  kickReceived();
+}
+
+function kickReceived(): void {
+  if (!receiving && received[0]?.ready) { receiving = true; setImmediate(drainReceived); }
 }
 
 function drainReceived(): void {
@@ -163,10 +224,46 @@ function drainReceived(): void {
     const next = received.shift()!;
     // One peer's failing callback must not stop the others' messages; it still surfaces, as it would have
     // thrown from the socket event that queued it.
-    try { next(); } catch (e) { setImmediate(() => { throw e; }); }
-  } while (received.length > 0 && performance.now() - start < RECEIVE_TURN_MS);
-  if (received.length > 0) setImmediate(drainReceived);
+    try { next.run(); } catch (e) { setImmediate(() => { throw e; }); }
+  } while (received[0]?.ready && performance.now() - start < RECEIVE_TURN_MS);
+  if (received[0]?.ready) setImmediate(drainReceived);
   else receiving = false;
+}
+
+/** Stops and restarts reading from one peer's connection (e.g. a ws WebSocket's pause/resume). */
+export interface ReadFlow { pause(): void; resume(): void }
+
+/**
+ * Chunk-frame bytes taken in one event-loop turn, all peers together, before every peer with a ReadFlow
+ * stops reading until the next turn: 2 MiB is a few ms of unmasking, copying and hashing. libuv hands one
+ * poll phase everything fifty uploading sockets have buffered (up to ~2 MB each); without a budget that
+ * is one stall of hundreds of ms.
+ */
+export const RECEIVE_BYTES_PER_TURN = 2 << 20;
+
+const readFlows = new Set<ReadFlow>();
+const pausedFlows = new Set<ReadFlow>();
+let turnBytes = 0;
+let turnEndScheduled = false;
+
+function noteReceived(bytes: number): void {
+  turnBytes += bytes;
+  if (!turnEndScheduled) { turnEndScheduled = true; setImmediate(endReceiveTurn); }
+  if (turnBytes < RECEIVE_BYTES_PER_TURN) return;
+  for (const f of readFlows) {
+    if (pausedFlows.has(f)) continue;
+    pausedFlows.add(f);
+    f.pause();
+  }
+}
+
+/** Runs in the check phase, after the poll phase that used the budget: the next poll phase reads again. */
+function endReceiveTurn(): void {
+  turnEndScheduled = false;
+  turnBytes = 0;
+  const paused = [...pausedFlows];
+  pausedFlows.clear();
+  for (const f of paused) f.resume();
 }
 
 /** Receive work done in one event-loop turn before the rest waits for the next. */

@@ -179,12 +179,12 @@ export interface SavedModel {
 }
 
 /** The artifacts saveArtifacts writes, in memory: also what `tf.io.fromMemory` would be given. */
-export function toModelArtifacts(input: Omit<SavedModel, 'hash'>): { artifacts: tf.io.ModelArtifacts; hash: string } {
+export async function toModelArtifacts(input: Omit<SavedModel, 'hash'>): Promise<{ artifacts: tf.io.ModelArtifacts; hash: string }> {
   assertVectorMatches(input.manifest, input.values);
   if (MODEL_KEY in input.metadata || INTEGRITY_KEY in input.metadata) {
     throw new FedProfileError('BAD_INPUT', `checkpoint metadata may not use the reserved keys "${MODEL_KEY}" or "${INTEGRITY_KEY}"`);
   }
-  const hash = weightsHash(input.manifest, input.values);
+  const hash = await weightsHash(input.manifest, input.values);
   const bytes = float32ToLittleEndianBytes(input.values);
   const artifacts: tf.io.ModelArtifacts = {
     modelTopology: input.modelConfig,
@@ -200,7 +200,7 @@ export function toModelArtifacts(input: Omit<SavedModel, 'hash'>): { artifacts: 
 
 /** Saves a checkpoint as TF.js artifacts in `dir`; returns its content hash. */
 export async function saveArtifacts(dir: string, input: Omit<SavedModel, 'hash'>): Promise<string> {
-  const { artifacts, hash } = toModelArtifacts(input);
+  const { artifacts, hash } = await toModelArtifacts(input);
   await fileIOHandler(dir).save(artifacts);
   return hash;
 }
@@ -221,7 +221,7 @@ export async function loadArtifacts(dir: string): Promise<SavedModel> {
   const bytes = concat(artifacts.weightData);
   const values = float32FromLittleEndianBytes(bytes, 0, manifest.totalSize);
   const { [MODEL_KEY]: record, ...metadata } = artifacts.userDefinedMetadata ?? {};
-  const hash = weightsHash(manifest, values);
+  const hash = await weightsHash(manifest, values);
   const recorded = (record as { hash?: unknown } | undefined)?.hash;
   if (typeof recorded !== 'string') throw new DataFileError(modelPath, 'has no fedprofile content hash (not saved by saveArtifacts)');
   if (recorded !== hash) {

@@ -15,19 +15,11 @@ export function canonicalManifestJson(manifest: WeightManifest): string {
 
 /**
  * Content address of a model version: SHA-256 (hex) over the canonical manifest JSON, a NUL separator and
- * the values as little-endian float32 bytes. Same weights and layout ⇒ same hash on every host.
+ * the values as little-endian float32 bytes. Same weights and layout ⇒ same hash on every host. Hashes
+ * `chunkBytes` at a time (1 MiB ≈ 2 ms) with a yield to the event loop between chunks, so a 10M-parameter
+ * model never holds the loop; a worker thread passes a chunk as large as the model.
  */
-export function weightsHash(manifest: WeightManifest, values: Float32Array): string {
-  assertVectorMatches(manifest, values);
-  const h = createHash('sha256');
-  h.update(canonicalManifestJson(manifest), 'utf8');
-  h.update(new Uint8Array([0]));
-  h.update(float32ToLittleEndianBytes(values));
-  return h.digest('hex');
-}
-
-/** weightsHash without holding the event loop: hashes 1 MiB at a time (≈ 2 ms each) between yields. */
-export async function weightsHashAsync(manifest: WeightManifest, values: Float32Array, chunkBytes = 1 << 20): Promise<string> {
+export async function weightsHash(manifest: WeightManifest, values: Float32Array, chunkBytes = 1 << 20): Promise<string> {
   assertVectorMatches(manifest, values);
   const h = createHash('sha256');
   h.update(canonicalManifestJson(manifest), 'utf8');
@@ -35,7 +27,7 @@ export async function weightsHashAsync(manifest: WeightManifest, values: Float32
   const bytes = float32ToLittleEndianBytes(values);
   for (let at = 0; at < bytes.length; at += chunkBytes) {
     h.update(bytes.subarray(at, Math.min(bytes.length, at + chunkBytes)));
-    await yieldToEventLoop();
+    if (at + chunkBytes < bytes.length) await yieldToEventLoop();
   }
   return h.digest('hex');
 }

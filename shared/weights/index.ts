@@ -1,7 +1,7 @@
 export type { WeightManifest, WeightSpec } from './manifest.js';
 export { buildManifest, validateManifest, assertVectorMatches, offsets, sliceByName, specSize } from './layout.js';
 export { flattenTensors, unflattenToTensors, type NamedTensor } from './flatten.js';
-export { weightsHash, weightsHashAsync, canonicalManifestJson } from './hash.js';
+export { weightsHash, canonicalManifestJson } from './hash.js';
 export { computeDelta, applyDelta, l2Norm } from './delta.js';
 export { encodeVector, decodeVector, inspectEncodedVector, DEFAULT_Q8_CHUNK, type VectorCodec, type EncodeOptions } from './codec.js';
 export { float32ToHalfBits, float32BitsToHalfBits, halfBitsToFloat32, halfToFloat32Table } from './half.js';

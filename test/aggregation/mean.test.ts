@@ -89,9 +89,10 @@ describe('aggregation: weighted mean', () => {
     expect(mean[m - 1]).to.equal(Math.fround(14 / 6));
     // The blocking run holds the loop for its whole duration; the session only for one update's validation
     // pass (finite, |x| and L2 bounds: about a third of the blocking run) or one summing slice at a time;
-    // 0.6 of the blocking time is the bound, since a loaded machine adds GC pauses to either.
+    // 0.8 of the blocking time is the bound (a session summing inline holds the loop for all of it): on a
+    // loaded 2-core machine, inside the whole suite, GC pauses and preemption add up to 0.4 to the third.
     expect(blockingMs, 'blocking baseline').to.be.above(50);
-    expect(worstGap, `worst timer gap (blocking run took ${blockingMs.toFixed(0)} ms)`).to.be.below(Math.max(60, blockingMs * 0.6));
+    expect(worstGap, `worst timer gap (blocking run took ${blockingMs.toFixed(0)} ms)`).to.be.below(Math.max(60, blockingMs * 0.8));
     expect(ticks).to.be.above(elapsed / 25);
   });
 });

@@ -94,8 +94,8 @@ describe('aggregation: strategy', () => {
     for (const name of ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const) {
       const a = createStrategy({ name, minFitClients: 1 });
       const b = createStrategy({ name, minFitClients: 1 });
-      const s1 = await a.aggregateFit(1, global, delta, info, n);
-      const s2 = await b.aggregateFit(1, global, delta, info, 1000);
+      const s1 = await a.aggregateFit(1, global, delta, info, { yieldEvery: n });
+      const s2 = await b.aggregateFit(1, global, delta, info, { yieldEvery: 1000 });
       expect(Buffer.from(s2.weights.buffer).equals(Buffer.from(s1.weights.buffer)), name).to.equal(true);
       expect(s2.metrics.serverStepNorm).to.be.closeTo(s1.metrics.serverStepNorm!, 1e-12);
       expect(b.state()).to.deep.equal(a.state());

@@ -14,7 +14,7 @@ describe('client work dir: model cache and identity', () => {
   const values = Float32Array.from([1, 2, 3, 4, 5, 6]);
 
   it('keeps models by hash across restarts, verifies them, and refuses a model that does not match its hash', async () => {
-    const hash = weightsHash(manifest, values);
+    const hash = await weightsHash(manifest, values);
     await new ModelCache(dir).put(hash, manifest, values);
     const fresh = new ModelCache(dir); // a restarted client
     const got = await fresh.get(hash);

@@ -4,7 +4,7 @@ import { VectorWorker } from '../../shared/aggregation/vector-worker.js';
 import { MeanAccumulator } from '../../shared/aggregation/mean.js';
 import { encodeMessage, decodeMessage } from '../../shared/protocol/codec.js';
 import { FrameAssembler, splitIntoFrames } from '../../shared/protocol/chunks.js';
-import { FRAMES_PER_TURN, frameSocket, prepareMessage, type FrameSocket } from '../../shared/protocol/transport.js';
+import { FRAMES_PER_TURN, RECEIVE_BYTES_PER_TURN, frameSocket, prepareMessage, type FrameSocket } from '../../shared/protocol/transport.js';
 import { CHUNK_EVENT, MESSAGE_EVENT } from '../../shared/protocol/version.js';
 import { yieldToEventLoop } from '../../shared/event-loop.js';
 
@@ -96,6 +96,79 @@ describe('framing queues: send budget shared by all peers, large messages receiv
     s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'after' }));
     await countTurns(clock, () => got.length === 2);
     expect(got).to.deep.equal(['reject:INTERNAL:handler bug', 'after']);
+  });
+
+  it('read back-pressure: once a turn took RECEIVE_BYTES_PER_TURN of frames, every peer with a flow stops reading until the next turn', async () => {
+    const clock = { turn: 0 };
+    const FRAME = 512 * 1024;
+    const calls: string[] = [];
+    const sockets = [0, 1, 2].map(() => new RecordingSocket(clock));
+    const received: number[] = [0, 0, 0];
+    sockets.forEach((s, i) => frameSocket(s, {
+      maxMessageBytes: 8 << 20, chunkBytes: FRAME, serialiseLarge: true, onMessage: () => { received[i]!++; }, onReject: () => {},
+      flow: { pause: () => calls.push(`pause ${i}@${clock.turn}`), resume: () => calls.push(`resume ${i}@${clock.turn}`) },
+    }));
+    // A socket without a flow (a peer that cannot be paused) is never asked to.
+    frameSocket(new RecordingSocket(clock), { maxMessageBytes: 8 << 20, onMessage: () => {}, onReject: () => {} });
+    const frames = (seed: number) => splitIntoFrames(encodeMessage({ type: 'update', values: new Float32Array((RECEIVE_BYTES_PER_TURN * 3) / 16).fill(seed) }), FRAME);
+    const all = [frames(1), frames(2), frames(3)];
+    // One poll phase's worth from peers 0 and 1: no pause while under the budget ...
+    let bytes = 0;
+    for (const f of all[0]!) { sockets[0]!.deliver(CHUNK_EVENT, f); bytes += f.data.byteLength; }
+    expect(bytes).to.be.below(RECEIVE_BYTES_PER_TURN);
+    expect(calls).to.deep.equal([]);
+    let taken = 0;
+    while (bytes < RECEIVE_BYTES_PER_TURN) {
+      expect(calls).to.deep.equal([]);
+      const f = all[1]![taken++]!;
+      sockets[1]!.deliver(CHUNK_EVENT, f);
+      bytes += f.data.byteLength;
+    }
+    // ... and every flow paused, once each, in the turn the budget ran out.
+    expect(calls).to.deep.equal(['pause 0@0', 'pause 1@0', 'pause 2@0']);
+    expect(calls).to.have.length(3);
+    // Resumed in the check phase that ends this turn, so the next poll phase reads again.
+    await yieldToEventLoop();
+    expect(calls.slice(3)).to.deep.equal(['resume 0@0', 'resume 1@0', 'resume 2@0']);
+    clock.turn++;
+    // The next turn has a fresh budget: the rest of the transfers complete and every message is delivered.
+    for (const f of all[1]!.slice(taken)) sockets[1]!.deliver(CHUNK_EVENT, f);
+    expect(calls).to.have.length(6);
+    for (const f of all[2]!) sockets[2]!.deliver(CHUNK_EVENT, f);
+    await countTurns(clock, () => received.every((n) => n === 1));
+    expect(received).to.deep.equal([1, 1, 1]);
+  });
+
+  it('digest on the aggregation worker: transfers are hashed there (bytes moved, not copied), delivered in their place, corrupt ones refused', async () => {
+    const worker = new VectorWorker();
+    try {
+      const clock = { turn: 0 };
+      const s = new RecordingSocket(clock);
+      const got: string[] = [];
+      const handedOver: Uint8Array[] = [];
+      frameSocket(s, {
+        maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true,
+        digest: (bytes) => { handedOver.push(bytes); return worker.sha256(bytes); },
+        onMessage: (m) => got.push((m as { type: string }).type), onReject: (e) => got.push(`reject:${e.code}`),
+      });
+      const other = new RecordingSocket(clock);
+      frameSocket(other, { maxMessageBytes: 1 << 20, chunkBytes: CHUNK, serialiseLarge: true, digest: (b) => worker.sha256(b), onMessage: (m) => got.push(`other:${(m as { type: string }).type}`), onReject: () => {} });
+      for (const frame of splitIntoFrames(encodeMessage({ ...payload(4096, 2), type: 'update' }), CHUNK)) s.deliver(CHUNK_EVENT, frame);
+      s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'fit-meta' }));
+      const corrupt = splitIntoFrames(encodeMessage({ ...payload(2048, 5), type: 'corrupt' }), CHUNK);
+      corrupt[1] = { ...corrupt[1]!, data: corrupt[1]!.data.slice().fill(7) };
+      for (const frame of corrupt) s.deliver(CHUNK_EVENT, frame);
+      s.deliver(MESSAGE_EVENT, encodeMessage({ type: 'after' }));
+      // Another peer with nothing queued is not held back by this one's digests.
+      other.deliver(MESSAGE_EVENT, encodeMessage({ type: 'small' }));
+      expect(got).to.deep.equal(['other:small']);
+      expect(handedOver).to.have.length(2);
+      expect(handedOver.every((b) => b.byteLength === 0), 'the reassembled buffers went to the worker without a copy').to.equal(true);
+      for (let i = 0; i < 500 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(got).to.deep.equal(['other:small', 'update', 'fit-meta', 'reject:INTEGRITY', 'after']);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('a corrupt reassembled message is still rejected (SHA-256) through the queue', async () => {

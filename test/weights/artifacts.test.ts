@@ -29,7 +29,7 @@ describe('weights: TF.js artifacts on disk', () => {
   it('save → load gives identical config, manifest, values, metadata and hash', async () => {
     const dir = join(root, 'round-3');
     const hash = await saveArtifacts(dir, { modelConfig: PROFILE_SMALL, manifest, values, metadata });
-    expect(hash).to.equal(weightsHash(manifest, values));
+    expect(hash).to.equal(await weightsHash(manifest, values));
     expect((await readdir(dir)).sort()).to.deep.equal(['model.json', 'weights.bin']);
     const loaded = await loadArtifacts(dir);
     expect(loaded.hash).to.equal(hash);

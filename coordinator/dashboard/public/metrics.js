@@ -9,6 +9,7 @@ const BASE_LABELS = {
 
 const ROUND_LABELS = {
   durationMs: 'Round duration (ms)', maxTrainMs: 'Slowest client training (ms)',
+  meanReadyMs: 'Start to mean ready (ms)', commitMs: 'Commit: server step, checkpoint, store (ms)',
   participants: 'Clients selected', contributors: 'Clients aggregated',
 };
 
