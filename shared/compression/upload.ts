@@ -3,6 +3,7 @@ import { PLAIN_UPDATE } from '../aggregation/plain-session.js';
 import type { AggregationOutcome, ClientAggregationSession, Outbound, ServerAggregationSession } from '../aggregation/seam.js';
 import { FedProfileError } from '../errors.js';
 import { decodeUpload, UpdateCompressor, type UploadCodec } from './error-feedback.js';
+import { takeAggregationParam } from '../protocol/aggregation-params.js';
 
 /**
  * Plain-mode upload compression, end to end: the client encodes its update (f16, q8 or top-k, with error
@@ -21,14 +22,8 @@ export type UploadCompression = z.output<typeof UploadCompressionSchema>;
 
 /** Reads and removes `compression` from the fit instruction's aggregation params. */
 export function takeUploadCompression(params: Record<string, unknown>): { compression: UploadCompression | undefined; rest: Record<string, unknown> } {
-  const { compression, ...rest } = params;
-  if (compression === undefined) return { compression: undefined, rest };
-  const r = UploadCompressionSchema.safeParse(compression);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new FedProfileError('BAD_INPUT', `aggregation.params.compression.${i.path.join('.') || '(root)'}: ${i.message}`);
-  }
-  return { compression: r.data, rest };
+  const { value, rest } = takeAggregationParam(params, 'compression', UploadCompressionSchema);
+  return { compression: value, rest };
 }
 
 /**

@@ -428,12 +428,8 @@ export class ProfileModel {
     if (features.shape[0] !== B || features.shape[1] !== layout.size) {
       throw new FedProfileError('BAD_INPUT', `headLogits: features are [${features.shape}], expected [${B}, ${layout.size}].`);
     }
-    const K = layout.categoryBlocks;
-    const C = layout.categories;
-    const scaled = tf.mul(features, WIDE_FEATURE_SCALE) as tf.Tensor2D;
-    const perCategory = tf.reshape(tf.slice(scaled, [0, 0], [B, K * C]), [B, K, C]);
-    const wideInterests = tf.sum(tf.mul(perCategory, tf.reshape(this.w('head/interests/wide'), [1, K, 1])), 1);
-    const global = tf.slice(scaled, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
+    const { perCategory, global } = this.wideInputs(features);
+    const wideInterests = tf.sum(tf.mul(perCategory, tf.reshape(this.w('head/interests/wide'), [1, layout.categoryBlocks, 1])), 1);
     return {
       propensity: tf.reshape(tf.add(lin('propensity'), tf.matMul(global, this.w('head/propensity/wide') as tf.Tensor2D)), [-1]) as tf.Tensor1D,
       interests: tf.add(lin('interests'), wideInterests) as tf.Tensor2D,
@@ -448,14 +444,23 @@ export class ProfileModel {
   ruleHeadLogits(features: tf.Tensor2D): { propensity: tf.Tensor1D; interests: tf.Tensor2D } {
     const layout = userFeatureLayout(this.config);
     const wide = wideInit(this.config);
-    const [B] = features.shape;
-    const K = layout.categoryBlocks;
-    const scaled = tf.mul(features, WIDE_FEATURE_SCALE) as tf.Tensor2D;
-    const perCategory = tf.reshape(tf.slice(scaled, [0, 0], [B, K * layout.categories]), [B, K, layout.categories]);
-    const global = tf.slice(scaled, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D;
+    const { perCategory, global } = this.wideInputs(features);
     return {
       propensity: tf.reshape(tf.matMul(global, tf.tensor2d(wide.propensity, [layout.global, 1])), [-1]) as tf.Tensor1D,
-      interests: tf.sum(tf.mul(perCategory, tf.tensor3d(wide.interests, [1, K, 1])), 1) as tf.Tensor2D,
+      interests: tf.sum(tf.mul(perCategory, tf.tensor3d(wide.interests, [1, layout.categoryBlocks, 1])), 1) as tf.Tensor2D,
+    };
+  }
+
+  /** The wide parts' inputs: scaled per-category feature maps [B,K,C] and the global features [B,G]. */
+  private wideInputs(features: tf.Tensor2D): { perCategory: tf.Tensor3D; global: tf.Tensor2D } {
+    const layout = userFeatureLayout(this.config);
+    const [B] = features.shape;
+    const K = layout.categoryBlocks;
+    const C = layout.categories;
+    const scaled = tf.mul(features, WIDE_FEATURE_SCALE) as tf.Tensor2D;
+    return {
+      perCategory: tf.reshape(tf.slice(scaled, [0, 0], [B, K * C]), [B, K, C]) as tf.Tensor3D,
+      global: tf.slice(scaled, [0, layout.globalOffset], [B, layout.global]) as tf.Tensor2D,
     };
   }
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ClientAggregationSession } from '../aggregation/seam.js';
-import { FedProfileError } from '../errors.js';
 import { privatizeClientUpdate } from './dp-fedavg.js';
 import { gaussianSource } from './noise.js';
+import { takeAggregationParam } from '../protocol/aggregation-params.js';
 
 /**
  * What the coordinator asks a client to do to its update before it leaves the device (the fit instruction's
@@ -20,14 +20,8 @@ export type ClientPrivacy = z.output<typeof ClientPrivacySchema>;
 
 /** Reads and removes `privacy` from the aggregation params; throws naming the field when it is malformed. */
 export function takeClientPrivacy(params: Record<string, unknown>): { privacy: ClientPrivacy | undefined; rest: Record<string, unknown> } {
-  const { privacy, ...rest } = params;
-  if (privacy === undefined) return { privacy: undefined, rest };
-  const r = ClientPrivacySchema.safeParse(privacy);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new FedProfileError('BAD_INPUT', `aggregation.params.privacy.${i.path.join('.') || '(root)'}: ${i.message}`);
-  }
-  return { privacy: r.data, rest };
+  const { value, rest } = takeAggregationParam(params, 'privacy', ClientPrivacySchema);
+  return { privacy: value, rest };
 }
 
 /** The round's client aggregation session with the update clipped and noised before it is submitted. */
