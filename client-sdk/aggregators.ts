@@ -5,7 +5,7 @@ import type { IdentityKeyPair } from '../shared/secagg/keys.js';
 import { SecAggClientSession } from '../shared/secagg/client.js';
 import { MSG, SetupSchema } from '../shared/secagg/messages.js';
 import { privatizingSession, takeClientPrivacy } from '../shared/privacy/client-transform.js';
-import { compressingSession, compressorFor, takeUploadCompression } from '../shared/compression/upload.js';
+import { compressingSession, compressorFor, exactPartOf, takeUploadCompression } from '../shared/compression/upload.js';
 import type { IdentityPins } from './identity-pins.js';
 
 export interface ClientAggregatorArgs {
@@ -18,6 +18,8 @@ export interface ClientAggregatorArgs {
   vectorLength: number;
   /** Local SecAgg+ policy, which the coordinator's params cannot weaken. */
   secagg?: SecAggLocalPolicy;
+  /** Standard normal source for DP noise shares; default: the OS CSPRNG (simulations pass a seeded one). */
+  normal?: () => number;
 }
 
 export interface SecAggLocalPolicy {
@@ -76,11 +78,25 @@ export function registerClientAggregator(kind: 'plain' | 'secagg', factory: Clie
 export function createClientAggregator(kind: 'plain' | 'secagg', args: ClientAggregatorArgs): ClientAggregationSession {
   const f = factories.get(kind);
   if (!f) throw new FedProfileError('BAD_CONFIG', `this client cannot take part in "${kind}" aggregation (not available in this build)`);
+  return withClientTransforms(kind, args, (rest) => f({ ...args, params: rest }));
+}
+
+/**
+ * Builds the round's session with `create` (given the params without the client-side settings) and puts
+ * the client's own transforms around it: clipping and noise first, then the upload encoding, so
+ * compression only post-processes what DP released.
+ */
+export function withClientTransforms(
+  kind: 'plain' | 'secagg', args: ClientAggregatorArgs, create: (params: Record<string, unknown>) => ClientAggregationSession,
+): ClientAggregationSession {
   const { privacy, rest: afterPrivacy } = takeClientPrivacy(args.params);
   const { compression, rest } = takeUploadCompression(afterPrivacy);
   if (compression && kind !== 'plain') throw new FedProfileError('BAD_CONFIG', `upload compression applies to plain aggregation only, not "${kind}"`);
-  let session = f({ ...args, params: rest });
-  // Clip and noise first, then encode: compression only post-processes what DP released.
-  if (compression) session = compressingSession(session, compressorFor(args.identity, args.federationId, compression, args.vectorLength));
-  return privacy ? privatizingSession(session, privacy) : session;
+  let session = create(rest);
+  if (compression) {
+    const exact = exactPartOf(compression, args.vectorLength);
+    const lossyLength = args.vectorLength - (exact?.exactCount ?? 0);
+    session = compressingSession(session, compressorFor(args.identity, args.federationId, compression, lossyLength), exact);
+  }
+  return privacy ? privatizingSession(session, privacy, args.normal) : session;
 }

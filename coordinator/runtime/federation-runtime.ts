@@ -17,7 +17,8 @@ import type { CommitStepResult } from '../../shared/aggregation/vector-worker.js
 import { aggregationWorker } from './aggregation-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
-import { UpdateProtection } from './update-protection.js';
+import { federationProtection } from './update-protection.js';
+import type { UpdateProtection } from '../../shared/round/update-protection.js';
 import type { PrivacyStatus } from '../../shared/privacy/federation-dp.js';
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
@@ -99,8 +100,8 @@ export class FederationRuntime {
       throw new FedProfileError('INTEGRITY', `federation ${row.id}: checkpoint of round ${lastCompleted} has hash ${saved.hash}, the store expects ${row.modelHash}`);
     }
     const global: GlobalModel = { manifest: saved.manifest, values: saved.values, hash: saved.hash, round: lastCompleted };
-    const plan = aggregationPlan(strategy.config, config.secureAggregation, global.manifest.totalSize);
-    const protection = new UpdateProtection(config, deps.store.listRounds(row.id).filter((r) => r.status === 'completed').map((r) => r.metrics));
+    const protection = federationProtection(config, global.manifest, deps.store.listRounds(row.id).filter((r) => r.status === 'completed').map((r) => r.metrics));
+    const plan = protection.adjustPlan(aggregationPlan(strategy.config, config.secureAggregation, global.manifest.totalSize));
     const clientParams = protection.clientParams();
     let runtime: FederationRuntime | undefined;
     const engine = new RoundEngine(

@@ -34,6 +34,48 @@ export class ExactPart {
     return ranges.length === 0 ? null : new ExactPart(at, ranges);
   }
 
+  /**
+   * From ranges as rangeList() gives them (the fit instruction carries them to clients); throws naming
+   * the problem when they are not sorted, disjoint [start, end) pairs inside the vector.
+   */
+  static fromRanges(length: number, ranges: ReadonlyArray<readonly [number, number]>): ExactPart {
+    let last = 0;
+    for (const [a, b] of ranges) {
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < last || b <= a || b > length) {
+        throw new FedProfileError('BAD_INPUT', `exact ranges must be sorted, disjoint [start, end) pairs within ${length} values; got [${a}, ${b}]`);
+      }
+      last = b;
+    }
+    return new ExactPart(length, ranges.map(([a, b]) => [a, b]));
+  }
+
+  /** The exact [start, end) ranges, in order. */
+  rangeList(): Array<[number, number]> { return this.ranges.map(([a, b]) => [a, b]); }
+
+  /** The values at the exact positions, in order. */
+  exact(v: Float32Array): Float32Array {
+    this.check(v);
+    const out = new Float32Array(this.exactCount);
+    let o = 0;
+    for (const [a, b] of this.ranges) {
+      out.set(v.subarray(a, b), o);
+      o += b - a;
+    }
+    return out;
+  }
+
+  /** The whole vector from its lossy part and the exact values (as exact() laid them out). */
+  assemble(lossy: Float32Array, exactValues: Float32Array): Float32Array {
+    if (exactValues.length !== this.exactCount) throw new FedProfileError('BAD_INPUT', `exact part has ${exactValues.length} values, expected ${this.exactCount}`);
+    const full = new Float32Array(this.length);
+    let o = 0;
+    for (const [a, b] of this.ranges) {
+      full.set(exactValues.subarray(o, o + b - a), a);
+      o += b - a;
+    }
+    return this.join(lossy, full);
+  }
+
   /** Float32 bytes of the exact part. */
   get exactBytes(): number { return 4 * this.exactCount; }
 

@@ -4,6 +4,7 @@ import type { AggregationOutcome, ClientAggregationSession, Outbound, ServerAggr
 import { FedProfileError } from '../errors.js';
 import { decodeUpload, UpdateCompressor, type UploadCodec } from './error-feedback.js';
 import { takeAggregationParam } from '../protocol/aggregation-params.js';
+import { ExactPart } from './exact-part.js';
 
 /**
  * Plain-mode upload compression, end to end: the client encodes its update (f16, q8 or top-k, with error
@@ -20,10 +21,29 @@ export const UploadCompressionSchema = z.strictObject({
 });
 export type UploadCompression = z.output<typeof UploadCompressionSchema>;
 
+/**
+ * What the fit instruction carries: the codec, and the [start, end) ranges of the update that go as float32
+ * beside the encoded rest (the federated statistics, see ExactPart).
+ */
+export const UploadCompressionParamsSchema = UploadCompressionSchema.extend({
+  exactRanges: z.array(z.tuple([z.number().int().min(0), z.number().int().min(1)])).max(100_000).optional(),
+});
+export type UploadCompressionParams = z.output<typeof UploadCompressionParamsSchema>;
+
 /** Reads and removes `compression` from the fit instruction's aggregation params. */
-export function takeUploadCompression(params: Record<string, unknown>): { compression: UploadCompression | undefined; rest: Record<string, unknown> } {
-  const { value, rest } = takeAggregationParam(params, 'compression', UploadCompressionSchema);
+export function takeUploadCompression(params: Record<string, unknown>): { compression: UploadCompressionParams | undefined; rest: Record<string, unknown> } {
+  const { value, rest } = takeAggregationParam(params, 'compression', UploadCompressionParamsSchema);
   return { compression: value, rest };
+}
+
+/** The exact part the fit instruction names for an update of this length; null when none. */
+export function exactPartOf(c: UploadCompressionParams, vectorLength: number): ExactPart | null {
+  if (!c.exactRanges || c.exactRanges.length === 0) return null;
+  try {
+    return ExactPart.fromRanges(vectorLength, c.exactRanges);
+  } catch (e) {
+    throw new FedProfileError('BAD_INPUT', `aggregation.params.compression.exactRanges: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -45,13 +65,14 @@ export function compressorFor(owner: object, federationId: string, c: UploadComp
   return k;
 }
 
-/** The client's plain session with its update sent encoded. */
-export function compressingSession(inner: ClientAggregationSession, compressor: UpdateCompressor): ClientAggregationSession {
+/** The client's plain session with its update sent encoded (and `exact`'s positions as float32 beside it). */
+export function compressingSession(inner: ClientAggregationSession, compressor: UpdateCompressor, exact: ExactPart | null = null): ClientAggregationSession {
   return {
     submit: (update, weight) => inner.submit(update, weight).map((o) => {
       const p = o.payload as { update?: unknown; weight?: unknown } | null;
       if (o.type !== PLAIN_UPDATE || !p || !(p.update instanceof Float32Array)) return o;
-      return { ...o, payload: { encoded: compressor.compress(p.update).bytes, weight: p.weight } };
+      if (!exact) return { ...o, payload: { encoded: compressor.compress(p.update).bytes, weight: p.weight } };
+      return { ...o, payload: { encoded: compressor.compress(exact.lossy(p.update)).bytes, exact: exact.exact(p.update), weight: p.weight } };
     }),
     handle: (type, payload) => inner.handle(type, payload),
     ...(inner.dispose ? { dispose: () => inner.dispose!() } : {}),
@@ -67,13 +88,13 @@ export class DecodingServerSession implements ServerAggregationSession {
   private encodedBytes = 0;
   private decoded = 0;
 
-  constructor(private readonly inner: ServerAggregationSession, private readonly vectorLength: number) {}
+  constructor(private readonly inner: ServerAggregationSession, private readonly vectorLength: number, private readonly exact: ExactPart | null = null) {}
 
   get stage(): string { return this.inner.stage; }
   begin(participants: readonly string[]): Outbound[] { return this.inner.begin(participants); }
 
   handle(from: string, type: string, payload: unknown): Outbound[] {
-    const p = payload as { encoded?: unknown; weight?: unknown } | null;
+    const p = payload as { encoded?: unknown; exact?: unknown; weight?: unknown } | null;
     if (type !== PLAIN_UPDATE || !p || typeof p !== 'object' || !(p.encoded instanceof Uint8Array)) return this.inner.handle(from, type, payload);
     let update: Float32Array;
     try {
@@ -81,11 +102,18 @@ export class DecodingServerSession implements ServerAggregationSession {
     } catch (e) {
       throw new FedProfileError('BAD_INPUT', `plain/update.encoded cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (update.length !== this.vectorLength) {
+    let exactBytes = 0;
+    if (this.exact) {
+      if (!(p.exact instanceof Float32Array)) throw new FedProfileError('BAD_INPUT', `plain/update.exact: expected the ${this.exact.exactCount} float32 values the exact ranges name`);
+      const lossyLength = this.vectorLength - this.exact.exactCount;
+      if (update.length !== lossyLength) throw new FedProfileError('BAD_INPUT', `plain/update.encoded holds ${update.length} values, expected ${lossyLength}`);
+      update = this.exact.assemble(update, p.exact);
+      exactBytes = p.exact.byteLength;
+    } else if (update.length !== this.vectorLength) {
       throw new FedProfileError('BAD_INPUT', `plain/update.encoded holds ${update.length} values, expected ${this.vectorLength}`);
     }
     const out = this.inner.handle(from, type, { update, weight: p.weight });
-    this.encodedBytes += p.encoded.byteLength;
+    this.encodedBytes += p.encoded.byteLength + exactBytes;
     this.decoded++;
     return out;
   }

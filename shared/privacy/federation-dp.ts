@@ -101,11 +101,12 @@ export class FederationDp {
    * accountant widens the sensitivity by the rounding bound √m·2^-f·W (stochastic rounding moves each
    * coordinate of a weight-1 client by less than W·2^-f, W being maxWeight).
    */
-  wrap(inner: ServerAggregationSession, r: { cohort: number; samplingRate: number; dimension: number; secure?: { clip: number; maxWeight: number } }): ServerAggregationSession {
+  wrap(inner: ServerAggregationSession, r: { cohort: number; samplingRate: number; dimension: number; secure?: { clip: number; maxWeight: number }; normal?: () => number }): ServerAggregationSession {
     const roundingL2 = r.secure ? roundingL2Bound(r.dimension, fractionalBits(r.cohort, r.secure.clip)) * r.secure.maxWeight : 0;
     return new CentralDpServerSession(inner, {
       mode: this.mode, clipNorm: this.config.clipNorm, noiseMultiplier: this.config.noiseMultiplier, samplingRate: r.samplingRate,
       accountant: this.accountant, plannedContributors: this.plannedContributors(r.cohort), roundingL2,
+      ...(r.normal ? { normal: r.normal } : {}),
     });
   }
 }

@@ -183,7 +183,15 @@ export class RoundEngine {
       .filter((p) => this.online.has(p.clientId));
     const participants = plan.map((p) => p.clientId);
     const minResults = this.planner.minFitResults();
-    if (participants.length < minResults) return;
+    if (participants.length < minResults) {
+      if (!this.planner.shortSelectionFails) return;
+      // The draw is the round (Poisson sampling): too few sampled is a failed round, not a wait for clients.
+      this.lastRound = round;
+      const reason = `selection drew ${participants.length} client(s), fewer than the quorum of ${minResults}`;
+      out.push({ type: 'round-failed', round, reason, at: now });
+      this.afterFailure(reason, now, out);
+      return;
+    }
     const targetResults = Math.min(Math.max(this.planner.targetFitResults(), minResults), participants.length);
     let session: ServerAggregationSession;
     try {
@@ -202,10 +210,12 @@ export class RoundEngine {
     };
     this.active = a;
     out.push({ type: 'round-started', round, participants, at: now });
+    const extra = this.planner.roundAggregationParams?.(round);
+    const aggregation = extra ? { kind: this.cfg.aggregation.kind, params: { ...this.cfg.aggregation.params, ...extra } } : this.cfg.aggregation;
     for (const { clientId, config } of plan) {
       out.push({
         type: 'send', to: clientId,
-        message: { type: 'fit', round, modelHash: this.modelHash, config: { ...config, round }, aggregation: this.cfg.aggregation, deadline: a.deadline },
+        message: { type: 'fit', round, modelHash: this.modelHash, config: { ...config, round }, aggregation, deadline: a.deadline },
       });
     }
     this.relay(a, session.begin(participants), out);

@@ -14,6 +14,16 @@ export interface RoundPlanner {
   /** Clients asked to evaluate the new global model after `round`; empty = no evaluation this round. */
   configureEvaluate(round: number, available: readonly string[], rng: () => number): string[];
   aggregateEvaluate(round: number, results: ReadonlyArray<{ clientId: string; numExamples: number; metrics: Record<string, number> }>): Record<string, number>;
+  /**
+   * A selection below the quorum fails the round (it counts as one) instead of waiting for more clients:
+   * for selection policies whose draw is itself the round, such as simulated Poisson sampling.
+   */
+  readonly shortSelectionFails?: boolean;
+  /**
+   * Aggregation params of this round on top of the federation's (asked once, after configureFit): for
+   * rounds that aggregate another vector than the whole model, such as a PEFT slice.
+   */
+  roundAggregationParams?(round: number): Record<string, unknown> | undefined;
 }
 
 export interface RoundEngineConfig {

@@ -26,7 +26,7 @@ import { loadSimulationConfig, type SimulationConfig } from '../config.js';
 import { runSimulation } from '../runner.js';
 import { computeEpsilon, noiseForEpsilon } from '../../shared/privacy/rdp.js';
 import { distributedNoiseStd } from '../../shared/privacy/dp-fedavg.js';
-import { plannedContributorsOf } from '../strategies/privacy-hooks.js';
+import { plannedContributorsOf } from '../federated/client-transforms.js';
 import { isFedProfileError } from '../../shared/errors.js';
 
 interface VariantResult {

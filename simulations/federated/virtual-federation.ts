@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createClientAggregator } from '../../client-sdk/aggregators.js';
+import { createClientAggregator, withClientTransforms, type ClientAggregatorArgs } from '../../client-sdk/aggregators.js';
 import type { ClientAggregationSession, ServerAggregationSession } from '../../shared/aggregation/seam.js';
 import type { Strategy } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
@@ -9,8 +9,10 @@ import { RoundClientState, finiteOnly } from '../../shared/round/client.js';
 import { RoundEngine } from '../../shared/round/engine.js';
 import { aggregationPlan } from '../../shared/round/plan.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
+import type { UpdateProtection } from '../../shared/round/update-protection.js';
+import type { ExactPart } from '../../shared/compression/exact-part.js';
 import { createServerAggregator, type ServerAggregatorArgs } from '../../shared/round/server-aggregators.js';
-import type { RoundCommand, RoundEvent, RoundSummary } from '../../shared/round/types.js';
+import type { RoundCommand, RoundEvent, RoundPlanner, RoundSummary } from '../../shared/round/types.js';
 import { SecAggClientSession } from '../../shared/secagg/client.js';
 import { generateIdentity, type IdentityKeyPair } from '../../shared/secagg/keys.js';
 import type { EvaluateResult, FitConfig, FitResult } from '../../shared/training/types.js';
@@ -21,6 +23,8 @@ export interface VirtualClient {
   fit(global: Float32Array, config: FitConfig): Promise<FitResult & { seconds?: number }>;
   /** Federated evaluation; clients without it never answer (the evaluation deadline closes the stage). */
   evaluate?(global: Float32Array): Promise<EvaluateResult>;
+  /** A misbehaving client skips the clipping and noise the fit instruction asks for (`params.privacy`). */
+  ignoresPrivacy?: boolean;
 }
 
 /**
@@ -53,6 +57,20 @@ export interface VirtualRound {
   aggregationSeconds: number;
 }
 
+/**
+ * The vector a round aggregates when it is not the whole model (a PEFT slice): its length, the aggregation
+ * params the round adds for it, the exact (float32) part of a compressed upload, and how its mean becomes
+ * a whole-model delta for the server step.
+ */
+export interface RoundVector {
+  length: number;
+  /** The weights the clients train this round (the fit config's trainOnly); the rest stay frozen. */
+  trainOnly?: readonly string[];
+  params?: Record<string, unknown>;
+  exactPart?: ExactPart | null;
+  scatter(mean: Float32Array): Float32Array;
+}
+
 export interface VirtualFederationOptions {
   federationId: string;
   seed: number;
@@ -69,6 +87,17 @@ export interface VirtualFederationOptions {
   /** Simulations only: seeded SecAgg+ randomness (graph relabelling, client rounding) for reproducible runs. */
   graphRandomIndex?: (round: number) => ServerAggregatorArgs['graphRandomIndex'];
   roundingSeedOf?: (round: number, clientId: string) => Uint8Array;
+  /**
+   * DP, the robust rule and upload decoding around every round's server session, and the client-side
+   * settings in every fit instruction: the coordinator's own UpdateProtection.
+   */
+  protection?: UpdateProtection;
+  /** Simulations only: each client's seeded DP noise source for a round (default: the OS CSPRNG). */
+  clientNoiseOf?: (round: number, clientId: string) => () => number;
+  /** Selection policy in place of the strategy's (e.g. simulated Poisson sampling); default: the strategy. */
+  planner?: RoundPlanner;
+  /** The round's vector, asked once when the round is planned; undefined = the whole model. */
+  roundVector?: (round: number) => RoundVector | undefined;
   /** Called after each round (committed or failed), before the next starts; may evaluate the new global model. */
   onRound?(r: VirtualRound): void | Promise<void>;
   signal?: AbortSignal;
@@ -110,15 +139,25 @@ export class VirtualFederation {
   private readonly busy = new Set<Promise<void>>();
   private finished = false;
   private failure: Error | undefined;
+  /** A round failed at selection: nothing is pending, so the driver nudges the engine on. */
+  private failedAtSelection = false;
+  /** Why the engine paused the federation (e.g. the privacy budget), which ends the run early. */
+  private pausedFor: string | undefined;
+  /** One identity object per client: upload compressors (error feedback) are kept per owner across rounds. */
+  private readonly owners = new Map<string, IdentityKeyPair>();
+  /** Rounds that aggregate another vector than the whole model. */
+  private readonly vectors = new Map<number, RoundVector>();
 
   constructor(private readonly opts: VirtualFederationOptions) {
     this.global = opts.initial;
     this.hash = hashOf(opts.initial);
     const dimension = opts.initial.length;
-    this.plan = aggregationPlan(opts.strategy.config, opts.secureAggregation, dimension);
+    const plan = aggregationPlan(opts.strategy.config, opts.secureAggregation, dimension);
+    this.plan = opts.protection ? opts.protection.adjustPlan(plan) : plan;
     const ids = [...opts.clients.keys()].sort();
     for (const id of ids) {
       if (this.plan.kind === 'secagg') this.identities.set(id, generateIdentity());
+      this.owners.set(id, this.identities.get(id) ?? { publicKey: new Uint8Array(32), secretKey: new Uint8Array(64) });
       this.clientStates.set(id, new RoundClientState({
         createSession: (m) => this.clientSession(id, m),
         send: (message) => this.fromClient(id, message),
@@ -127,15 +166,45 @@ export class VirtualFederation {
     this.engine = new RoundEngine(
       {
         federationId: opts.federationId, seed: opts.seed, rounds: opts.rounds, minClients: this.plan.quorum,
-        deadlines: opts.deadlines ?? VIRTUAL_DEADLINES, aggregation: { kind: this.plan.kind, params: this.plan.params },
+        deadlines: opts.deadlines ?? VIRTUAL_DEADLINES,
+        aggregation: { kind: this.plan.kind, params: { ...this.plan.params, ...opts.protection?.clientParams() } },
       },
-      plannerFromStrategy(opts.strategy),
+      this.withRoundVectors(opts.planner ?? plannerFromStrategy(opts.strategy)),
       (a) => this.serverSession(a),
       { status: 'created', completedRounds: 0, lastRound: 0, modelHash: this.hash },
     );
   }
 
-  /** Runs `rounds` round attempts and returns the final global model. */
+  private withRoundVectors(base: RoundPlanner): RoundPlanner {
+    const of = this.opts.roundVector;
+    if (!of) return base;
+    return {
+      ...base,
+      // Asked when the round is planned; a plan that does not start (too few clients) is asked again.
+      configureFit: (round, available, rng) => {
+        const v = of(round);
+        if (v) this.vectors.set(round, v);
+        else this.vectors.delete(round);
+        const plan = base.configureFit(round, available, rng);
+        return v?.trainOnly ? plan.map((p) => ({ ...p, config: { ...p.config, trainOnly: v.trainOnly } })) : plan;
+      },
+      roundAggregationParams: (round) => {
+        const v = this.vectors.get(round);
+        if (!v) return base.roundAggregationParams?.(round);
+        const exact = v.exactPart !== undefined && this.opts.protection ? this.opts.protection.clientParams(v.exactPart) : {};
+        return { ...base.roundAggregationParams?.(round), dimension: v.length, ...exact, ...v.params };
+      },
+    };
+  }
+
+  private vectorLength(round: number): number {
+    return this.vectors.get(round)?.length ?? this.global.length;
+  }
+
+  /** Set when the engine paused the federation (then the run ended before `rounds`): the reason. */
+  get stoppedBy(): string | undefined { return this.pausedFor; }
+
+  /** Runs `rounds` round attempts (fewer if the engine pauses the federation) and returns the final global model. */
   async run(): Promise<Float32Array> {
     // Every client is connected before the federation starts, so round 1 selects from all of them.
     for (const id of this.clientStates.keys()) this.event({ type: 'client-online', clientId: id });
@@ -149,6 +218,11 @@ export class VirtualFederation {
       if (this.finished) break;
       if (this.busy.size > 0) continue;
       if (this.pending.length > 0) { await this.finishLocalWork(); continue; }
+      if (this.failedAtSelection) {
+        this.failedAtSelection = false;
+        this.event({ type: 'tick' });
+        continue;
+      }
       if (this.timerAt !== null) {
         this.now = Math.max(this.now, this.timerAt);
         if (this.tally) this.tally.deadlines++;
@@ -166,12 +240,17 @@ export class VirtualFederation {
 
   private serverSession(a: { round: number; participants: readonly string[]; minResults: number; targetResults: number }): ServerAggregationSession {
     const random = this.opts.graphRandomIndex?.(a.round);
-    const session = createServerAggregator(this.plan.kind, {
+    const args: ServerAggregatorArgs = {
       federationId: this.opts.federationId, round: a.round, participants: a.participants, minResults: a.minResults,
-      targetResults: a.targetResults, vectorLength: this.global.length, maxWeight: this.plan.weightCap, options: this.plan.params,
+      targetResults: a.targetResults, vectorLength: this.vectorLength(a.round), maxWeight: this.plan.weightCap,
+      options: { ...this.plan.params, dimension: this.vectorLength(a.round) },
       identityKeys: new Map(a.participants.map((p) => [p, this.identities.get(p)?.publicKey ?? new Uint8Array(32)])),
       ...(random ? { graphRandomIndex: random } : {}),
-    });
+    };
+    // Every client is online when a round is planned (dropouts reconnect at once): selection drew from all.
+    const session = this.opts.protection
+      ? this.opts.protection.createSession(this.plan.kind, args, this.opts.clients.size, ...(this.vectors.has(a.round) ? [this.vectors.get(a.round)!.exactPart] : []))
+      : createServerAggregator(this.plan.kind, args);
     return this.timedSession(session);
   }
 
@@ -221,7 +300,15 @@ export class VirtualFederation {
         this.track(this.commitRound(c));
         break;
       case 'round-failed':
-        if (this.tally?.round === c.round) this.endRound({ status: 'failed', reason: c.reason, contributors: [], metrics: {}, totalWeight: 0 });
+        if (!this.tally) {
+          // Failed at selection: no round started, nobody was invited.
+          this.failedAtSelection = true;
+          this.tally = {
+            round: c.round, participants: [], faults: new Map(), sent: new Map(), bytesUp: 0, bytesDown: 0, rejected: 0,
+            deadlines: 0, trainSeconds: 0, clientTrainSeconds: 0, aggregationMs: 0,
+          };
+        }
+        if (this.tally.round === c.round) this.endRound({ status: 'failed', reason: c.reason, contributors: [], metrics: {}, totalWeight: 0 });
         break;
       case 'round-evaluated':
         break;
@@ -229,6 +316,11 @@ export class VirtualFederation {
         if (this.tally) this.tally.rejected++;
         break;
       case 'status':
+        if (c.status === 'paused') {
+          this.pausedFor = c.reason ?? 'paused';
+          this.finished = true;
+        }
+        break;
       case 'log':
         break;
     }
@@ -239,7 +331,9 @@ export class VirtualFederation {
     const { summary, outcome } = c;
     try {
       const t0 = performance.now();
-      const step = await this.opts.strategy.aggregateFit(summary.round, this.global, outcome.mean, {
+      const vector = this.vectors.get(summary.round);
+      this.vectors.delete(summary.round);
+      const step = await this.opts.strategy.aggregateFit(summary.round, this.global, vector ? vector.scatter(outcome.mean) : outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       });
@@ -259,6 +353,7 @@ export class VirtualFederation {
   private endRound(r: Pick<VirtualRound, 'status' | 'contributors' | 'metrics' | 'totalWeight'> & { reason?: string }): Promise<void> {
     const t = this.tally!;
     this.tally = undefined;
+    this.vectors.delete(t.round);
     const round: VirtualRound = {
       round: t.round, participants: t.participants, ...r, global: this.global,
       bytesUp: t.bytesUp, bytesDown: t.bytesDown, rejected: t.rejected, deadlinesPassed: t.deadlines,
@@ -324,7 +419,7 @@ export class VirtualFederation {
         if (m.modelHash !== this.hash) throw new FedProfileError('INTERNAL', `fit for model ${m.modelHash} but the global model is ${this.hash}`);
         // A dropout never delivers its update: it need not train, only take part in key agreement.
         const work = fault === 'dropout'
-          ? Promise.resolve({ kind: 'fit' as const, result: { delta: new Float32Array(this.global.length), numExamples: 1, metrics: {} } })
+          ? Promise.resolve({ kind: 'fit' as const, result: { delta: new Float32Array(this.vectorLength(m.round)), numExamples: 1, metrics: {} } })
           : client.fit(this.global, m.config).then((result) => ({ kind: 'fit' as const, result }));
         this.pending.push({ clientId: id, round: m.round, work });
         break;
@@ -399,19 +494,26 @@ export class VirtualFederation {
 
   // ---- client side ----
 
+  /** The real client's session factory and transforms (clipping, noise, upload encoding), seeded for simulations. */
   private clientSession(id: string, m: Extract<ServerMessage, { type: 'fit' }>): ClientAggregationSession {
     const roundingSeed = this.opts.roundingSeedOf?.(m.round, id);
-    if (m.aggregation.kind === 'secagg' && roundingSeed) {
-      return new SecAggClientSession({
-        clientId: id, identity: this.identities.get(id)!, roundingSeed,
-        params: { ...m.aggregation.params, federationId: this.opts.federationId, round: m.round, dimension: this.global.length },
-      });
+    const normal = this.opts.clientNoiseOf?.(m.round, id);
+    let params = m.aggregation.params;
+    if (this.opts.clients.get(id)?.ignoresPrivacy) {
+      const { privacy: _ignored, ...rest } = params;
+      params = rest;
     }
-    return createClientAggregator(m.aggregation.kind, {
-      federationId: this.opts.federationId, clientId: id, round: m.round, params: m.aggregation.params,
-      identity: this.identities.get(id) ?? { publicKey: new Uint8Array(32), secretKey: new Uint8Array(64) },
-      vectorLength: this.global.length,
-    });
+    const args: ClientAggregatorArgs = {
+      federationId: this.opts.federationId, clientId: id, round: m.round, params,
+      identity: this.owners.get(id)!, vectorLength: this.vectorLength(m.round), ...(normal ? { normal } : {}),
+    };
+    if (m.aggregation.kind === 'secagg' && roundingSeed) {
+      return withClientTransforms('secagg', args, (rest) => new SecAggClientSession({
+        clientId: id, identity: this.identities.get(id)!, roundingSeed,
+        params: { ...rest, federationId: this.opts.federationId, round: m.round, dimension: this.vectorLength(m.round) },
+      }));
+    }
+    return createClientAggregator(m.aggregation.kind, args);
   }
 }
 

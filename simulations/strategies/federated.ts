@@ -3,11 +3,16 @@ import { simulationGraphIndex, simulationRoundingSeed } from './simulation-seeds
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
 import type { StrategySpec } from '../config.js';
-import { abortable, evalNumbers, totalRounds, type RunContext } from '../context.js';
-import { VirtualFederation, type Fault, type VirtualClient, type VirtualRound } from '../federated/virtual-federation.js';
+import { abortable, evalNumbers, phaseOf, totalRounds, type RunContext } from '../context.js';
+import { VirtualFederation, type Fault, type RoundVector, type VirtualClient, type VirtualRound } from '../federated/virtual-federation.js';
 import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
-import { runFederatedWithPrivacyHooks, usesPrivacyHooks } from './federated-privacy.js';
+import { PeftRounds } from '../federated/peft-rounds.js';
+import type { PeftSlice } from '../../shared/peft/bitfit.js';
+import { ExactPart } from '../../shared/compression/exact-part.js';
+import { plannerFromStrategy } from '../../shared/round/planner.js';
+import { attackedUpdate, attackersOf, decodedDownload, downloadBytes, l2Norm } from '../federated/client-transforms.js';
+import { dpModeOf, needsProtection, poissonPlanner, simulationClientNoise, simulationProtection } from '../federated/protection.js';
 
 type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
 
@@ -34,14 +39,36 @@ export function strategyInput(ctx: Pick<RunContext, 'cfg' | 'clientIds' | 'train
 /**
  * Federated rounds through the coordinator's own round engine (VirtualFederation): the engine selects and
  * configures clients with the strategy, the pool trains them with the client fit body, the aggregation
- * sessions (plain or SecAgg+) produce the mean, the strategy's server step commits it; this file only
- * scores each new global model on every client's held-out test users and writes the round record.
+ * sessions (plain or SecAgg+) wrapped by the coordinator's UpdateProtection (DP-FedAvg, robust rules,
+ * upload decoding) produce the mean, the strategy's server step commits it. Simulated clients go through
+ * the real client's transforms (clipping, noise shares, upload encoding with error feedback); attackers
+ * replace their update and skip those safeguards. This file only scores each new global model on every
+ * client's held-out test users and writes the round record.
  */
 export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promise<void> {
-  // DP-FedAvg, robust rules, attackers, wire compression and PEFT still run on their own round loop.
-  if (usesPrivacyHooks(ctx.cfg)) return runFederatedWithPrivacyHooks(ctx, spec);
   const { cfg, pool, signal } = ctx;
-  const strategy = createStrategy(strategyInput(ctx, spec));
+  const dp = cfg.dp?.enabled ? cfg.dp : undefined;
+  const poisson = dp?.sampling === 'poisson';
+  const planned = strategyInput(ctx, spec);
+  const perRound = planned.clientsPerRound ?? ctx.clientIds.length;
+  const q = Math.min(1, perRound / ctx.clientIds.length);
+  // Poisson sampling: the strategy offers everyone and the planner keeps each client with rate q.
+  const strategy = createStrategy(poisson ? { ...planned, clientsPerRound: ctx.clientIds.length, overSelection: 1, minFitClients: 1 } : planned);
+  const protection = needsProtection(cfg) ? simulationProtection(cfg, spec.name, ctx.manifest, perRound, ctx.clientIds.length) : undefined;
+  const attackers = attackersOf(cfg, ctx.clientIds);
+  const downloadCodec = cfg.compression?.download ?? 'f32';
+  const exactDownload = downloadCodec === 'f32' ? null : ExactPart.statistics(ctx.manifest.specs);
+  /** Per round: honest clients' update norms before any clipping (DP and attack reports). */
+  const honestNorms = new Map<number, number[]>();
+  // PEFT: a fine-tuning round trains and aggregates only its slice (see PeftRounds for which one).
+  const peft = cfg.peft ? new PeftRounds(cfg, ctx.manifest) : undefined;
+  const slices = new Map<number, PeftSlice | undefined>();
+  const roundVector = (round: number): RoundVector | undefined => {
+    const slice = peft?.roundSlice(phaseOf(cfg, round));
+    slices.set(round, slice);
+    if (!slice) return undefined;
+    return { length: slice.size, trainOnly: slice.names, exactPart: peft!.exactPart(slice), scatter: (mean) => slice.scatter(mean) };
+  };
   const faultRng = seededUniform(`${cfg.seed}/${spec.name}/faults`);
   const faultOf = (): Fault | undefined => {
     const u = faultRng();
@@ -50,11 +77,20 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     return undefined;
   };
   const clients = new Map<string, VirtualClient>(ctx.clientIds.map((clientId) => [clientId, {
+    ignoresPrivacy: attackers.has(clientId),
     fit: async (global, config) => {
-      const r = await pool.run({ kind: 'fit', clientId, global, config });
+      const r = await pool.run({ kind: 'fit', clientId, global: decodedDownload(global, downloadCodec, exactDownload), config });
       if (r.kind !== 'fit') throw new FedProfileError('INTERNAL', 'unexpected pool result');
       ctx.progress.clientDone();
-      return r;
+      const slice = slices.get(config.round);
+      const delta = slice ? slice.extract(r.delta) : r.delta;
+      if (attackers.has(clientId)) return { ...r, delta: attackedUpdate(cfg, delta) };
+      if (protection || attackers.size > 0) {
+        const norms = honestNorms.get(config.round) ?? [];
+        norms.push(l2Norm(delta));
+        honestNorms.set(config.round, norms);
+      }
+      return { ...r, delta };
     },
     evaluate: async (global) => {
       const r = await pool.run({ kind: 'evaluate', clientId, global, evalSeed: cfg.seed });
@@ -71,7 +107,37 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   let totalUp = 0;
   let totalDown = 0;
   let roundStarted = performance.now();
+  let globalAtStart = ctx.initial;
   ctx.progress.startStrategy(spec.name, rounds);
+
+  /** What DP, norm bounds and attackers leave in the round record, under the names reports read. */
+  const protectionReport = (r: VirtualRound, norms: number[]): Record<string, number> => {
+    const out: Record<string, number> = {};
+    if (attackers.size > 0) out.attackers = attackers.size;
+    if (norms.length > 0) {
+      const sorted = [...norms].sort((a, b) => a - b);
+      out.honestUpdateNormMedian = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    }
+    const fdp = protection?.dp;
+    if (!dp || !fdp) return out;
+    const released = r.status === 'completed';
+    const z = r.metrics['agg.dpNoiseMultiplier'];
+    // An empty (or failed) Poisson round still tells whether anyone was sampled: it is charged as a round at
+    // the configured multiplier rather than left out of the analysis.
+    if (!released && poisson) fdp.accountant.record(q, dp.noiseMultiplier);
+    const spent = fdp.accountant.spent();
+    if (released && z !== undefined) out.dpEffectiveNoiseMultiplier = z;
+    if (dp.epsilonBudget !== undefined && spent.epsilon > dp.epsilonBudget) out.dpBudgetExceeded = 1;
+    // Clients clip (the real client's transform); the norms they clipped are reported from here.
+    const clipped = norms.filter((n) => n > dp.clipNorm).length;
+    Object.assign(out, {
+      dpEpsilon: spent.epsilon, dpDelta: spent.delta, dpOrder: spent.order, dpSamplingRate: r.metrics['agg.dpSamplingRate'] ?? q,
+      dpClippedFraction: norms.length > 0 ? clipped / norms.length : 0,
+      dpMeanUpdateNorm: norms.length > 0 ? norms.reduce((a, b) => a + b, 0) / norms.length : 0,
+      dpDistributed: dpModeOf(cfg) === 'distributed' ? 1 : 0,
+    });
+    return out;
+  };
 
   const onRound = async (r: VirtualRound): Promise<void> => {
     const completed = r.contributors.length;
@@ -82,6 +148,14 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       if (k.startsWith('agg.')) aggregation[k.slice(4)] = v;
       else if (k.startsWith('server.')) aggregation[k.slice(7)] = v;
     }
+    Object.assign(aggregation, protectionReport(r, honestNorms.get(r.round) ?? []));
+    honestNorms.delete(r.round);
+    const slice = slices.get(r.round);
+    slices.delete(r.round);
+    if (slice) {
+      aggregation.peftParameters = slice.size;
+      if (slice.statistics) aggregation.peftStatistics = 1;
+    }
     if (r.status === 'failed') {
       aggregation.aborted = 1;
       ctx.progress.note(`[${spec.name}] round ${r.round}: aggregation aborted (${r.reason}); the global model is unchanged`);
@@ -90,7 +164,12 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
     const ev = await abortable(pool.run({ kind: 'evaluate', clientId: POOLED, global: r.global, evalSeed: cfg.seed }), signal);
     if (ev.kind !== 'evaluate') throw new FedProfileError('INTERNAL', 'unexpected pool result');
     // Every invited client downloads the global model; the aggregation protocol's own traffic is added.
-    const bytesDown = r.participants.length * ctx.modelBytes + r.bytesDown;
+    const downloaded = peft
+      ? peft.downloads(r.participants, globalAtStart, downloadCodec, slice)
+      : r.participants.length * (downloadCodec === 'f32' ? ctx.modelBytes : downloadBytes(globalAtStart, downloadCodec, exactDownload));
+    const bytesDown = downloaded + r.bytesDown;
+    peft?.endRound(slice, r.status === 'completed', globalAtStart);
+    globalAtStart = r.global;
     const seconds = (performance.now() - roundStarted) / 1000;
     totalSeconds += seconds;
     totalUp += r.bytesUp;
@@ -112,6 +191,9 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   const federation = new VirtualFederation({
     federationId: `simulation-${cfg.seed}-${spec.name}`, seed: cfg.seed, rounds, strategy, initial: ctx.initial, clients,
     faultOf, onRound, signal,
+    ...(protection ? { protection, clientNoiseOf: simulationClientNoise(cfg, spec.name) } : {}),
+    ...(poisson ? { planner: poissonPlanner(plannerFromStrategy(strategy), cfg, spec.name, q) } : {}),
+    ...(peft ? { roundVector } : {}),
     ...(secagg ? {
       secureAggregation: {
         clip: cfg.secureAggregation.clip, expectedDropout: Math.min(0.45, cfg.dropout + cfg.stragglers.rate),
@@ -126,4 +208,5 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   });
   ctx.progress.startRound(1, strategy.config.clientsPerRound);
   await abortable(federation.run(), signal);
+  if (federation.stoppedBy) ctx.progress.note(`[${spec.name}] stopped early: ${federation.stoppedBy}`);
 }

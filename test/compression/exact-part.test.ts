@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import { ExactPart } from '../../shared/compression/exact-part.js';
 import { FedProfileError } from '../../shared/errors.js';
 import { encodeVector } from '../../shared/weights/codec.js';
-import { parseSimulationConfig } from '../../simulations/config.js';
-import { createPrivacyHooks } from '../../simulations/strategies/privacy-hooks.js';
-import { tinyExperiment } from '../simulations/fixtures.js';
+import { createClientAggregator } from '../../client-sdk/aggregators.js';
+import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
+import { DecodingServerSession } from '../../shared/compression/upload.js';
+import { decodedDownload, downloadBytes } from '../../simulations/federated/client-transforms.js';
 
 const SPECS = [
   { name: 'embed/item', shape: [2, 3] }, { name: 'stats/popularity', shape: [3] }, { name: 'stats/transitions', shape: [2, 2] },
@@ -25,18 +26,38 @@ describe('compression: the statistics stay float32 beside a lossy codec', () => 
     expect(() => part.join(new Float32Array(7), v)).to.throw(FedProfileError, /lossy part has 7 values, expected 8/);
   });
 
-  it('q8 both ways: downloads and uploads keep the statistics exact and count them as float32', () => {
-    const cfg = parseSimulationConfig({ ...tinyExperiment, strategies: [{ name: 'fedavg' }], compression: { download: 'q8', upload: 'q8' } });
-    const hooks = createPrivacyHooks(cfg, 'fedavg', ['a', 'b'], 2);
+  it('q8 both ways: downloads and uploads keep the statistics exact, on the real client and server sessions', () => {
     const part = ExactPart.statistics(SPECS)!;
     // Small counts beside large weights: q8 over one chunk would round them to its step of ~0.4.
     const global = Float32Array.from([50, -50, 3, 7, 1, 2, 1e-3, 2e-3, 3e-3, 0, 5e-4, 4e-4, 7e-3, 9, -9, 0.25]);
-    const down = hooks.download(global, part).global;
-    const lossy = hooks.download(global, null).global;
+    const down = decodedDownload(global, 'q8', part);
+    const lossy = decodedDownload(global, 'q8', null);
     for (const i of [6, 7, 8, 9, 10, 11, 12, 15]) expect(down[i]).to.equal(global[i]);
     expect([6, 7, 8, 10, 11, 12].some((i) => lossy[i] !== global[i])).to.equal(true);
-    const up = hooks.clientUpdate('a', 1, global, 10, part);
-    for (const i of [6, 7, 8, 9, 10, 11, 12, 15]) expect(up.update[i]).to.equal(global[i]);
-    expect(up.encodedBytes).to.equal(encodeVector(part.lossy(global), 'q8').byteLength + 32);
+    expect(downloadBytes(global, 'q8', part)).to.equal(downloadBytes(part.lossy(global), 'q8') + 32);
+    // Upload: the fit instruction names the exact ranges; the client sends them as float32 beside the encoding.
+    const params = { compression: { codec: 'q8', exactRanges: part.rangeList() } };
+    const client = createClientAggregator('plain', {
+      federationId: 'f', clientId: 'a', round: 1, params, identity: { publicKey: new Uint8Array(32), secretKey: new Uint8Array(64) }, vectorLength: 16,
+    });
+    const [msg] = client.submit(global, 10);
+    const payload = msg!.payload as { encoded: Uint8Array; exact: Float32Array };
+    expect(payload.encoded.byteLength).to.equal(encodeVector(part.lossy(global), 'q8').byteLength);
+    expect(Array.from(payload.exact)).to.deep.equal(Array.from(part.exact(global)));
+    const server = new DecodingServerSession(new PlainServerSession({ vectorLength: 16, minResults: 1 }), 16, part);
+    server.begin(['a']);
+    server.handle('a', msg!.type, msg!.payload);
+    const out = server.outcome();
+    if (out.status !== 'done') throw new Error(`outcome ${out.status}`);
+    for (const i of [6, 7, 8, 9, 10, 11, 12, 15]) expect(out.mean[i]).to.equal(global[i]);
+    expect(out.metrics.uploadBytes).to.equal(payload.encoded.byteLength + 32);
+    // A client that leaves the exact part out is refused by name; so are ranges outside the vector.
+    const bare = new DecodingServerSession(new PlainServerSession({ vectorLength: 16, minResults: 1 }), 16, part);
+    bare.begin(['a']);
+    expect(() => bare.handle('a', msg!.type, { encoded: payload.encoded, weight: 10 })).to.throw(FedProfileError, /plain\/update\.exact/);
+    expect(() => createClientAggregator('plain', {
+      federationId: 'f', clientId: 'a', round: 1, params: { compression: { codec: 'q8', exactRanges: [[4, 20]] } },
+      identity: { publicKey: new Uint8Array(32), secretKey: new Uint8Array(64) }, vectorLength: 16,
+    })).to.throw(FedProfileError, /aggregation\.params\.compression\.exactRanges/);
   });
 });

@@ -1,20 +1,10 @@
 import { ExactPart } from '../../shared/compression/exact-part.js';
 import { STATS_WEIGHTS } from '../../shared/model/next-item-statistics.js';
 import { PeftSlice } from '../../shared/peft/bitfit.js';
-import { encodeMessage } from '../../shared/protocol/codec.js';
-import { encodeVector, type VectorCodec } from '../../shared/weights/codec.js';
+import type { VectorCodec } from '../../shared/weights/codec.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import type { SimulationConfig } from '../config.js';
-
-/**
- * Bytes of a vector in the 'global' message envelope, in the configured download encoding; `exact` (the
- * statistics) goes as float32 beside a lossy encoding.
- */
-export function downloadBytes(values: Float32Array, codec: VectorCodec, exact: ExactPart | null = null): number {
-  if (codec === 'f32') return encodeMessage({ type: 'global', payload: values }).byteLength;
-  if (!exact) return encodeMessage({ type: 'global', payload: encodeVector(values, codec) }).byteLength;
-  return encodeMessage({ type: 'global', payload: encodeVector(exact.lossy(values), codec) }).byteLength + exact.exactBytes;
-}
+import { downloadBytes } from './client-transforms.js';
 
 /** [start, end) of a named weight in the flat vector, or null when the model has no such weight. */
 function rangeOf(manifest: WeightManifest, name: string): readonly [number, number] | null {
@@ -29,7 +19,8 @@ function rangeOf(manifest: WeightManifest, name: string): readonly [number, numb
 
 /**
  * PEFT in the simulator: fine-tuning rounds train and ship only the slice (pre-training rounds train the whole
- * model, the "pre-trained encoder").
+ * model, the "pre-trained encoder"). The round engine aggregates the round's slice (VirtualFederation's
+ * RoundVector); this class decides which slice a round ships and counts what clients download.
  *
  * The federated statistics (`stats/*`) are each client's own counts over its FedAvg weight: they stop changing
  * once they have been averaged under a fixed item index (the first round that carries them fixes the index;

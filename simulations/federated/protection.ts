@@ -1,0 +1,71 @@
+import { ExactPart } from '../../shared/compression/exact-part.js';
+import { ConfigError } from '../../shared/errors.js';
+import { distributedNoiseStd, type DpMode } from '../../shared/privacy/dp-fedavg.js';
+import { gaussianSource } from '../../shared/privacy/noise.js';
+import { seededUniform } from '../../shared/random.js';
+import { UpdateProtection } from '../../shared/round/update-protection.js';
+import type { RoundPlanner } from '../../shared/round/types.js';
+import type { WeightManifest } from '../../shared/weights/manifest.js';
+import type { SimulationConfig } from '../config.js';
+import { plannedContributorsOf } from './client-transforms.js';
+
+/** Whether the experiment asks anything of the updates (DP, a robust rule, upload compression). */
+export function needsProtection(cfg: SimulationConfig): boolean {
+  const r = cfg.robustAggregation?.rule;
+  return Boolean(cfg.dp?.enabled || (r && r !== 'mean' && r !== 'none') || (cfg.compression && cfg.compression.upload !== 'f32'));
+}
+
+export function dpModeOf(cfg: SimulationConfig): DpMode {
+  return cfg.dp?.mode ?? (cfg.secureAggregation.enabled ? 'distributed' : 'central');
+}
+
+/**
+ * The coordinator's UpdateProtection for a simulated federation, from the experiment's settings. Noise
+ * draws from seeded streams so a run repeats bit for bit (a deployment draws from the OS CSPRNG); with
+ * Poisson sampling the accountant is charged the expected rate q whatever the draw.
+ */
+export function simulationProtection(cfg: SimulationConfig, strategy: string, manifest: WeightManifest, perRound: number, population: number): UpdateProtection {
+  const secagg = cfg.secureAggregation.enabled;
+  const dp = cfg.dp?.enabled ? cfg.dp : undefined;
+  const mode = dpModeOf(cfg);
+  const planned = plannedContributorsOf(cfg, perRound);
+  if (dp && secagg && mode === 'distributed') {
+    const std = distributedNoiseStd(dp.clipNorm, dp.noiseMultiplier, planned);
+    if (cfg.secureAggregation.clip < 4 * std) {
+      throw new ConfigError(`secureAggregation.clip: must be >= ${(4 * std).toPrecision(3)} (4 x the per-client DP noise std for clipNorm ${dp.clipNorm}, noiseMultiplier ${dp.noiseMultiplier}, ${planned} planned contributors) so the noise survives coordinate clipping, got ${cfg.secureAggregation.clip}`, { field: 'secureAggregation.clip' });
+    }
+  }
+  const c = cfg.compression;
+  const upload = c && c.upload !== 'f32'
+    ? { codec: c.upload, topkFraction: c.topkFraction, ...(c.errorFeedback !== undefined ? { errorFeedback: c.errorFeedback } : {}) }
+    : undefined;
+  return new UpdateProtection({
+    dp: dp ? { ...dp, mode, ...(mode === 'distributed' ? { plannedContributors: planned } : {}) } : undefined,
+    robustAggregation: cfg.robustAggregation, uploadCompression: upload,
+    secureAggregation: secagg ? { clip: cfg.secureAggregation.clip } : undefined,
+    clientsPerRound: perRound, exactPart: upload ? ExactPart.statistics(manifest.specs) : null,
+  }, [], {
+    ...(dp?.sampling === 'poisson' ? { samplingRate: Math.min(1, perRound / population) } : {}),
+    centralNoise: (round) => gaussianSource(seededUniform(`${cfg.seed}/${strategy}/${round}/dp-central`)),
+  });
+}
+
+/** A client's seeded DP noise share for one round. */
+export function simulationClientNoise(cfg: SimulationConfig, strategy: string): (round: number, clientId: string) => () => number {
+  return (round, clientId) => gaussianSource(seededUniform(`${cfg.seed}/${strategy}/${round}/${clientId}/dp`));
+}
+
+/**
+ * Poisson sampling (simulated DP): the strategy offers every client and each is kept with rate q, drawn
+ * from the round's own stream; a draw below the quorum is a failed round (it still counts as one).
+ */
+export function poissonPlanner(base: RoundPlanner, cfg: SimulationConfig, strategy: string, q: number): RoundPlanner {
+  return {
+    ...base,
+    shortSelectionFails: true,
+    configureFit: (round, available, rng) => {
+      const keep = seededUniform(`${cfg.seed}/${strategy}/${round}/poisson`);
+      return base.configureFit(round, available, rng).filter(() => keep() < q);
+    },
+  };
+}
