@@ -6,6 +6,10 @@ import { createStrategy, type StrategyConfigInput } from '../../shared/aggregati
 import type { FitConfig, FitResult } from '../../shared/training/types.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import { VirtualFederation, type VirtualRound } from '../../simulations/federated/virtual-federation.js';
+import { FederationConfigSchema } from '../../coordinator/federation-config.js';
+import { federationProtection } from '../../coordinator/runtime/update-protection.js';
+import { ModelConfigSchema } from '../../shared/model/config.js';
+import { modelManifest } from '../../shared/model/init.js';
 import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
   api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
@@ -54,27 +58,31 @@ describe('one round engine: coordinator over sockets and simulator agree bit for
     removeDir(dir);
   });
 
-  it('same seed, clients and data ⇒ the same participants and the same global model after every round', async () => {
-    const fed = await createFederation(coord.url, {
-      name: 'parity', model: TINY_MODEL, seed: SEED, rounds: ROUNDS, strategy: STRATEGY, deadlines: { trainMs: 20_000 },
-    });
+  const sameModels = async (name: string, extra: Record<string, unknown>) => {
+    const fedConfig = { name, model: TINY_MODEL, seed: SEED, rounds: ROUNDS, strategy: STRATEGY, deadlines: { trainMs: 20_000 }, ...extra };
+    const fed = await createFederation(coord.url, fedConfig);
     const ids: string[] = [];
     for (let i = 0; i < SAMPLES.length; i++) {
-      const c = newClient(coord.url, await issueToken(coord.url, fed, `m${i}`), trainerFor(i), `${dir}/client-${i}`);
+      const c = newClient(coord.url, await issueToken(coord.url, fed, `m${i}`), trainerFor(i), `${dir}/${name}-client-${i}`);
       clients.push(c);
       ids.push((await c.start()).clientId);
     }
     expect((await api(coord.url, 'POST', `/federations/${fed}/start`)).status).to.equal(200);
     await waitFor('federation completed', async () => (await api(coord.url, 'GET', `/federations/${fed}`)).json.status === 'completed');
-    const served: Array<{ contributors: string[]; weights: Float32Array }> = [];
+    const served: Array<{ contributors: string[]; weights: Float32Array; metrics: Record<string, number> }> = [];
     for (let r = 1; r <= ROUNDS; r++) {
       const row = (await api(coord.url, 'GET', `/federations/${fed}/rounds/${r}`)).json;
       expect(row.status, `round ${r}`).to.equal('completed');
-      served.push({ contributors: [...row.contributors].sort(), weights: await weightsOf(coord.url, fed, r) });
+      served.push({ contributors: [...row.contributors].sort(), weights: await weightsOf(coord.url, fed, r), metrics: row.metrics ?? {} });
     }
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    // The simulator wraps its sessions with the coordinator's own UpdateProtection for the same config.
+    const parsed = FederationConfigSchema.parse(fedConfig);
+    const protection = Object.keys(extra).length > 0 ? federationProtection(parsed, modelManifest(ModelConfigSchema.parse(TINY_MODEL)), []) : undefined;
 
     const simulated: VirtualRound[] = [];
     const sim = new VirtualFederation({
+      ...(protection ? { protection } : {}),
       federationId: 'parity-sim', seed: SEED, rounds: ROUNDS, strategy: createStrategy(STRATEGY),
       initial: await weightsOf(coord.url, fed, 0),
       clients: new Map(ids.map((id, i) => {
@@ -96,5 +104,21 @@ describe('one round engine: coordinator over sockets and simulator agree bit for
       expect(b.equals(a), `round ${r + 1} global model bits`).to.equal(true);
     }
     expect(Buffer.from(final.buffer).equals(Buffer.from(served[ROUNDS - 1]!.weights.slice().buffer))).to.equal(true);
+    return { served, simulated };
+  };
+
+  it('same seed, clients and data ⇒ the same participants and the same global model after every round', async () => {
+    await sameModels('parity', {});
+  });
+
+  it('the same with a robust rule and q8 uploads with error feedback: one UpdateProtection, one client transform', async () => {
+    const { served, simulated } = await sameModels('parity-protected', {
+      robustAggregation: { rule: 'trimmed-mean', trimFraction: 0.25 }, compression: { upload: { codec: 'q8', errorFeedback: true } },
+    });
+    for (let r = 0; r < ROUNDS; r++) {
+      // Both decoded the same encoded uploads: the coordinator counts the bytes that arrived.
+      expect(served[r]!.metrics['agg.uploadBytes'], `round ${r + 1} upload bytes`).to.be.a('number');
+      expect(simulated[r]!.metrics['agg.uploadBytes']).to.equal(served[r]!.metrics['agg.uploadBytes']);
+    }
   });
 });
