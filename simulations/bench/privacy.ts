@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const steps = base.training.pretrainRounds + base.training.rounds;
 
   if (suites.has('dp')) {
-    // Same round loop as the DP variants (the no-op f32 codec selects it), which also reports update norms.
+    // The no-op f32 codec keeps the wire settings of the other variants; honest update norms are reported for any protection.
     const probe = await runVariant('no DP (ε = ∞)', { ...base, compression: F32_WIRE });
     const clipNorm = o.clipNorm === 'auto' ? measuredNorm(probe, '--clip-norm') : Number(o.clipNorm);
     const n = probe.clientsUsed;
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
     const known = ['full', 'bitfit', 'lora', 'lora-q8', 'adapter', 'adapter-q8'];
     for (const v of wanted) if (!known.includes(v)) throw new Error(`--variants: unknown "${v}" (known: ${known.join(', ')})`);
     const variants: Array<{ key: string; label: string; cfg: (c: SimulationConfig) => SimulationConfig }> = [
-      // Explicit f32 compression keeps full fine-tuning on the same round loop and byte accounting as PEFT.
+      // Explicit f32 compression: the same wire settings as the PEFT variants.
       { key: 'full', label: 'full fine-tuning, f32', cfg: (c) => ({ ...c, compression: F32_WIRE }) },
       { key: 'bitfit', label: 'PEFT (BitFit + heads), f32', cfg: (c) => ({ ...c, peft: { method: 'bitfit' } }) },
       { key: 'lora', label: `PEFT (LoRA r = ${rank} + heads), f32`, cfg: (c) => ({ ...c, model: { ...c.model, loraRank: rank }, peft: { method: 'lora' } }) },
