@@ -5,6 +5,8 @@ import { gaussianSource } from '../../shared/privacy/noise.js';
 import { seededUniform } from '../../shared/random.js';
 import { UpdateProtection } from '../../shared/round/update-protection.js';
 import type { RoundPlanner } from '../../shared/round/types.js';
+import type { FederationDp } from '../../shared/privacy/federation-dp.js';
+import type { VirtualRound } from './virtual-federation.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import type { SimulationConfig } from '../config.js';
 import { plannedContributorsOf } from './client-transforms.js';
@@ -68,4 +70,37 @@ export function poissonPlanner(base: RoundPlanner, cfg: SimulationConfig, strate
       return base.configureFit(round, available, rng).filter(() => keep() < q);
     },
   };
+}
+
+/**
+ * What DP and attackers leave in a round record, under the names reports read (`norms`: the honest
+ * clients' update norms before any clipping). An empty (or failed) Poisson round still tells whether anyone
+ * was sampled: it is charged here as a round at the configured multiplier rather than left out.
+ */
+export function protectionReport(
+  p: { cfg: SimulationConfig; attackers: number; dp: FederationDp | undefined; expectedRate: number }, r: VirtualRound, norms: readonly number[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (p.attackers > 0) out.attackers = p.attackers;
+  if (norms.length > 0) {
+    const sorted = [...norms].sort((a, b) => a - b);
+    out.honestUpdateNormMedian = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  }
+  const dp = p.cfg.dp;
+  if (!dp?.enabled || !p.dp) return out;
+  const released = r.status === 'completed';
+  const z = r.metrics['agg.dpNoiseMultiplier'];
+  if (!released && dp.sampling === 'poisson') p.dp.accountant.record(p.expectedRate, dp.noiseMultiplier);
+  const spent = p.dp.accountant.spent();
+  if (released && z !== undefined) out.dpEffectiveNoiseMultiplier = z;
+  if (dp.epsilonBudget !== undefined && spent.epsilon > dp.epsilonBudget) out.dpBudgetExceeded = 1;
+  // The clients clipped (the real client's transform); which of them had to is reported from their norms.
+  const clipped = norms.filter((n) => n > dp.clipNorm).length;
+  Object.assign(out, {
+    dpEpsilon: spent.epsilon, dpDelta: spent.delta, dpOrder: spent.order, dpSamplingRate: r.metrics['agg.dpSamplingRate'] ?? p.expectedRate,
+    dpClippedFraction: norms.length > 0 ? clipped / norms.length : 0,
+    dpMeanUpdateNorm: norms.length > 0 ? norms.reduce((a, b) => a + b, 0) / norms.length : 0,
+    dpDistributed: dpModeOf(p.cfg) === 'distributed' ? 1 : 0,
+  });
+  return out;
 }

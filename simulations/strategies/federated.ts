@@ -12,7 +12,7 @@ import type { PeftSlice } from '../../shared/peft/bitfit.js';
 import { ExactPart } from '../../shared/compression/exact-part.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { attackedUpdate, attackersOf, decodedDownload, downloadBytes, l2Norm } from '../federated/client-transforms.js';
-import { dpModeOf, needsProtection, poissonPlanner, simulationClientNoise, simulationProtection } from '../federated/protection.js';
+import { needsProtection, poissonPlanner, protectionReport, simulationClientNoise, simulationProtection } from '../federated/protection.js';
 
 type FederatedSpec = Extract<StrategySpec, { name: 'fedavg' | 'fedprox' | 'fedavgm' | 'fedadam' | 'fedyogi' }>;
 
@@ -58,6 +58,9 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   const attackers = attackersOf(cfg, ctx.clientIds);
   const downloadCodec = cfg.compression?.download ?? 'f32';
   const exactDownload = downloadCodec === 'f32' ? null : ExactPart.statistics(ctx.manifest.specs);
+  // Honest update norms are reported for experiments with DP, robust rules, attackers, compression or PEFT
+  // (bench:privacy calibrates clipNorm from them); plain records stay as they were.
+  const reportsNorms = Boolean(protection || cfg.attack || cfg.compression || cfg.peft);
   /** Per round: honest clients' update norms before any clipping (DP and attack reports). */
   const honestNorms = new Map<number, number[]>();
   // PEFT: a fine-tuning round trains and aggregates only its slice (see PeftRounds for which one).
@@ -85,7 +88,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       const slice = slices.get(config.round);
       const delta = slice ? slice.extract(r.delta) : r.delta;
       if (attackers.has(clientId)) return { ...r, delta: attackedUpdate(cfg, delta) };
-      if (protection || attackers.size > 0) {
+      if (reportsNorms) {
         const norms = honestNorms.get(config.round) ?? [];
         norms.push(l2Norm(delta));
         honestNorms.set(config.round, norms);
@@ -110,34 +113,6 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   let globalAtStart = ctx.initial;
   ctx.progress.startStrategy(spec.name, rounds);
 
-  /** What DP, norm bounds and attackers leave in the round record, under the names reports read. */
-  const protectionReport = (r: VirtualRound, norms: number[]): Record<string, number> => {
-    const out: Record<string, number> = {};
-    if (attackers.size > 0) out.attackers = attackers.size;
-    if (norms.length > 0) {
-      const sorted = [...norms].sort((a, b) => a - b);
-      out.honestUpdateNormMedian = sorted[Math.floor((sorted.length - 1) / 2)]!;
-    }
-    const fdp = protection?.dp;
-    if (!dp || !fdp) return out;
-    const released = r.status === 'completed';
-    const z = r.metrics['agg.dpNoiseMultiplier'];
-    // An empty (or failed) Poisson round still tells whether anyone was sampled: it is charged as a round at
-    // the configured multiplier rather than left out of the analysis.
-    if (!released && poisson) fdp.accountant.record(q, dp.noiseMultiplier);
-    const spent = fdp.accountant.spent();
-    if (released && z !== undefined) out.dpEffectiveNoiseMultiplier = z;
-    if (dp.epsilonBudget !== undefined && spent.epsilon > dp.epsilonBudget) out.dpBudgetExceeded = 1;
-    // Clients clip (the real client's transform); the norms they clipped are reported from here.
-    const clipped = norms.filter((n) => n > dp.clipNorm).length;
-    Object.assign(out, {
-      dpEpsilon: spent.epsilon, dpDelta: spent.delta, dpOrder: spent.order, dpSamplingRate: r.metrics['agg.dpSamplingRate'] ?? q,
-      dpClippedFraction: norms.length > 0 ? clipped / norms.length : 0,
-      dpMeanUpdateNorm: norms.length > 0 ? norms.reduce((a, b) => a + b, 0) / norms.length : 0,
-      dpDistributed: dpModeOf(cfg) === 'distributed' ? 1 : 0,
-    });
-    return out;
-  };
 
   const onRound = async (r: VirtualRound): Promise<void> => {
     const completed = r.contributors.length;
@@ -148,7 +123,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
       if (k.startsWith('agg.')) aggregation[k.slice(4)] = v;
       else if (k.startsWith('server.')) aggregation[k.slice(7)] = v;
     }
-    Object.assign(aggregation, protectionReport(r, honestNorms.get(r.round) ?? []));
+    Object.assign(aggregation, protectionReport({ cfg, attackers: attackers.size, dp: protection?.dp, expectedRate: q }, r, honestNorms.get(r.round) ?? []));
     honestNorms.delete(r.round);
     const slice = slices.get(r.round);
     slices.delete(r.round);
