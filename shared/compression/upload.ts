@@ -103,14 +103,15 @@ export class DecodingServerSession implements ServerAggregationSession {
       throw new FedProfileError('BAD_INPUT', `plain/update.encoded cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
     }
     let exactBytes = 0;
-    if (this.exact) {
-      if (!(p.exact instanceof Float32Array)) throw new FedProfileError('BAD_INPUT', `plain/update.exact: expected the ${this.exact.exactCount} float32 values the exact ranges name`);
+    if (this.exact && p.exact !== undefined) {
+      if (!(p.exact instanceof Float32Array)) throw new FedProfileError('BAD_INPUT', 'plain/update.exact: expected float32 values');
       const lossyLength = this.vectorLength - this.exact.exactCount;
-      if (update.length !== lossyLength) throw new FedProfileError('BAD_INPUT', `plain/update.encoded holds ${update.length} values, expected ${lossyLength}`);
+      if (update.length !== lossyLength) throw new FedProfileError('BAD_INPUT', `plain/update.encoded holds ${update.length} values, expected ${lossyLength} beside plain/update.exact`);
       update = this.exact.assemble(update, p.exact);
       exactBytes = p.exact.byteLength;
     } else if (update.length !== this.vectorLength) {
-      throw new FedProfileError('BAD_INPUT', `plain/update.encoded holds ${update.length} values, expected ${this.vectorLength}`);
+      // (A whole encoded update, from a client that predates the exact ranges, passes as it is.)
+      throw new FedProfileError('BAD_INPUT', `plain/update.encoded holds ${update.length} values, expected ${this.vectorLength}${this.exact ? ' (or the lossy part beside plain/update.exact)' : ''}`);
     }
     const out = this.inner.handle(from, type, { update, weight: p.weight });
     this.encodedBytes += p.encoded.byteLength + exactBytes;

@@ -5,6 +5,7 @@ import { encodeVector } from '../../shared/weights/codec.js';
 import { createClientAggregator } from '../../client-sdk/aggregators.js';
 import { PlainServerSession } from '../../shared/aggregation/plain-session.js';
 import { DecodingServerSession } from '../../shared/compression/upload.js';
+import { UpdateCompressor } from '../../shared/compression/error-feedback.js';
 import { decodedDownload, downloadBytes } from '../../simulations/federated/client-transforms.js';
 
 const SPECS = [
@@ -51,10 +52,14 @@ describe('compression: the statistics stay float32 beside a lossy codec', () => 
     if (out.status !== 'done') throw new Error(`outcome ${out.status}`);
     for (const i of [6, 7, 8, 9, 10, 11, 12, 15]) expect(out.mean[i]).to.equal(global[i]);
     expect(out.metrics.uploadBytes).to.equal(payload.encoded.byteLength + 32);
-    // A client that leaves the exact part out is refused by name; so are ranges outside the vector.
-    const bare = new DecodingServerSession(new PlainServerSession({ vectorLength: 16, minResults: 1 }), 16, part);
-    bare.begin(['a']);
-    expect(() => bare.handle('a', msg!.type, { encoded: payload.encoded, weight: 10 })).to.throw(FedProfileError, /plain\/update\.exact/);
+    // The lossy part without the exact values is refused by name; a whole encoded update (a client that
+    // predates the ranges) is accepted as it is. Ranges outside the vector are refused on the client.
+    const bare = new DecodingServerSession(new PlainServerSession({ vectorLength: 16, minResults: 2 }), 16, part);
+    bare.begin(['a', 'b']);
+    expect(() => bare.handle('a', msg!.type, { encoded: payload.encoded, weight: 10 })).to.throw(FedProfileError, /holds 8 values, expected 16 \(or the lossy part beside plain\/update\.exact\)/);
+    expect(() => bare.handle('a', msg!.type, { encoded: payload.encoded, exact: 'x', weight: 10 })).to.throw(FedProfileError, /plain\/update\.exact: expected float32/);
+    bare.handle('b', msg!.type, { encoded: new UpdateCompressor({ codec: 'f16' }).compress(global).bytes, weight: 1 });
+    expect(bare.outcome().status).to.equal('pending');
     expect(() => createClientAggregator('plain', {
       federationId: 'f', clientId: 'a', round: 1, params: { compression: { codec: 'q8', exactRanges: [[4, 20]] } },
       identity: { publicKey: new Uint8Array(32), secretKey: new Uint8Array(64) }, vectorLength: 16,
