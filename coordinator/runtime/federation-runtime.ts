@@ -18,6 +18,7 @@ import { aggregationWorker } from './aggregation-worker.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 import { UpdateProtection } from './update-protection.js';
+import { ExactPart } from '../../shared/compression/exact-part.js';
 import type { PrivacyStatus } from '../../shared/privacy/federation-dp.js';
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
@@ -271,6 +272,12 @@ export class FederationRuntime {
     }
   }
 
+  /** The federated statistics take the plain mean under any server optimiser. */
+  private statisticsRanges(): { exactRanges?: ReadonlyArray<readonly [number, number]> } {
+    const exact = ExactPart.statistics(this.global.manifest.specs);
+    return exact ? { exactRanges: exact.exactRanges } : {};
+  }
+
   private async commit(c: Extract<RoundCommand, { type: 'commit' }>): Promise<void> {
     const { summary, outcome } = c;
     const round = summary.round;
@@ -282,6 +289,7 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       }, {
+        ...this.statisticsRanges(),
         // A poisoned or overflowed aggregate fails the round there (INTEGRITY); the previous model and
         // optimiser state stay.
         runStep: async (job) => {

@@ -34,6 +34,9 @@ export class ExactPart {
     return ranges.length === 0 ? null : new ExactPart(at, ranges);
   }
 
+  /** The exact [from, to) ranges, in vector order. */
+  get exactRanges(): ReadonlyArray<readonly [number, number]> { return this.ranges; }
+
   /** Float32 bytes of the exact part. */
   get exactBytes(): number { return 4 * this.exactCount; }
 

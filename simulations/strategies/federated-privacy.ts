@@ -1,6 +1,7 @@
 import { seededUniform } from '../../shared/random.js';
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
+import { ExactPart } from '../../shared/compression/exact-part.js';
 import type { SimulationConfig, StrategySpec } from '../config.js';
 import {
   abortable, checkAborted, evalNumbers, learningRateOf, phaseOf, totalRounds, type RunContext,
@@ -50,6 +51,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
   const hooks = createPrivacyHooks(cfg, spec.name, ctx.clientIds, plannedPerRound(ctx));
   const peft = new PeftRounds(cfg, ctx.manifest);
   const strategy = createStrategy(strategyInput(ctx, spec, hooks.selectAll));
+  const statistics = ExactPart.statistics(ctx.manifest.specs);
   const sampleRng = seededUniform(`${cfg.seed}/${spec.name}/sample`);
   const faultRng = seededUniform(`${cfg.seed}/${spec.name}/faults`);
   const available = ctx.clientIds.map((id) => ({ id, numExamples: ctx.trainSizes.get(id)! }));
@@ -111,7 +113,7 @@ export async function runFederatedWithPrivacyHooks(ctx: RunContext, spec: Federa
       const mean = hooks.serverMean(round, agg.outcome.mean, completed);
       const step = await strategy.aggregateFit(round, global, slice ? slice.scatter(mean) : mean, {
         contributors: completed, totalWeight: agg.outcome.totalWeight, failures: instructions.length - completed,
-      });
+      }, statistics ? { exactRanges: statistics.exactRanges } : {});
       global = step.weights;
       Object.assign(aggregation, step.metrics);
       for (const id of contributors) participation[id] = (participation[id] ?? 0) + 1;

@@ -2,6 +2,7 @@ import { seededUniform } from '../../shared/random.js';
 import { simulationGraphIndex, simulationRoundingSeed } from './simulation-seeds.js';
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
+import { ExactPart } from '../../shared/compression/exact-part.js';
 import type { StrategySpec } from '../config.js';
 import { abortable, evalNumbers, totalRounds, type RunContext } from '../context.js';
 import { VirtualFederation, type Fault, type VirtualClient, type VirtualRound } from '../federated/virtual-federation.js';
@@ -42,6 +43,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   if (usesPrivacyHooks(ctx.cfg)) return runFederatedWithPrivacyHooks(ctx, spec);
   const { cfg, pool, signal } = ctx;
   const strategy = createStrategy(strategyInput(ctx, spec));
+  const statistics = ExactPart.statistics(ctx.manifest.specs);
   const faultRng = seededUniform(`${cfg.seed}/${spec.name}/faults`);
   const faultOf = (): Fault | undefined => {
     const u = faultRng();
@@ -111,6 +113,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
 
   const federation = new VirtualFederation({
     federationId: `simulation-${cfg.seed}-${spec.name}`, seed: cfg.seed, rounds, strategy, initial: ctx.initial, clients,
+    ...(statistics ? { exactRanges: statistics.exactRanges } : {}),
     faultOf, onRound, signal,
     ...(secagg ? {
       secureAggregation: {
