@@ -109,8 +109,8 @@ describe('aggregation: strategy', () => {
     for (const cfg of [{ name: 'fedavgm', serverLearningRate: 1, serverMomentum: 0.9 }, { name: 'fedadam', serverLearningRate: 0.1 }]) {
       const s = createStrategy({ ...cfg, minFitClients: 1, clientsPerRound: 2 });
       const plain = createStrategy({ ...cfg, minFitClients: 1, clientsPerRound: 2 });
-      let global = Float32Array.of(1, -1, 0.5, 0.25, 2, 3);
-      let plainGlobal = global.slice();
+      let global: Float32Array = Float32Array.of(1, -1, 0.5, 0.25, 2, 3);
+      let plainGlobal: Float32Array = global.slice();
       for (const [round, delta] of [[1, Float32Array.of(0.1, 0.2, 0.25, -0.125, 1, 0.3)], [2, Float32Array.of(0.1, 0.2, 0.5, 0.75, -1, 0.3)]] as const) {
         const { weights } = await s.aggregateFit(round, global, delta, info, { exactRanges });
         const other = await plain.aggregateFit(round, plainGlobal, delta, info);
