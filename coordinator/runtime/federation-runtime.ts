@@ -19,6 +19,7 @@ import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { nextRoundProgress, type RoundProgress } from './round-progress.js';
 import { federationProtection } from './update-protection.js';
 import type { UpdateProtection } from '../../shared/round/update-protection.js';
+import { ExactPart } from '../../shared/compression/exact-part.js';
 import type { PrivacyStatus } from '../../shared/privacy/federation-dp.js';
 
 export interface GlobalModel { manifest: WeightManifest; values: Float32Array; hash: string; round: number }
@@ -272,6 +273,12 @@ export class FederationRuntime {
     }
   }
 
+  /** The federated statistics take the plain mean under any server optimiser. */
+  private statisticsRanges(): { exactRanges?: ReadonlyArray<readonly [number, number]> } {
+    const exact = ExactPart.statistics(this.global.manifest.specs);
+    return exact ? { exactRanges: exact.exactRanges } : {};
+  }
+
   private async commit(c: Extract<RoundCommand, { type: 'commit' }>): Promise<void> {
     const { summary, outcome } = c;
     const round = summary.round;
@@ -283,6 +290,7 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       }, {
+        ...this.statisticsRanges(),
         // A poisoned or overflowed aggregate fails the round there (INTEGRITY); the previous model and
         // optimiser state stay.
         runStep: async (job) => {

@@ -13,6 +13,11 @@ export interface ServerStepJob {
   delta: Float32Array;
   /** Elements per slice; also the blocks the float64 norms are summed in, so it fixes their rounding. */
   chunk: number;
+  /**
+   * [from, to) ranges that take the plain mean (x ← x + Δ) whatever the optimiser: the federated statistics,
+   * whose mean is the pooled count table only when nothing rescales or carries momentum into it.
+   */
+  exactRanges?: ReadonlyArray<readonly [number, number]>;
 }
 
 export interface ServerStepOutput {
@@ -49,6 +54,7 @@ export async function runServerStep(job: ServerStepJob, yieldBetween = true): Pr
   const { global, delta, chunk } = job;
   const optimizer = createServerOptimizer(job.optimizer);
   const { weights, state } = await optimizer.step(global, delta, job.state, yieldBetween ? chunk : Math.max(1, global.length));
+  for (const [from, to] of job.exactRanges ?? []) for (let i = from; i < to; i++) weights[i] = global[i]! + delta[i]!;
   const norms = { delta2: 0, step2: 0 };
   for (let from = 0; from < global.length; from += chunk) {
     addSquaredNorms(norms, global, weights, delta, from, Math.min(global.length, from + chunk));

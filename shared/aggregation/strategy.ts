@@ -66,6 +66,8 @@ export interface AggregateFitOptions {
   yieldEvery?: number;
   /** Where the step runs (default: this thread). */
   runStep?: ServerStepRunner;
+  /** Positions averaged exactly under any optimiser (ServerStepJob.exactRanges): the federated statistics. */
+  exactRanges?: ReadonlyArray<readonly [number, number]>;
 }
 
 /**
@@ -158,7 +160,10 @@ class ConfiguredStrategy implements Strategy {
     this.busy = true; // the optimiser state is read across awaits
     try {
       const run = options.runStep ?? serverStepInThread;
-      const out = await run({ optimizer: this.optimizer.config, state: this.currentOptimizerState, global, delta: meanDelta, chunk });
+      const out = await run({
+        optimizer: this.optimizer.config, state: this.currentOptimizerState, global, delta: meanDelta, chunk,
+        ...(options.exactRanges ? { exactRanges: options.exactRanges } : {}),
+      });
       return this.commit(round, info, out.weights, out.state, { delta2: out.deltaNorm2, step2: out.stepNorm2 });
     } finally {
       this.busy = false;

@@ -34,8 +34,11 @@ export class ExactPart {
     return ranges.length === 0 ? null : new ExactPart(at, ranges);
   }
 
+  /** The exact [from, to) ranges, in vector order. */
+  get exactRanges(): ReadonlyArray<readonly [number, number]> { return this.ranges; }
+
   /**
-   * From ranges as rangeList() gives them (the fit instruction carries them to clients); throws naming
+   * From ranges as exactRanges gives them (the fit instruction carries them to clients); throws naming
    * the problem when they are not sorted, disjoint [start, end) pairs inside the vector.
    */
   static fromRanges(length: number, ranges: ReadonlyArray<readonly [number, number]>): ExactPart {
@@ -48,9 +51,6 @@ export class ExactPart {
     }
     return new ExactPart(length, ranges.map(([a, b]) => [a, b]));
   }
-
-  /** The exact [start, end) ranges, in order. */
-  rangeList(): Array<[number, number]> { return this.ranges.map(([a, b]) => [a, b]); }
 
   /** The values at the exact positions, in order. */
   exact(v: Float32Array): Float32Array {

@@ -61,7 +61,7 @@ export class UpdateProtection {
   clientParams(exactPart: ExactPart | null | undefined = this.settings.exactPart): Record<string, unknown> {
     const privacy = this.clientPrivacy();
     const upload = this.settings.uploadCompression;
-    const exact = exactPart?.rangeList();
+    const exact = exactPart?.exactRanges.map(([a, b]) => [a, b]);
     return {
       ...(privacy ? { privacy } : {}),
       ...(upload ? { compression: { ...upload, ...(exact ? { exactRanges: exact } : {}) } } : {}),

@@ -78,6 +78,8 @@ export interface VirtualFederationOptions {
   rounds: number;
   strategy: Strategy;
   initial: Float32Array;
+  /** Positions averaged exactly under any server optimiser: the federated statistics (ExactPart). */
+  exactRanges?: ReadonlyArray<readonly [number, number]>;
   clients: ReadonlyMap<string, VirtualClient>;
   secureAggregation?: Record<string, unknown>;
   deadlines?: { trainMs: number; aggregationStageMs: number; evaluateMs: number };
@@ -336,7 +338,7 @@ export class VirtualFederation {
       const step = await this.opts.strategy.aggregateFit(summary.round, this.global, vector ? vector.scatter(outcome.mean) : outcome.mean, {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
-      });
+      }, this.opts.exactRanges ? { exactRanges: this.opts.exactRanges } : {});
       if (this.tally) this.tally.aggregationMs += performance.now() - t0;
       this.global = step.weights;
       this.hash = hashOf(step.weights);

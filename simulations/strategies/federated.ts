@@ -2,6 +2,7 @@ import { seededUniform } from '../../shared/random.js';
 import { simulationGraphIndex, simulationRoundingSeed } from './simulation-seeds.js';
 import { createStrategy, type StrategyConfigInput } from '../../shared/aggregation/strategy.js';
 import { FedProfileError } from '../../shared/errors.js';
+import { ExactPart } from '../../shared/compression/exact-part.js';
 import type { StrategySpec } from '../config.js';
 import { abortable, evalNumbers, phaseOf, totalRounds, type RunContext } from '../context.js';
 import { VirtualFederation, type Fault, type RoundVector, type VirtualClient, type VirtualRound } from '../federated/virtual-federation.js';
@@ -9,7 +10,6 @@ import { POOLED } from '../pool/protocol.js';
 import type { RoundRecord } from '../report/index.js';
 import { PeftRounds } from '../federated/peft-rounds.js';
 import type { PeftSlice } from '../../shared/peft/bitfit.js';
-import { ExactPart } from '../../shared/compression/exact-part.js';
 import { plannerFromStrategy } from '../../shared/round/planner.js';
 import { attackedUpdate, attackersOf, decodedDownload, downloadBytes, l2Norm } from '../federated/client-transforms.js';
 import { needsProtection, poissonPlanner, protectionReport, simulationClientNoise, simulationProtection } from '../federated/protection.js';
@@ -57,7 +57,9 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   const protection = needsProtection(cfg) ? simulationProtection(cfg, spec.name, ctx.manifest, perRound, ctx.clientIds.length) : undefined;
   const attackers = attackersOf(cfg, ctx.clientIds);
   const downloadCodec = cfg.compression?.download ?? 'f32';
-  const exactDownload = downloadCodec === 'f32' ? null : ExactPart.statistics(ctx.manifest.specs);
+  // The federated statistics: float32 beside a lossy download, and the plain mean under any server optimiser.
+  const statistics = ExactPart.statistics(ctx.manifest.specs);
+  const exactDownload = downloadCodec === 'f32' ? null : statistics;
   // Honest update norms are reported for experiments with DP, robust rules, attackers, compression or PEFT
   // (bench:privacy calibrates clipNorm from them); plain records stay as they were.
   const reportsNorms = Boolean(protection || cfg.attack || cfg.compression || cfg.peft);
@@ -165,6 +167,7 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
 
   const federation = new VirtualFederation({
     federationId: `simulation-${cfg.seed}-${spec.name}`, seed: cfg.seed, rounds, strategy, initial: ctx.initial, clients,
+    ...(statistics ? { exactRanges: statistics.exactRanges } : {}),
     faultOf, onRound, signal,
     ...(protection ? { protection, clientNoiseOf: simulationClientNoise(cfg, spec.name) } : {}),
     ...(poisson ? { planner: poissonPlanner(plannerFromStrategy(strategy), cfg, spec.name, q) } : {}),

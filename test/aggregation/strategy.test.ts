@@ -102,6 +102,27 @@ describe('aggregation: strategy', () => {
     }
   });
 
+  it('the federated statistics take the plain mean under FedAvgM and FedAdam; every other weight takes the server step', async () => {
+    // Positions 2..4 are a count table: global + mean delta is the pooled table, momentum or scaling would corrupt it.
+    const exactRanges = [[2, 5]] as const;
+    const info = { contributors: 2, totalWeight: 20, failures: 0 };
+    for (const cfg of [{ name: 'fedavgm', serverLearningRate: 1, serverMomentum: 0.9 }, { name: 'fedadam', serverLearningRate: 0.1 }]) {
+      const s = createStrategy({ ...cfg, minFitClients: 1, clientsPerRound: 2 });
+      const plain = createStrategy({ ...cfg, minFitClients: 1, clientsPerRound: 2 });
+      let global: Float32Array = Float32Array.of(1, -1, 0.5, 0.25, 2, 3);
+      let plainGlobal: Float32Array = global.slice();
+      for (const [round, delta] of [[1, Float32Array.of(0.1, 0.2, 0.25, -0.125, 1, 0.3)], [2, Float32Array.of(0.1, 0.2, 0.5, 0.75, -1, 0.3)]] as const) {
+        const { weights } = await s.aggregateFit(round, global, delta, info, { exactRanges });
+        const other = await plain.aggregateFit(round, plainGlobal, delta, info);
+        for (let i = 2; i < 5; i++) expect(weights[i], `${cfg.name} round ${round} [${i}]`).to.equal(Math.fround(global[i]! + delta[i]!));
+        for (const i of [0, 1, 5]) expect(weights[i], `${cfg.name} round ${round} [${i}]`).to.equal(other.weights[i]);
+        if (round === 2) expect(other.weights[2], 'without the ranges the optimiser moves the table off its mean').to.not.equal(Math.fround(global[2]! + delta[2]!));
+        global = weights;
+        plainGlobal = other.weights;
+      }
+    }
+  });
+
   it('aggregateFit refuses to aggregate below quorum', async () => {
     const s = createStrategy({ minFitClients: 3 });
     const err = await s.aggregateFit(1, new Float32Array(2), new Float32Array(2), { contributors: 2, totalWeight: 10, failures: 4 }).then(() => undefined, (e: unknown) => e);

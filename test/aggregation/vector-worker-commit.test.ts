@@ -52,6 +52,21 @@ describe('the commit step on the aggregation worker (real worker thread)', funct
     }
   });
 
+  it('the statistics ranges reach the worker: FedAdam there leaves them at global + mean delta, bit for bit the in-thread step', async () => {
+    const exactRanges = [[10, 20_010]] as const;
+    const inThread = createStrategy({ name: 'fedadam', clientsPerRound: 3, minFitClients: 3 });
+    const onWorker = createStrategy({ name: 'fedadam', clientsPerRound: 3, minFitClients: 3 });
+    const global = vec(3, 0.1);
+    const delta = vec(4, 0.01);
+    const a = await inThread.aggregateFit(1, global, delta, info, { exactRanges });
+    const b = await onWorker.aggregateFit(1, global, delta.slice(), info, {
+      exactRanges, runStep: async (job) => (await worker.commitStep(job, manifest, 1e4)).step,
+    });
+    expect(bits(b.weights).equals(bits(a.weights))).to.equal(true);
+    for (const i of [10, 5_000, 20_009]) expect(b.weights[i]).to.equal(Math.fround(global[i]! + delta[i]!));
+    expect(b.weights[9]).to.not.equal(Math.fround(global[9]! + delta[9]!));
+  });
+
   it('FedAvg keeps no moments: no optimizer.bin', async () => {
     const s = createStrategy({ name: 'fedavg', clientsPerRound: 3, minFitClients: 3 });
     let prepared: CommitStepResult | undefined;

@@ -37,7 +37,7 @@ describe('compression: the statistics stay float32 beside a lossy codec', () => 
     expect([6, 7, 8, 10, 11, 12].some((i) => lossy[i] !== global[i])).to.equal(true);
     expect(downloadBytes(global, 'q8', part)).to.equal(downloadBytes(part.lossy(global), 'q8') + 32);
     // Upload: the fit instruction names the exact ranges; the client sends them as float32 beside the encoding.
-    const params = { compression: { codec: 'q8', exactRanges: part.rangeList() } };
+    const params = { compression: { codec: 'q8', exactRanges: part.exactRanges.map(([a, b]) => [a, b]) } };
     const client = createClientAggregator('plain', {
       federationId: 'f', clientId: 'a', round: 1, params, identity: { publicKey: new Uint8Array(32), secretKey: new Uint8Array(64) }, vectorLength: 16,
     });

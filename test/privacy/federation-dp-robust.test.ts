@@ -1,13 +1,11 @@
 import { expect } from 'chai';
-import type { FederatedClient } from '../../client-sdk/federated-client.js';
-import type { RunningCoordinator } from '../../coordinator/server.js';
 import { coordinateMedian } from '../../shared/aggregation/robust/rules.js';
 import { clipL2, computeEpsilon } from '../../shared/privacy/index.js';
 import type { FitConfig, FitResult } from '../../shared/training/types.js';
 import type { WeightManifest } from '../../shared/weights/manifest.js';
 import { LeastSquaresTrainer, TINY_MODEL, TINY_DIM } from '../runtime/fixtures/least-squares-trainer.js';
 import {
-  api, createFederation, issueToken, newClient, removeDir, startTestCoordinator, tempDir, waitFor, weightsOf,
+  api, createFederation, issueToken, newClient, useTestCoordinator, waitFor, weightsOf,
 } from '../runtime/fixtures/harness.js';
 
 const DIM = TINY_DIM;
@@ -24,23 +22,15 @@ class SignFlipTrainer extends LeastSquaresTrainer {
 
 describe('privacy and robustness wired into a real federation (loopback sockets)', function () {
   this.timeout(60_000);
-  let dir: string;
-  let coord: RunningCoordinator;
-  const clients: FederatedClient[] = [];
-  beforeEach(async () => { dir = tempDir('dp-fed'); coord = await startTestCoordinator(dir); });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.stop()));
-    await coord.close();
-    removeDir(dir);
-  });
+  const env = useTestCoordinator('dp-fed');
 
   async function join(fed: string, trainers: LeastSquaresTrainer[]): Promise<void> {
     for (const [i, t] of trainers.entries()) {
-      const c = newClient(coord.url, await issueToken(coord.url, fed), t, `${dir}/${fed}-${i}`);
-      clients.push(c);
+      const c = newClient(env.coord.url, await issueToken(env.coord.url, fed), t, `${env.dir}/${fed}-${i}`);
+      env.clients.push(c);
       await c.start();
     }
-    await waitFor('all clients online', async () => (await api(coord.url, 'GET', `/federations/${fed}`)).json.live.online === trainers.length);
+    await waitFor('all clients online', async () => (await api(env.coord.url, 'GET', `/federations/${fed}`)).json.live.online === trainers.length);
   }
 
   it('central DP: clipped, noised mean committed; ε per round in rounds, API and /metrics; the federation pauses before passing its budget', async () => {
@@ -50,36 +40,36 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
     const perRound = (steps: number) => computeEpsilon({ samplingRate: q, noiseMultiplier: z, steps, delta: 1e-5, sampling: 'fixed-size' }).epsilon;
     // Room for two rounds, not three.
     const budget = (perRound(2) + perRound(3)) / 2;
-    const fed = await createFederation(coord.url, {
+    const fed = await createFederation(env.coord.url, {
       name: 'dp', model: TINY_MODEL, rounds: 5, deadlines: { trainMs: 5000 },
       strategy: { clientsPerRound: 2, minFitClients: 2, overSelection: 1, localEpochs: FIT.localEpochs, learningRate: FIT.learningRate, optimizer: 'sgd', evaluateEvery: 0 },
       dp: { enabled: true, mode: 'central', clipNorm: C, noiseMultiplier: z, delta: 1e-5, epsilonBudget: budget },
     });
     const trainers = [0, 1, 2, 3].map((i) => new LeastSquaresTrainer(DIM, 9, `dp-${i}`));
     await join(fed, trainers);
-    const before = await weightsOf(coord.url, fed, 0);
-    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    const before = await weightsOf(env.coord.url, fed, 0);
+    await api(env.coord.url, 'POST', `/federations/${fed}/start`);
     const paused = await waitFor('the budget pause', async () => {
-      const f = (await api(coord.url, 'GET', `/federations/${fed}`)).json;
+      const f = (await api(env.coord.url, 'GET', `/federations/${fed}`)).json;
       return f.status === 'paused' ? f : undefined;
     });
     expect(paused.completedRounds).to.equal(2);
     expect(paused.statusReason).to.match(/round 3 cannot start: privacy budget exhausted: 2 round\(s\) spent ε = [\d.]+ at δ = 0\.00001; one more would reach ε = [\d.]+, past dp\.epsilonBudget/);
     expect(paused.privacy.epsilon).to.be.closeTo(perRound(2), 1e-9);
     expect(paused.privacy).to.include({ mode: 'central', rounds: 2, epsilonBudget: budget, noiseMultiplier: z, clipNorm: C });
-    const rounds = (await api(coord.url, 'GET', `/federations/${fed}/rounds`)).json.rounds as Array<{ round: number; contributors: string[]; metrics: Record<string, number> }>;
+    const rounds = (await api(env.coord.url, 'GET', `/federations/${fed}/rounds`)).json.rounds as Array<{ round: number; contributors: string[]; metrics: Record<string, number> }>;
     expect(rounds.map((r) => r.round)).to.deep.equal([1, 2]);
     expect(rounds[0]!.metrics['agg.dpEpsilon']).to.be.closeTo(perRound(1), 1e-9);
     expect(rounds[1]!.metrics['agg.dpEpsilon']).to.be.closeTo(perRound(2), 1e-9);
     expect(rounds[0]!.metrics['agg.dpSamplingRate']).to.equal(q);
-    const prom = await (await fetch(`${coord.url}/metrics`)).text();
+    const prom = await (await fetch(`${env.coord.url}/metrics`)).text();
     const line = prom.split('\n').find((l) => l.startsWith(`fedprofile_dp_epsilon{federation="${fed}"}`));
     expect(Number(line?.split(' ')[1])).to.be.closeTo(perRound(2), 1e-9);
 
     // Round 1 committed the mean of the two clipped updates plus N(0, (zC/2)²) per coordinate.
-    const after = await weightsOf(coord.url, fed, 1);
+    const after = await weightsOf(env.coord.url, fed, 1);
     const ids = rounds[0]!.contributors;
-    const mine = clients.map((c) => c.clientId);
+    const mine = env.clients.map((c) => c.clientId);
     const clips = ids.map((id) => clipL2(trainers[mine.indexOf(id)]!.expectedDelta(before, FIT), C));
     // Both clients clipped their own update (asked to by the fit instruction): none arrived above C.
     expect(clips.filter((c) => c.clipped)).to.not.have.length(0);
@@ -94,10 +84,9 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
     expect(std).to.be.within(0.85 * z * C / 2, 1.15 * z * C / 2);
 
     // A restarted coordinator rebuilds the accountant from the committed rounds: same ε, still out of budget.
-    await Promise.all(clients.splice(0).map((c) => c.stop()));
-    await coord.close();
-    coord = await startTestCoordinator(dir);
-    const reopened = (await api(coord.url, 'GET', `/federations/${fed}`)).json;
+    await Promise.all(env.clients.splice(0).map((c) => c.stop()));
+    await env.restart();
+    const reopened = (await api(env.coord.url, 'GET', `/federations/${fed}`)).json;
     expect(reopened.privacy.epsilon).to.be.closeTo(perRound(2), 1e-9);
     expect(reopened.privacy.rounds).to.equal(2);
   });
@@ -105,7 +94,7 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
   it('distributed DP under SecAgg+: clients noise before masking; ε charged with the contributors\' noise and the rounding bound', async () => {
     const z = 1;
     const C = 0.05;
-    const fed = await createFederation(coord.url, {
+    const fed = await createFederation(env.coord.url, {
       name: 'ddp', model: TINY_MODEL, rounds: 1, minClients: 3, deadlines: { trainMs: 20_000, aggregationStageMs: 10_000 },
       strategy: { clientsPerRound: 3, minFitClients: 3, overSelection: 1, localEpochs: FIT.localEpochs, learningRate: FIT.learningRate, optimizer: 'sgd', evaluateEvery: 0 },
       secureAggregation: { clip: 1, maxWeight: 1 },
@@ -113,10 +102,10 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
     });
     const trainers = [0, 1, 2].map((i) => new LeastSquaresTrainer(DIM, 9, `ddp-${i}`));
     await join(fed, trainers);
-    const before = await weightsOf(coord.url, fed, 0);
-    await api(coord.url, 'POST', `/federations/${fed}/start`);
+    const before = await weightsOf(env.coord.url, fed, 0);
+    await api(env.coord.url, 'POST', `/federations/${fed}/start`);
     const round = await waitFor('round 1 completed', async () => {
-      const r = await api(coord.url, 'GET', `/federations/${fed}/rounds/1`);
+      const r = await api(env.coord.url, 'GET', `/federations/${fed}/rounds/1`);
       return r.json?.status === 'completed' ? r.json : undefined;
     });
     // Rounding of the TINY_DIM coordinates to the grid 2^-f (f from n = 3, clip 1) widens the sensitivity a little.
@@ -126,7 +115,7 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
     expect(sigma).to.be.within(0.99999 * z, z);
     expect(round.metrics['agg.dpEpsilon']).to.be.closeTo(computeEpsilon({ samplingRate: 1, noiseMultiplier: sigma, steps: 1, delta: 1e-5, sampling: 'fixed-size' }).epsilon, 1e-9);
     // The unmasked mean carries the three noise shares: std zC/√3 each, so zC/3 on the mean of three.
-    const after = await weightsOf(coord.url, fed, 1);
+    const after = await weightsOf(env.coord.url, fed, 1);
     const clean = trainers.map((t) => clipL2(t.expectedDelta(before, FIT), C).values);
     let ss = 0;
     for (let i = 0; i < DIM; i++) {
@@ -138,7 +127,7 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
 
   it('median defeats a ×10 sign-flip client that drags the plain mean the wrong way', async () => {
     const run = async (rule: 'none' | 'median') => {
-      const fed = await createFederation(coord.url, {
+      const fed = await createFederation(env.coord.url, {
         name: `robust-${rule}`, model: TINY_MODEL, rounds: 1, deadlines: { trainMs: 5000 },
         strategy: { clientsPerRound: 5, minFitClients: 5, overSelection: 1, localEpochs: FIT.localEpochs, learningRate: FIT.learningRate, optimizer: 'sgd', evaluateEvery: 0 },
         robustAggregation: { rule },
@@ -146,13 +135,13 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
       const trainers: LeastSquaresTrainer[] = [0, 1, 2, 3].map((i) => new LeastSquaresTrainer(DIM, 9, `h-${i}`));
       trainers.push(new SignFlipTrainer('attacker', 10));
       await join(fed, trainers);
-      const before = await weightsOf(coord.url, fed, 0);
-      await api(coord.url, 'POST', `/federations/${fed}/start`);
-      await waitFor(`round 1 of ${rule}`, async () => (await api(coord.url, 'GET', `/federations/${fed}/rounds/1`)).json?.status === 'completed');
-      const after = await weightsOf(coord.url, fed, 1);
+      const before = await weightsOf(env.coord.url, fed, 0);
+      await api(env.coord.url, 'POST', `/federations/${fed}/start`);
+      await waitFor(`round 1 of ${rule}`, async () => (await api(env.coord.url, 'GET', `/federations/${fed}/rounds/1`)).json?.status === 'completed');
+      const after = await weightsOf(env.coord.url, fed, 1);
       const honest = trainers.slice(0, 4).map((t) => t.expectedDelta(before, FIT));
       const attack = trainers[4]!.expectedDelta(before, FIT).map((v) => -10 * v);
-      await Promise.all(clients.splice(0).map((c) => c.stop()));
+      await Promise.all(env.clients.splice(0).map((c) => c.stop()));
       return { before, after, honest, attack };
     };
     const loss = (w: Float32Array) => new LeastSquaresTrainer(DIM, 200, 'holdout').evaluate(w).then((r) => r.metrics.loss!);
@@ -186,14 +175,14 @@ describe('privacy and robustness wired into a real federation (loopback sockets)
       [{ model: { ...TINY_MODEL, transitionItems: 8 }, compression: { upload: { codec: 'topk', topkFraction: 0.1 } } }, /compression\.upload: "topk" would round or drop the federated transition statistics/],
     ];
     for (const [extra, message] of cases) {
-      const r = await api(coord.url, 'POST', '/federations', { ...base, ...extra });
+      const r = await api(env.coord.url, 'POST', '/federations', { ...base, ...extra });
       expect(r.status, JSON.stringify(extra)).to.equal(400);
       expect(r.json.error.code).to.equal('BAD_INPUT');
       expect(r.json.error.message, JSON.stringify(extra)).to.match(message);
     }
-    expect((await api(coord.url, 'GET', '/federations')).json.federations).to.have.length(0);
+    expect((await api(env.coord.url, 'GET', '/federations')).json.federations).to.have.length(0);
     // The same settings that SecAgg allows are accepted: norm bounding, and distributed DP with room for the noise.
-    const ok = await api(coord.url, 'POST', '/federations', { ...base, secureAggregation: { clip: 4 }, dp: { enabled: true, mode: 'distributed', noiseMultiplier: 1 }, robustAggregation: { rule: 'norm-bound', maxNorm: 1 } });
+    const ok = await api(env.coord.url, 'POST', '/federations', { ...base, secureAggregation: { clip: 4 }, dp: { enabled: true, mode: 'distributed', noiseMultiplier: 1 }, robustAggregation: { rule: 'norm-bound', maxNorm: 1 } });
     expect(ok.status, JSON.stringify(ok.json)).to.equal(201);
     expect(ok.json.privacy).to.deep.equal({ mode: 'distributed', epsilon: 0, delta: 1e-5, epsilonBudget: null, rounds: 0, noiseMultiplier: 1, clipNorm: 1 });
   });
