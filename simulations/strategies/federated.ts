@@ -115,7 +115,6 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   let globalAtStart = ctx.initial;
   ctx.progress.startStrategy(spec.name, rounds);
 
-
   const onRound = async (r: VirtualRound): Promise<void> => {
     const completed = r.contributors.length;
     for (const id of r.contributors) participation[id] = (participation[id] ?? 0) + 1;
