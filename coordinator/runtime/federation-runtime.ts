@@ -54,6 +54,8 @@ export class FederationRuntime {
   /** The last command that could not be carried out (a full disk, a SQLite error); cleared by the next success. */
   private lastFailure: { command: string; reason: string; at: number } | undefined;
   private preparedModel: { hash: string; prepared: Promise<PreparedMessage> } | undefined;
+  /** The federated statistics, which take the plain mean under any server optimiser. */
+  private readonly statistics: ExactPart | null;
 
   private constructor(
     readonly id: string,
@@ -65,6 +67,7 @@ export class FederationRuntime {
     private readonly protection: UpdateProtection,
   ) {
     this.now = deps.now ?? Date.now;
+    this.statistics = ExactPart.statistics(global.manifest.specs);
   }
 
   /** Validates the config, builds round 0's model, checkpoints it, then records the federation. */
@@ -273,12 +276,6 @@ export class FederationRuntime {
     }
   }
 
-  /** The federated statistics take the plain mean under any server optimiser. */
-  private statisticsRanges(): { exactRanges?: ReadonlyArray<readonly [number, number]> } {
-    const exact = ExactPart.statistics(this.global.manifest.specs);
-    return exact ? { exactRanges: exact.exactRanges } : {};
-  }
-
   private async commit(c: Extract<RoundCommand, { type: 'commit' }>): Promise<void> {
     const { summary, outcome } = c;
     const round = summary.round;
@@ -290,7 +287,7 @@ export class FederationRuntime {
         contributors: outcome.contributors.length, totalWeight: outcome.totalWeight,
         failures: summary.participants.length - outcome.contributors.length,
       }, {
-        ...this.statisticsRanges(),
+        ...(this.statistics ? { exactRanges: this.statistics.exactRanges } : {}),
         // A poisoned or overflowed aggregate fails the round there (INTEGRITY); the previous model and
         // optimiser state stay.
         runStep: async (job) => {

@@ -73,7 +73,7 @@ export class ExactPart {
       full.set(exactValues.subarray(o, o + b - a), a);
       o += b - a;
     }
-    return this.join(lossy, full);
+    return this.fillLossy(full, lossy);
   }
 
   /** Float32 bytes of the exact part. */
@@ -97,8 +97,12 @@ export class ExactPart {
   /** `exactFrom` at the exact positions and `lossy` (as lossy() laid it out) everywhere else. */
   join(lossy: Float32Array, exactFrom: Float32Array): Float32Array {
     this.check(exactFrom);
+    return this.fillLossy(exactFrom.slice(), lossy);
+  }
+
+  /** Writes `lossy` (as lossy() laid it out) into `out` outside the exact ranges; returns `out`. */
+  private fillLossy(out: Float32Array, lossy: Float32Array): Float32Array {
     if (lossy.length !== this.length - this.exactCount) throw new FedProfileError('BAD_INPUT', `lossy part has ${lossy.length} values, expected ${this.length - this.exactCount}`);
-    const out = exactFrom.slice();
     let from = 0;
     let o = 0;
     for (const [a, b] of this.ranges) {

@@ -1,4 +1,4 @@
-import { ExactPart } from '../../shared/compression/exact-part.js';
+import type { ExactPart } from '../../shared/compression/exact-part.js';
 import { ConfigError } from '../../shared/errors.js';
 import { distributedNoiseStd, type DpMode } from '../../shared/privacy/dp-fedavg.js';
 import { gaussianSource } from '../../shared/privacy/noise.js';
@@ -7,7 +7,6 @@ import { UpdateProtection } from '../../shared/round/update-protection.js';
 import type { RoundPlanner } from '../../shared/round/types.js';
 import type { FederationDp } from '../../shared/privacy/federation-dp.js';
 import type { VirtualRound } from './virtual-federation.js';
-import type { WeightManifest } from '../../shared/weights/manifest.js';
 import type { SimulationConfig } from '../config.js';
 import { plannedContributorsOf } from './client-transforms.js';
 
@@ -26,7 +25,9 @@ export function dpModeOf(cfg: SimulationConfig): DpMode {
  * draws from seeded streams so a run repeats bit for bit (a deployment draws from the OS CSPRNG); with
  * Poisson sampling the accountant is charged the expected rate q whatever the draw.
  */
-export function simulationProtection(cfg: SimulationConfig, strategy: string, manifest: WeightManifest, perRound: number, population: number): UpdateProtection {
+export function simulationProtection(
+  cfg: SimulationConfig, strategy: string, statistics: ExactPart | null, perRound: number, population: number,
+): UpdateProtection {
   const secagg = cfg.secureAggregation.enabled;
   const dp = cfg.dp?.enabled ? cfg.dp : undefined;
   const mode = dpModeOf(cfg);
@@ -45,7 +46,7 @@ export function simulationProtection(cfg: SimulationConfig, strategy: string, ma
     dp: dp ? { ...dp, mode, ...(mode === 'distributed' ? { plannedContributors: planned } : {}) } : undefined,
     robustAggregation: cfg.robustAggregation, uploadCompression: upload,
     secureAggregation: secagg ? { clip: cfg.secureAggregation.clip } : undefined,
-    clientsPerRound: perRound, exactPart: upload ? ExactPart.statistics(manifest.specs) : null,
+    clientsPerRound: perRound, exactPart: upload ? statistics : null,
   }, [], {
     ...(dp?.sampling === 'poisson' ? { samplingRate: Math.min(1, perRound / population) } : {}),
     centralNoise: (round) => gaussianSource(seededUniform(`${cfg.seed}/${strategy}/${round}/dp-central`)),

@@ -54,11 +54,11 @@ export async function runFederated(ctx: RunContext, spec: FederatedSpec): Promis
   const q = Math.min(1, perRound / ctx.clientIds.length);
   // Poisson sampling: the strategy offers everyone and the planner keeps each client with rate q.
   const strategy = createStrategy(poisson ? { ...planned, clientsPerRound: ctx.clientIds.length, overSelection: 1, minFitClients: 1 } : planned);
-  const protection = needsProtection(cfg) ? simulationProtection(cfg, spec.name, ctx.manifest, perRound, ctx.clientIds.length) : undefined;
+  // The federated statistics: float32 beside lossy wire codecs, and the plain mean under any server optimiser.
+  const statistics = ExactPart.statistics(ctx.manifest.specs);
+  const protection = needsProtection(cfg) ? simulationProtection(cfg, spec.name, statistics, perRound, ctx.clientIds.length) : undefined;
   const attackers = attackersOf(cfg, ctx.clientIds);
   const downloadCodec = cfg.compression?.download ?? 'f32';
-  // The federated statistics: float32 beside a lossy download, and the plain mean under any server optimiser.
-  const statistics = ExactPart.statistics(ctx.manifest.specs);
   const exactDownload = downloadCodec === 'f32' ? null : statistics;
   // Honest update norms are reported for experiments with DP, robust rules, attackers, compression or PEFT
   // (bench:privacy calibrates clipNorm from them); plain records stay as they were.
